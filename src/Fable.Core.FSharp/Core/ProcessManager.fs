@@ -1,0 +1,100 @@
+// Process-manager definitions (the pure part): name, initial state, handle, error policy, start position,
+// batch size and how state is stored. Runners live in the interpreters.
+namespace Fable
+
+open System
+open System.Text.Json
+open System.Threading
+open System.Threading.Tasks
+
+/// What to do when handling an event fails.
+[<RequireQualifiedAccess>]
+type ErrorPolicy =
+    /// Retry the same event after `Interval`; after `MaxAttempts` failures (when set) stop as `Stop` does.
+    | Retry of interval: TimeSpan * maxAttempts: int option
+    /// Disable the process manager and keep the error until it is enabled again.
+    | Stop
+
+/// One event delivered to a process manager.
+type Incoming =
+    { Recorded: RecordedEvent
+      /// The decoded event; None when its type is not registered in this codec (the handler decides).
+      Event: obj option }
+
+/// A process manager: a named durable follower of the global log with its own state.
+type ProcessManager<'S> =
+    {
+        Name: string
+        Initial: 'S
+        /// State + event → next state. Runs in the transaction that stores the state and checkpoint;
+        /// it may write through the unit of work (and emit to other aggregates).
+        Handle: IUnitOfWork -> 'S -> Incoming -> CancellationToken -> Task<Result<'S, FableError>>
+        ErrorPolicy: ErrorPolicy
+        StartAt: StartAt
+        /// Events read per batch.
+        BatchSize: int
+        /// State → JSON text.
+        Save: 'S -> string
+        /// JSON text → state.
+        Load: string -> 'S
+    }
+
+/// A process manager with its state type erased, as runners hold it.
+type ProcessManagerDef =
+    { Name: string
+      Initial: obj
+      Handle: IUnitOfWork -> obj -> Incoming -> CancellationToken -> Task<Result<obj, FableError>>
+      ErrorPolicy: ErrorPolicy
+      StartAt: StartAt
+      BatchSize: int
+      Save: obj -> string
+      Load: string -> obj }
+
+/// Builds process managers.
+module ProcessManager =
+    let private opts = JsonSerializerOptions(JsonSerializerDefaults.Web)
+
+    /// A process manager with a pure handle, JSON state (System.Text.Json), retry every second, from the origin.
+    let create<'S> (name: string) (initial: 'S) (handle: 'S -> Incoming -> Result<'S, FableError>) : ProcessManager<'S> =
+        { Name = name
+          Initial = initial
+          Handle = fun _ s e _ -> Task.FromResult(handle s e)
+          ErrorPolicy = ErrorPolicy.Retry(TimeSpan.FromSeconds 1.0, None)
+          StartAt = StartAt.Origin
+          BatchSize = 500
+          Save = fun s -> JsonSerializer.Serialize<'S>(s, opts)
+          Load = fun j -> JsonSerializer.Deserialize<'S>(j, opts) }
+
+    /// Replaces the handle with one that writes in the checkpoint's transaction.
+    let withHandleIn handle (pm: ProcessManager<'S>) = { pm with Handle = handle }
+
+    /// Every problem of a definition.
+    let validate (pm: ProcessManagerDef) =
+        [ if String.IsNullOrWhiteSpace pm.Name then yield "a process manager has a blank name"
+          if pm.BatchSize < 1 then yield sprintf "process manager %s has batch size %d (must be 1 or more)" pm.Name pm.BatchSize
+          match pm.ErrorPolicy with
+          | ErrorPolicy.Retry(i, _) when i < TimeSpan.Zero -> yield sprintf "process manager %s has a negative retry interval" pm.Name
+          | ErrorPolicy.Retry(_, Some n) when n < 1 -> yield sprintf "process manager %s allows %d attempts (must be 1 or more)" pm.Name n
+          | _ -> () ]
+
+    /// Erases the state type.
+    let erase (pm: ProcessManager<'S>) : ProcessManagerDef =
+        { Name = pm.Name
+          Initial = box pm.Initial
+          Handle =
+            fun uow s e ct ->
+                task {
+                    let! r = pm.Handle uow (unbox<'S> s) e ct
+                    return Result.map box r
+                }
+          ErrorPolicy = pm.ErrorPolicy
+          StartAt = pm.StartAt
+          BatchSize = pm.BatchSize
+          Save = fun s -> pm.Save(unbox<'S> s)
+          Load = fun j -> box (pm.Load j) }
+
+    /// Validates many definitions together (duplicate names included).
+    let validateAll (pms: ProcessManagerDef list) =
+        [ for pm in pms do yield! validate pm
+          for (n, xs) in pms |> List.groupBy (fun p -> p.Name) do
+              if List.length xs > 1 then yield sprintf "process manager %s is registered %d times" n (List.length xs) ]
