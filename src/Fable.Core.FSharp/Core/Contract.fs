@@ -114,3 +114,23 @@ type IInterpreter =
     abstract Head: ct: CancellationToken -> Task<Result<Position, FableError>>
     /// The codec of this interpreter.
     abstract Codec: IEventCodec
+
+/// Runs the registered process managers of one interpreter and controls them at runtime.
+type IProcessManagerHost =
+    /// Starts background runners for every registered process manager (idempotent).
+    abstract Start: ct: CancellationToken -> Task
+    /// Stops the runners gracefully: a batch in flight either commits whole or not at all.
+    abstract Stop: unit -> Task
+    /// Returns once every active process manager has handled every event committed before the call
+    /// (in memory: deterministically, on the caller's thread when runners are not started).
+    abstract CatchUp: ct: CancellationToken -> Task<Result<unit, FableError>>
+    /// The stored status of one process manager; NotFound-like InvalidDefinition when the name is unknown.
+    abstract Status: name: string * ct: CancellationToken -> Task<Result<ProcessManagerStatus, FableError>>
+    /// Enables a process manager (clears its error and attempts).
+    abstract Enable: name: string * ct: CancellationToken -> Task<Result<unit, FableError>>
+    /// Disables a process manager; its runner stops handling after the current batch.
+    abstract Disable: name: string * ct: CancellationToken -> Task<Result<unit, FableError>>
+    /// Moves the checkpoint to `start` and resets the state to the initial state.
+    abstract Reset: name: string * start: StartAt * ct: CancellationToken -> Task<Result<unit, FableError>>
+    /// Resets to the origin with the initial state and handles the whole log again.
+    abstract Rebuild: name: string * ct: CancellationToken -> Task<Result<unit, FableError>>
