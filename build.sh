@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The two README commands. `./build.sh sample` restores and runs the trips sample on the in-memory interpreter;
+# `./build.sh test` builds everything, starts a throwaway PostgreSQL, runs every test suite and stops it.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Paket reads its feed from NUGET_SOURCE (paket.dependencies says `source %NUGET_SOURCE%`):
+# default to the machine's first enabled NuGet source.
+if [ -z "${NUGET_SOURCE:-}" ]; then
+  NUGET_SOURCE=$(dotnet nuget list source --format short | awk '$1=="E"{print $2; exit}')
+  export NUGET_SOURCE
+fi
+
+restore() {
+  dotnet tool restore >/dev/null
+  dotnet paket restore >/dev/null
+}
+
+need_postgres() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "installing PostgreSQL server binaries..."
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+      echo "PostgreSQL server binaries (initdb, pg_ctl) are required" >&2; exit 1
+    fi
+  fi
+}
+
+sample() {
+  restore
+  dotnet run --project samples/Trips -c Release -- "$@"
+}
+
+# Reads "N passed, N failed" (the last such line) from a log; prints "P F".
+counts_of() {
+  local line
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1 || true)
+  if [ -z "$line" ]; then echo "0 1"; else echo "$line" | awk '{print $1, $3}'; fi
+}
+
+# Reads the summary `dotnet test` prints ("Passed!  - Failed: 0, Passed: 12, ...").
+dotnet_test_counts() {
+  local f p
+  f=$(grep -Eo 'Failed:[[:space:]]+[0-9]+' "$1" | awk '{s+=$2} END {print s+0}')
+  p=$(grep -Eo ', Passed:[[:space:]]+[0-9]+' "$1" | awk '{s+=$3} END {print s+0}')
+  if ! grep -qE '(Passed|Failed)!' "$1"; then f=$((f + 1)); fi
+  echo "$p $f"
+}
+
+test_all() {
+  need_postgres
+  restore
+  dotnet build Fable.sln -c Release -nologo -v quiet -clp:ErrorsOnly
+  local pgdir
+  pgdir=$(mktemp -d /tmp/fable-pg.XXXXXX)
+  trap 'scripts/pg-server.sh stop "'"$pgdir"'"' EXIT
+  FABLE_PG_CONNECTION=$(scripts/pg-server.sh start "$pgdir")
+  export FABLE_PG_CONNECTION
+  local logs passed=0 failed=0 p f
+  logs=$(mktemp -d /tmp/fable-logs.XXXXXX)
+
+  echo "== F# properties (in-memory and PostgreSQL)"
+  dotnet run --project tests/Fable.Properties -c Release --no-build 2>&1 | tee "$logs/props.log" || true
+  read -r p f < <(counts_of "$logs/props.log"); passed=$((passed + p)); failed=$((failed + f))
+
+  if [ -d tests/Fable.CSharp.Tests ]; then
+    echo "== C# facade tests"
+    dotnet test tests/Fable.CSharp.Tests -c Release --no-build 2>&1 | tee "$logs/csharp.log" || true
+    read -r p f < <(dotnet_test_counts "$logs/csharp.log"); passed=$((passed + p)); failed=$((failed + f))
+  fi
+
+  if [ -d bench ]; then
+    echo "== benchmark smoke run (quick mode)"
+    if dotnet run --project bench/Fable.Bench -c Release --no-build -- --quick 2>&1 | tee "$logs/bench.log"; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+    fi
+  fi
+
+  echo "$passed passed, $failed failed"
+  [ "$failed" = 0 ]
+}
+
+case "${1:-}" in
+  sample) shift; sample "$@" ;;
+  test) test_all ;;
+  *) echo "usage: ./build.sh sample [--postgres CONNECTION] | ./build.sh test" >&2; exit 2 ;;
+esac
