@@ -57,8 +57,14 @@ module Migrations =
                   sprintf "COMMENT ON COLUMN %s.events.tx IS 'follower ordering key: max(writer xid, tx of the aggregate''s previous event); read only below pg_snapshot_xmin'" s ]
         }
 
+    /// Version 2: the process-managers table (state, checkpoint, error bookkeeping, holder).
+    let v2 =
+        { Version = 2
+          Description = "process managers table"
+          Statements = PmSchema.statements }
+
     /// Every step in version order. Append new steps at the end; never change a step once released.
-    let all = [ v1 ]
+    let all = [ v1; v2 ]
 
     /// Problems of a step list: versions must be 1, 2, 3, ... in order.
     let validate (steps: Migration list) =

@@ -45,6 +45,9 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
     /// The data source connections come from.
     member _.DataSource = ds
 
+    /// The runtime this store was created for (its codec, router and process managers).
+    member _.Runtime = ctx.Runtime
+
     /// The options this store was created with.
     member _.Options = ctx.Options
 
