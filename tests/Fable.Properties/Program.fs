@@ -1,4 +1,6 @@
 module Program
 open Expecto
 [<EntryPoint>]
-let main argv = runTestsInAssemblyWithCLIArgs [] argv
+let main argv =
+    try runTestsInAssemblyWithCLIArgs [] argv
+    finally Fable.Tests.PgServer.stop ()
