@@ -157,6 +157,41 @@ let tests =
                 })
         }
 
+        testTask "a runner whose connection is killed mid-batch reconnects and redoes the batch, recording no failure" {
+            do! using (fun env ->
+                task {
+                    let! store = writer env
+                    let! events = bump store 1L 20
+                    let target = events[7].Id
+                    let inBatch, release, first = TaskCompletionSource(), TaskCompletionSource(), ref true
+                    let before (_: IUnitOfWork) (inc: Incoming) (_: CancellationToken) =
+                        task {
+                            if inc.Recorded.Id = target && first.Value then
+                                first.Value <- false
+                                inBatch.SetResult()
+                                do! release.Task
+                            return Ok()
+                        }
+                    let! h = host env "me" [ recorderWith "sturdy" "me" 5 (ErrorPolicy.Retry(ms 10.0, None)) StartAt.Origin before ]
+                    let h = h :> IProcessManagerHost
+                    do! h.Start ct
+                    do! inBatch.Task
+                    let! killed =
+                        env.Scalar(
+                            sprintf "SELECT pg_terminate_backend(holder_pid) FROM %s.process_managers WHERE name = 'sturdy'" (PgEnv.q env.FableSchema))
+                    Expect.equal killed (box true) "the holder's session is terminated in the middle of its batch"
+                    release.SetResult()
+                    do! catchUp h
+                    let! handled = seen env "sturdy"
+                    let! all = committed env
+                    expectOnceInChainOrder "sturdy" all (fun _ -> true) (ids handled)
+                    let! st = PgDomain.eventually (fun () -> status h "sturdy") (fun s -> s.Holder.IsSome)
+                    Expect.equal (st.Holder, st.Attempts, st.LastError, st.Active) (Some "me", 0, None, true)
+                        "the runner took its lock again; a lost connection is not a handler failure"
+                    do! h.Stop()
+                })
+        }
+
         testTask "an event type the codec does not know arrives with Event = None" {
             do! using (fun env ->
                 task {

@@ -4,6 +4,7 @@
 namespace Fable.Postgres
 
 open System
+open System.Runtime.ExceptionServices
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
@@ -17,21 +18,30 @@ type internal PmLease private (conn: NpgsqlConnection, schema: string, name: str
     static member TryAcquire(ds: NpgsqlDataSource, schema: string, name: string, holder: string, ct: CancellationToken) : Task<PmLease option> =
         task {
             let! conn = ds.OpenConnectionAsync ct
-            let mutable keep = false
-            try
-                let! ok = PmTable.tryLock conn schema name ct
-                if ok then
-                    let! _ = PmTable.setHolder conn schema name holder ct
-                    keep <- true
-                    return Some(new PmLease(conn, schema, name))
-                else
-                    return None
-            finally
-                if not keep then
-                    // A failure after the lock was taken: unlock before the connection goes back to the pool
-                    // (the pool resets a session only when it is reused).
-                    try (PmTable.unlock conn schema name CancellationToken.None).Wait() with _ -> ()
-                    conn.Dispose()
+            let! outcome =
+                task {
+                    try
+                        let! ok = PmTable.tryLock conn schema name ct
+                        if ok then
+                            let! _ = PmTable.setHolder conn schema name holder ct
+                            return Ok true
+                        else
+                            return Ok false
+                    with e ->
+                        return Error e
+                }
+            match outcome with
+            | Ok true -> return Some(new PmLease(conn, schema, name))
+            | Ok false ->
+                do! conn.DisposeAsync()
+                return None
+            | Error e ->
+                // The lock may have been taken: release it before the connection goes back to the pool (the pool
+                // resets a session only when it is reused); a broken connection is discarded anyway.
+                try do! PmTable.unlock conn schema name CancellationToken.None with _ -> ()
+                do! conn.DisposeAsync()
+                ExceptionDispatchInfo.Capture(e).Throw()
+                return None
         }
 
     /// The connection that holds the lock; handling transactions run on it.

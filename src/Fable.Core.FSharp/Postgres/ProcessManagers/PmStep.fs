@@ -120,10 +120,22 @@ module internal PmStep =
                             | Error ex -> Choice2Of2(FailedAt(events.Length - 1, HandlerFailed("state", pm.Name, "the state cannot be saved: " + ex.Message, Some ex), true))
                         | Ok f -> Choice2Of2 f
                         | Error err -> Choice2Of2(FailedAt(current.Value, err, false))
+                    let last = events[events.Length - 1].Position
+                    // A handler that swallowed a database error leaves the transaction aborted: the save fails
+                    // (25P02), which counts as a failure of the batch's last event, not of the connection.
+                    let! run =
+                        match run with
+                        | Choice1Of2 json ->
+                            task {
+                                try
+                                    let! written = PmTable.save conn tx ctx.Schema l json last CancellationToken.None
+                                    return Choice1Of2 written
+                                with :? PostgresException as p when p.SqlState = "25P02" ->
+                                    return Choice2Of2(FailedAt(events.Length - 1, PgErrors.ofExn None ct p, true))
+                            }
+                        | Choice2Of2 f -> Task.FromResult(Choice2Of2 f)
                     match run with
-                    | Choice1Of2 json ->
-                        let last = events[events.Length - 1].Position
-                        let! written = PmTable.save conn tx ctx.Schema l json last CancellationToken.None
+                    | Choice1Of2 written ->
                         if written = 1 then
                             do! tx.CommitAsync CancellationToken.None
                             return StepOutcome.Handled events.Length
