@@ -41,8 +41,9 @@ module internal PmCatchUp =
         }
 
     /// One round of the inline catch-up: None to go on, Some result when done.
-    let private round (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (lease: PmLease option ref) (ct: CancellationToken) =
+    let private round (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (lease: PmLease option ref) (ct: CancellationToken) =
         task {
+            let next = progress.Next
             match! load ctx pm.Name ct with
             | None -> return Some(missing pm)
             | Some row when reached target row -> return Some(Ok())
@@ -51,8 +52,9 @@ module internal PmCatchUp =
                 | None ->
                     let! l = PmLease.TryAcquire(ctx.Store.DataSource, ctx.Schema, pm.Name, runnerId, ct)
                     lease.Value <- l
-                    // Another runner holds it: give it time, then look at its progress (or take over).
-                    if l.IsNone then do! PmRunner.wait PmRunner.never poll ct
+                    // Another runner holds it: wait for its progress (here, or `poll` for another process), then look
+                    // again (or take over if it died).
+                    if l.IsNone then do! PmRunner.wait next poll ct
                     return None
                 | Some l ->
                     match! PmStep.run ctx pm l.Connection ct with
@@ -63,13 +65,17 @@ module internal PmCatchUp =
                     | Ok(StepOutcome.Waiting d) ->
                         do! PmRunner.wait PmRunner.never d ct
                         return None
+                    | Ok(StepOutcome.Handled _)
+                    | Ok(StepOutcome.Failed _) ->
+                        progress.Set()
+                        return None
                     | Ok _ -> return None
                     | Error e -> return Some(Error e)
         }
 
     /// Handles `pm` on the caller's task until it reaches `target`, taking its lease when free; while another
     /// runner holds it, waits for that runner's progress (and takes over if it dies). Releases the lease after.
-    let inline' (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (ct: CancellationToken) : Task<Result<unit, FableError>> =
+    let inline' (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (ct: CancellationToken) : Task<Result<unit, FableError>> =
         task {
             let lease = ref None
             let! outcome =
@@ -77,7 +83,7 @@ module internal PmCatchUp =
                     try
                         let mutable result = None
                         while result.IsNone do
-                            let! r = round ctx pm runnerId target poll lease ct
+                            let! r = round ctx pm runnerId target poll progress lease ct
                             result <- if r.IsNone && ct.IsCancellationRequested then Some(Error Cancelled) else r
                         return result.Value
                     with e ->

@@ -145,23 +145,7 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                 | None -> ()
             }
 
-        member this.CatchUp(ct) =
-            task {
-                match! withConnection ct (fun conn -> task { let! p = PmTable.lastCommitted conn ctx.Schema ct in return Ok p }) with
-                | Error e -> return Error e
-                | Ok target ->
-                    let started = this.IsStarted
-                    let waitPoll = if timing.Poll < TimeSpan.FromMilliseconds 50.0 then timing.Poll else TimeSpan.FromMilliseconds 50.0
-                    let! results =
-                        Task.WhenAll
-                            [ for pm in pms ->
-                                  if started then PmCatchUp.wait ctx pm target waitPoll progress ct
-                                  else PmCatchUp.inline' ctx pm runnerId target timing.Poll ct ]
-                    return
-                        results
-                        |> Array.tryPick (function Error e -> Some e | Ok() -> None)
-                        |> function Some e -> Error e | None -> Ok()
-            }
+        member this.CatchUp(ct) = this.CatchUpAll(pms, ct)
 
         member _.Status(name, ct) =
             match find name with
@@ -186,7 +170,32 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
 
         member this.Reset(name, start, ct) = this.ResetTo(name, start, false, ct)
 
-        member this.Rebuild(name, ct) = this.ResetTo(name, StartAt.Origin, true, ct)
+        member this.Rebuild(name, ct) =
+            task {
+                match! this.ResetTo(name, StartAt.Origin, true, ct) with
+                | Error e -> return Error e
+                | Ok() -> return! this.CatchUpAll([ byName[name] ], ct)
+            }
+
+    /// Waits until each of `targets` has handled every event committed before the call (or is stopped): through
+    /// the local runners when started, else handling inline under the lock (or waiting for whoever holds it).
+    member private this.CatchUpAll(targets: ProcessManagerDef list, ct: CancellationToken) : Task<Result<unit, FableError>> =
+        task {
+            match! withConnection ct (fun conn -> task { let! p = PmTable.lastCommitted conn ctx.Schema ct in return Ok p }) with
+            | Error e -> return Error e
+            | Ok target ->
+                let started = this.IsStarted
+                let waitPoll = if timing.Poll < TimeSpan.FromMilliseconds 50.0 then timing.Poll else TimeSpan.FromMilliseconds 50.0
+                let! results =
+                    Task.WhenAll
+                        [ for pm in targets ->
+                              if started then PmCatchUp.wait ctx pm target waitPoll progress ct
+                              else PmCatchUp.inline' ctx pm runnerId target waitPoll progress ct ]
+                return
+                    results
+                    |> Array.tryPick (function Error e -> Some e | Ok() -> None)
+                    |> function Some e -> Error e | None -> Ok()
+        }
 
     /// Moves `name` to `start` with its initial state (waiting for a batch in flight); `activate` also enables it.
     member private _.ResetTo(name: string, start: StartAt, activate: bool, ct: CancellationToken) : Task<Result<unit, FableError>> =
