@@ -64,7 +64,7 @@ module internal Events =
             [ Sql.textParam id.Table; Sql.textParam (Sql.keyText id.Key) ]
 
     /// The follower horizon: every transaction with an xid below it has ended (same snapshot as the rows read).
-    let horizon = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    let horizon = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
 
     /// Up to `max` events after `after` in (tx, id) order, below the horizon.
     let readAll (ctx: Context) (after: Position) (max: int) =

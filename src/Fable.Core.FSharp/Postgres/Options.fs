@@ -19,7 +19,8 @@ type PostgresOptions =
 
     /// The channel emits notify on: the schema name followed by ".events" (for schema "fable": `fable.events`).
     /// Listen to it with `LISTEN "fable.events"` (quoted: it contains a dot). The payload is empty; a
-    /// notification only means "new events may be visible": followers must read with `ReadAll`.
+    /// notification only means "new events were committed": followers read with `ReadAll`, which may show
+    /// them a little later (while an older transaction is still open), so followers also poll.
     member this.NotifyChannel = this.Schema + ".events"
 
     /// Every problem of these options: a blank schema, or one too long for the notify channel name (63 bytes).

@@ -45,6 +45,8 @@ module internal PgErrors =
             | s when isConnectionState s -> Infrastructure(where + "connection lost: " + p.MessageText, Some p)
             | s -> Infrastructure(sprintf "%sPostgreSQL error %s: %s" where s p.MessageText, Some p)
         | :? NpgsqlException as n -> Infrastructure(where + "database connection failed: " + n.Message, Some n)
+        | :? InvalidCastException
+        | :? NotSupportedException as x -> InvalidDefinition [ where + "a value cannot be converted between .NET and its column type: " + x.Message ]
         | :? IOException
         | :? SocketException
         | :? TimeoutException

@@ -22,10 +22,14 @@ module internal Sql =
     /// `text` as a string literal ('it''s').
     let literal (text: string) = "'" + text.Replace("'", "''") + "'"
 
+    let private isOption (t: Type) = t.IsGenericType && t.GetGenericTypeDefinition() = typedefof<option<int>>
+
     /// A parameter for a value written to a column: strings go untyped so the server reads them as the
-    /// column's type (text, jsonb, uuid, ...); DateTimeOffset is sent in UTC; null is NULL.
-    let valueParam (v: obj) : NpgsqlParameter =
+    /// column's type (text, jsonb, uuid, ...); DateTimeOffset is sent in UTC; null and None are NULL,
+    /// Some v is v.
+    let rec valueParam (v: obj) : NpgsqlParameter =
         match v with
+        | v when not (isNull v) && isOption (v.GetType()) -> valueParam (v.GetType().GetProperty("Value").GetValue v)
         | null -> NpgsqlParameter(Value = DBNull.Value)
         | :? DBNull -> NpgsqlParameter(Value = DBNull.Value)
         | :? string as s -> NpgsqlParameter(Value = s, NpgsqlDbType = NpgsqlDbType.Unknown)

@@ -110,6 +110,85 @@ let tests =
             })
         }
 
+        testTask "a handler may emit to another aggregate in the same transaction, and fails with it" {
+            let reactionKey = newKey ()
+            let react =
+                Router.handler<Noted> "react" (fun args _ -> task {
+                    let! r = args.Uow.Emit(accounts, reactionKey, Expected.Any, deposit [ 1L ], args.CancellationToken)
+                    return Result.map ignore r })
+            let boom = Router.handler<Boom> "throw" (fun _ e -> raise (InvalidOperationException e.Reason))
+            let rt = runtimeWith (Router.empty |> Router.route<Noted> [ react ] |> Router.route<Boom> [ boom ])
+            do! PgEnv.using rt tables (fun env -> task {
+                let i = env.Interpreter
+                let key = newKey ()
+                let! r = emit i accounts key Expected.Any (always [ box { Note = "a" }; box { Note = "b" } ])
+                ok "emit with reactions" r |> ignore
+                let! reaction = Store.load i accounts reactionKey ct
+                Expect.equal (ok "load" reaction |> Option.map (fun a -> a.State.Balance)) (Some 2L) "each note deposited into the other aggregate"
+                let! _ = checkChain i accounts reactionKey
+                let! failed = emit i accounts key Expected.Any (always [ box { Note = "c" }; box { Reason = "bang" } ])
+                err "emit that fails after a reaction" failed |> ignore
+                let! after = Store.load i accounts reactionKey ct
+                Expect.equal (ok "load" after |> Option.map (fun a -> a.State.Balance)) (Some 2L) "the reaction of the failed emit is gone"
+                let! ids = env.EventIds()
+                Expect.equal ids.Length 4 "two notes and two reactions"
+            })
+        }
+
+        testTask "the table API works in the unit of work and a duplicate insert leaves it usable" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let! r =
+                    Store.transact env.Interpreter (fun uow -> task {
+                        let t = uow.Tables
+                        let row (id: string) (account: obj) (body: string) = Row.ofSeq [ "id", box id; "account", account; "body", box body ]
+                        let! first = t.Insert("notes", row "a" null "x", ct)
+                        ok "insert" first
+                        let! dup = t.Insert("notes", row "a" null "y", ct)
+                        Expect.isTrue (match dup with Error(Conflict _) -> true | _ -> false) "a duplicate insert is a conflict"
+                        let! got = t.Get("notes", box "a", ct)
+                        Expect.equal (ok "get" got |> Option.map (fun r -> r["body"])) (Some(box "x")) "the first insert stands"
+                        let! up1 = t.Upsert("notes", row "a" null "z", ct)
+                        ok "upsert existing" up1
+                        let! up2 = t.Upsert("notes", row "b" (box "k") "w", ct)
+                        ok "upsert new" up2
+                        let! found = t.Find("notes", "account", box "k", ct)
+                        Expect.equal [ for r in ok "find" found -> r["id"] ] [ box "b" ] "find by column"
+                        let! nulls = t.Find("notes", "account", null, ct)
+                        Expect.equal [ for r in ok "find null" nulls -> r["id"], r["body"] ] [ box "a", box "z" ] "find by NULL; the upsert updated"
+                        let! d1 = t.Delete("notes", box "a", ct)
+                        let! d2 = t.Delete("notes", box "a", ct)
+                        Expect.equal (ok "delete" d1, ok "delete again" d2) (true, false) "delete says whether a row went"
+                        let! missing = t.Get("no_such_table", box "a", ct)
+                        Expect.isError missing "a missing table is an error"
+                        let! still = t.Get("notes", box "b", ct)
+                        return still |> Result.map ignore
+                    }) ct
+                ok "unit of work" r
+                let! notes = env.Rows "notes"
+                Expect.equal [ for r in notes -> r["id"] ] [ box "b" ] "only b is committed"
+            })
+        }
+
+        testTask "an emit notifies the schema's channel when it commits" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                use! listener = env.DataSource.OpenConnectionAsync()
+                let channel = env.Store.Options.NotifyChannel
+                let received = Threading.Tasks.TaskCompletionSource<string>()
+                listener.Notification.Add(fun a -> received.TrySetResult a.Channel |> ignore)
+                use listen = new Npgsql.NpgsqlCommand(sprintf "LISTEN %s" (PgEnv.q channel), listener)
+                let! _ = listen.ExecuteNonQueryAsync()
+                let! r = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L ])
+                ok "emit" r |> ignore
+                use guard = new CancellationTokenSource(TimeSpan.FromSeconds 60.0)
+                while not received.Task.IsCompleted && not guard.IsCancellationRequested do
+                    try
+                        do! listener.WaitAsync guard.Token
+                    with :? OperationCanceledException ->
+                        ()
+                Expect.equal received.Task.Result channel "a notification on the schema's channel"
+            })
+        }
+
         testTask "a key of the wrong kind is an invalid definition" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let! r = emit env.Interpreter accounts (AggregateKey.Int 1L) Expected.Any (deposit [ 1L ])

@@ -57,6 +57,26 @@ let tests =
             })
         }
 
+        testTask "a row changed under the emit's lock is a conflict and is never overwritten" {
+            let tamper =
+                Router.handler<Boom> "tamper" (fun args _ -> task {
+                    let conn, tx = npgsql args.Uow
+                    use cmd = new NpgsqlCommand("UPDATE accounts SET last_event_id = -1 WHERE id = $1", conn, tx)
+                    cmd.Parameters.Add(NpgsqlParameter(Value = args.Aggregate.Key.Value)) |> ignore
+                    let! _ = cmd.ExecuteNonQueryAsync args.CancellationToken
+                    return Ok() })
+            do! PgEnv.using (runtimeWith (Router.empty |> Router.route<Boom> [ tamper ])) tables (fun env -> task {
+                let key = newKey ()
+                let! before = seeded env key
+                let! r = emit env.Interpreter accounts key Expected.Any (always [ box { Amount = 1L }; box { Reason = "tamper" } ])
+                match err "guarded write" r with
+                | Conflict(Some _, _, _, false, m) -> Expect.stringContains m "last_event_id" "the guard explains itself"
+                | e -> failtestf "expected a conflict, got %O" e
+                let! after = snapshot env
+                Expect.equal after before "nothing changed"
+            })
+        }
+
         testTask "a refusing decision leaves nothing" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let key = newKey ()
