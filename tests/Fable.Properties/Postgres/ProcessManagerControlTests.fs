@@ -70,6 +70,7 @@ let tests =
                     let! handled = seen env "counting"
                     let all = [ for e in a @ b @ c -> e.Id ]
                     Expect.equal (ids handled) (all @ all) "every event handled once more, in the same order"
+                    do! visible env (List.last c).Position
                     let! r = h.Reset("counting", StartAt.Head, ct)
                     ok "reset to head" r
                     let! st = status h "counting"
@@ -95,6 +96,7 @@ let tests =
                     let! old = bump store 1L 4
                     let! h1 = host env "one" [ recorder "kept" "one" 10 ]
                     do! catchUp h1
+                    do! visible env (List.last old).Position
                     let late =
                         recorderWith "late" "two" 10 (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Head (fun _ _ _ -> Task.FromResult(Ok()))
                     let! h2 = host env "two" [ recorder "kept" "two" 10; late ]
@@ -135,6 +137,8 @@ let tests =
                 task {
                     let! store = writer env
                     let! events = bump store 1L 20
+                    // Batches are full only once every event is visible (see `visible`).
+                    do! visible env (List.last events).Position
                     let target = events[12].Id
                     let inBatch = TaskCompletionSource()
                     let hang = ref true

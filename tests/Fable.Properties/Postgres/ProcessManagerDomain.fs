@@ -241,6 +241,16 @@ let catchUp (h: IProcessManagerHost) =
         ok "catch up" r
     }
 
+/// Waits until followers can see `position` (transactions of concurrent tests on the same server may hold the
+/// horizon back for a moment): StartAt.Head is the last position followers can see.
+let visible (env: PgEnv.Env) (position: Position) =
+    task {
+        let! head =
+            PgDomain.eventually (fun () -> task { let! h = env.Interpreter.Head CancellationToken.None in return ok "head" h })
+                (fun h -> compare h position >= 0)
+        Expect.isGreaterThanOrEqual (head.Tx, head.Id) (position.Tx, position.Id) "the written events become visible to followers"
+    }
+
 /// A fresh environment with the process-manager tables.
 let using (f: PgEnv.Env -> Task<unit>) =
     PgEnv.using (runtimeOf []) tables (fun env ->

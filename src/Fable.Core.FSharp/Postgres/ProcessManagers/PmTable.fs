@@ -166,8 +166,9 @@ module internal PmTable =
                 (table schema))
             [ text name; jsonb state; bigint checkpoint.Tx; bigint checkpoint.Id; bool activate ] ct
 
-    /// The status of `name`: its row, the committed events after its checkpoint that followers can see, and
-    /// the holder only while that session still holds the advisory lock.
+    /// The status of `name`: its row, the committed events after its checkpoint (those still behind the horizon
+    /// included: they are committed and not handled yet; by the no-skip rule none can be before the checkpoint),
+    /// and the holder only while that session still holds the advisory lock.
     let status conn (schema: string) (name: string) ct : Task<ProcessManagerStatus option> =
         task {
             let s = Sql.quote schema
@@ -180,9 +181,9 @@ module internal PmTable =
                                                       AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($2, 0))
                                        THEN p.holder END AS holder,
                                   (SELECT count(*) FROM %s.events e
-                                   WHERE (e.tx, e.id) > (p.checkpoint_tx, p.checkpoint_id) AND e.tx < %s) AS lag
+                                   WHERE (e.tx, e.id) > (p.checkpoint_tx, p.checkpoint_id)) AS lag
                            FROM %s p WHERE p.name = $1"""
-                        s Events.horizon (table schema))
+                        s (table schema))
                     [ text name; text (PmSchema.lockText schema name) ] ct
             return
                 rs
