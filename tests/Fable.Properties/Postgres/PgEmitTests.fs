@@ -30,7 +30,7 @@ let tests =
                 Expect.equal [ for e in log -> e.TypeName ] [ "deposited"; "deposited"; "noted" ] "stable type names are stored"
                 Expect.equal [ for e in log -> i.Codec.Decode(e.TypeName, e.TypeVersion, e.Data) ]
                     [ Ok(box { Amount = 10L }); Ok(box { Amount = 5L }); Ok(box { Note = "hi" }) ] "payloads decode to the emitted events"
-                Expect.equal [ for e in log -> e.Position ] [ for e in first.Events @ second.Events -> e.Position ] "emitted positions are the stored ones"
+                Expect.equal log (first.Events @ second.Events) "emitted events are exactly the stored ones (payload in jsonb's form)"
                 Expect.isGreaterThanOrEqual second.Events.Head.Position.Tx first.Events.Head.Position.Tx "ordering keys grow along the chain"
                 let! rows = env.Rows "accounts"
                 Expect.equal [ for r in rows -> r["balance"], r["last_event_id"] ] [ box 15L, box (List.last log).Id ] "the row holds the state and the head"
