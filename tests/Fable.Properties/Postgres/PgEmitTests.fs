@@ -77,6 +77,22 @@ let tests =
             })
         }
 
+        testTask "two emits on one aggregate in one unit of work chain in order and the second sees the first" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let key = newKey ()
+                let! r =
+                    Store.transact env.Interpreter (fun uow -> task {
+                        match! uow.Emit(accounts, key, Expected.At None, deposit [ 1L ], ct) with
+                        | Error e -> return Error e
+                        | Ok first -> return! uow.Emit(accounts, key, Expected.At first.Aggregate.LastEventId, deposit [ 2L ], ct)
+                    }) ct
+                Expect.equal (ok "two emits" r).Aggregate.State.Balance 3L "the second decision saw the first event"
+                let! log = checkChain env.Interpreter accounts key
+                Expect.equal log.Length 2 "one chain of two"
+                Expect.equal log[0].Position.Tx log[1].Position.Tx "one transaction, one ordering key"
+            })
+        }
+
         testTask "load returns nothing for an aggregate without a row and the state for one with a row" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let key = newKey ()
