@@ -51,29 +51,42 @@ module internal Emit =
                     | Error e -> return Error e
                     | Ok events ->
                         let ids = Queue<int64>([ m["first_id"] :?> int64 ])
-                        let pending = List<NpgsqlBatchCommand>()
-                        let mutable unassigned = events.Length
+                        // Inserts not sent yet, and the payload text as stored (jsonb's form) of sent ones.
+                        let pending = List<RecordedEvent>()
+                        let stored = Dictionary<int64, string>()
+                        let unassigned = ref events.Length
                         let flush release extra =
-                            let cmds = List.ofSeq pending @ extra
-                            pending.Clear()
-                            s.Run(sp, cmds, release, ct)
+                            task {
+                                let sent = List.ofSeq pending
+                                pending.Clear()
+                                let! results = s.Run(sp, [ for e in sent -> Events.insert ctx e ] @ extra, release, ct)
+                                for (e, rows) in List.zip sent (List.take sent.Length results) do
+                                    let r: Row = List.head rows
+                                    stored[e.Id] <- string r["data"]
+                                return List.skip sent.Length results
+                            }
+                        let asStored (e: RecordedEvent) =
+                            match stored.TryGetValue e.Id with
+                            | true, data -> { e with Data = data }
+                            | _ -> e
                         let record (enc: EncodedEvent) (prev: int64 option) =
                             task {
                                 if ids.Count = 0 then
-                                    let! more = flush false [ Events.allocate ctx unassigned ]
+                                    let! more = flush false [ Events.allocate ctx unassigned.Value ]
                                     for r in List.head more do
                                         ids.Enqueue(r["nextval"] :?> int64)
                                 let eid = ids.Dequeue()
-                                unassigned <- unassigned - 1
+                                unassigned.Value <- unassigned.Value - 1
                                 let recorded =
                                     { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
                                       TypeVersion = enc.TypeVersion; Meta = "{}"; Data = enc.Data; InsertedAt = now
                                       Position = { Tx = tx; Id = eid } }
-                                pending.Add(Events.insert ctx recorded)
+                                pending.Add recorded
+                                // Handlers may read the log or reference the event: write it before they run.
                                 if ctx.HasHandlers.Contains enc.TypeName then
                                     let! _ = flush false []
                                     ()
-                                return Ok recorded
+                                return Ok(asStored recorded)
                             }
                         match! Steps.applyEvents ctx.Runtime uow def id state last events record false ct with
                         | Error e -> return Error e
@@ -86,7 +99,9 @@ module internal Emit =
                             | Ok cols ->
                                 let write = AggregateRows.write ctx id row.IsSome last last' cols
                                 let! _ = flush true ([ write ] @ (if ctx.Options.Notify then [ notify ctx ] else []))
-                                return Ok { Aggregate = { Id = id; LastEventId = last'; State = state' }; Events = recorded }
+                                return
+                                    Ok { Aggregate = { Id = id; LastEventId = last'; State = state' }
+                                         Events = List.map asStored recorded }
             })
 
     /// Rebuilds the row of `key` from its log inside a savepoint: lock and load, decode every event, evolve

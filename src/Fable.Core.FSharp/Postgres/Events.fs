@@ -40,11 +40,12 @@ module internal Events =
     let allocate (ctx: Context) (count: int) =
         Sql.command (sprintf "SELECT %s FROM generate_series(1, $1)" (nextId ctx)) [ NpgsqlParameter(Value = count) ]
 
-    /// Records one event with its id and ordering key already known.
+    /// Records one event with its id and ordering key already known; returns the payload as stored (jsonb's
+    /// normal form, which is what the log returns).
     let insert (ctx: Context) (e: RecordedEvent) =
         Sql.command
             (sprintf
-                "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING data::text AS data"
                 ctx.Schema)
             [ NpgsqlParameter(Value = e.Id, NpgsqlDbType = NpgsqlDbType.Bigint)
               Sql.int64Param e.PrevEventId

@@ -11,17 +11,19 @@ open Fable
 /// Fable on PostgreSQL: events in `"<schema>".events`, aggregates in the application's own tables.
 /// Thread-safe; each unit of work uses one pooled connection from the data source.
 type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
-    /// An exception that escaped the caller's work: a database failure maps as usual, anything else is the work's.
-    static let workFailure (ct: CancellationToken) (e: exn) =
+    /// An exception that escaped the caller's work: a database failure (or any failure once the connection
+    /// is broken) maps as usual; anything else is the work's own failure.
+    static let workFailure (session: Session) (ct: CancellationToken) (e: exn) =
+        let broken = session.Connection.FullState <> Data.ConnectionState.Open
         match e with
         | :? OperationCanceledException -> Cancelled
-        | :? NpgsqlException
-        | :? InvalidOperationException -> PgErrors.ofExn None ct e
+        | :? NpgsqlException -> PgErrors.ofExn None ct e
+        | e when broken -> PgErrors.ofExn None ct e
         | e -> HandlerFailed("transaction", "work", e.Message, Some e)
 
     static let runWork (session: Session) (work: IUnitOfWork -> Task<Result<'T, FableError>>) (uow: IUnitOfWork) (ct: CancellationToken) =
         task {
-            let! r = task { try return! work uow with e -> return Error(workFailure ct e) }
+            let! r = task { try return! work uow with e -> return Error(workFailure session ct e) }
             match r, session.Broken with
             | Ok _, Some broken -> return Error broken
             | r, _ -> return r
@@ -93,14 +95,31 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                         let session = Session(conn, tx)
                         match! runWork session work (PgUnitOfWork(ctx, session)) ct with
                         | Ok v ->
-                            try
-                                do! tx.CommitAsync CancellationToken.None
-                                return Ok v
-                            with e ->
-                                return
-                                    match PgErrors.ofExn None CancellationToken.None e with
-                                    | Infrastructure(m, inner) -> Error(Infrastructure("commit failed; its outcome is unknown: " + m, inner))
-                                    | other -> Error other
+                            // COMMIT of an aborted transaction silently rolls back: the SELECT before it fails
+                            // instead (and COMMIT is skipped) when the work swallowed a database error.
+                            let! committed =
+                                task {
+                                    try
+                                        use batch = new NpgsqlBatch(conn, tx)
+                                        batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
+                                        batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
+                                        let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
+                                        return Ok v
+                                    with
+                                    | :? PostgresException as p when p.SqlState = "25P02" ->
+                                        return Error(Infrastructure("the transaction was aborted by a database error the work did not report; nothing was committed", Some(p :> exn)))
+                                    | e ->
+                                        return
+                                            match PgErrors.ofExn None CancellationToken.None e with
+                                            | Infrastructure(m, inner) -> Error(Infrastructure("commit failed; its outcome is unknown: " + m, inner))
+                                            | other -> Error other
+                                }
+                            if Result.isError committed then
+                                try
+                                    do! tx.RollbackAsync CancellationToken.None
+                                with _ ->
+                                    ()
+                            return committed
                         | Error e ->
                             try
                                 do! tx.RollbackAsync CancellationToken.None

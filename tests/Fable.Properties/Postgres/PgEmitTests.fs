@@ -30,7 +30,7 @@ let tests =
                 Expect.equal [ for e in log -> e.TypeName ] [ "deposited"; "deposited"; "noted" ] "stable type names are stored"
                 Expect.equal [ for e in log -> i.Codec.Decode(e.TypeName, e.TypeVersion, e.Data) ]
                     [ Ok(box { Amount = 10L }); Ok(box { Amount = 5L }); Ok(box { Note = "hi" }) ] "payloads decode to the emitted events"
-                Expect.equal [ for e in log -> e.Position ] [ for e in first.Events @ second.Events -> e.Position ] "emitted positions are the stored ones"
+                Expect.equal log (first.Events @ second.Events) "emitted events are exactly the stored ones (payload in jsonb's form)"
                 Expect.isGreaterThanOrEqual second.Events.Head.Position.Tx first.Events.Head.Position.Tx "ordering keys grow along the chain"
                 let! rows = env.Rows "accounts"
                 Expect.equal [ for r in rows -> r["balance"], r["last_event_id"] ] [ box 15L, box (List.last log).Id ] "the row holds the state and the head"
@@ -74,6 +74,22 @@ let tests =
                         | Ok() -> return! uow.Emit(accounts, key, Expected.Any, decide, ct)
                     }) ct
                 Expect.equal (ok "emit" r).Aggregate.State.Balance 5L "the decision read the uncommitted note"
+            })
+        }
+
+        testTask "two emits on one aggregate in one unit of work chain in order and the second sees the first" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let key = newKey ()
+                let! r =
+                    Store.transact env.Interpreter (fun uow -> task {
+                        match! uow.Emit(accounts, key, Expected.At None, deposit [ 1L ], ct) with
+                        | Error e -> return Error e
+                        | Ok first -> return! uow.Emit(accounts, key, Expected.At first.Aggregate.LastEventId, deposit [ 2L ], ct)
+                    }) ct
+                Expect.equal (ok "two emits" r).Aggregate.State.Balance 3L "the second decision saw the first event"
+                let! log = checkChain env.Interpreter accounts key
+                Expect.equal log.Length 2 "one chain of two"
+                Expect.equal log[0].Position.Tx log[1].Position.Tx "one transaction, one ordering key"
             })
         }
 

@@ -179,6 +179,27 @@ let tests =
             })
         }
 
+        testTask "a unit of work whose work swallowed a database error reports that nothing was committed" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let! r =
+                    Store.transact env.Interpreter (fun uow -> task {
+                        let! emitted = uow.Emit(accounts, newKey (), Expected.Any, deposit [ 1L ], ct)
+                        ok "emit" emitted |> ignore
+                        let conn, tx = npgsql uow
+                        try
+                            use cmd = new NpgsqlCommand("SELECT 1/0", conn, tx)
+                            let! _ = cmd.ExecuteScalarAsync()
+                            ()
+                        with _ ->
+                            ()
+                        return Ok()
+                    }) ct
+                Expect.isTrue (match r with Error(Infrastructure _) -> true | _ -> false) (sprintf "Infrastructure, got %A" r)
+                let! after = snapshot env
+                Expect.equal after ([], 0, []) "nothing was committed"
+            })
+        }
+
         testTask "emits in the caller's transaction vanish when the caller rolls back" {
             do! PgEnv.using runtime tables (fun env -> task {
                 use! conn = env.DataSource.OpenConnectionAsync()

@@ -135,6 +135,29 @@ let tests =
             })
         }
 
+        testTask "Head is the origin before any event and then the last position ReadAll returns" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let head () = task { let! h = env.Interpreter.Head ct in return ok "Head" h }
+                let! empty = head ()
+                Expect.equal empty Position.Origin "no events: the origin"
+                let! _ = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L; 2L ])
+                let! events = eventually (readAll env) (fun es -> es.Length >= 2)
+                let! h = eventually head (fun h -> h <> Position.Origin)
+                Expect.equal h (List.last events).Position "the head is the last visible event"
+                let! conn, tx, _ = holdXid env
+                use _conn = conn
+                let! held = env.Store.InTransaction(conn, tx, fun uow -> uow.Emit(accounts, newKey (), Expected.Any, deposit [ 3L ], ct))
+                ok "held emit" held |> ignore
+                let! _ = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 4L ])
+                let! stillH = head ()
+                Expect.equal stillH h "the head does not pass an open transaction"
+                do! tx.CommitAsync()
+                let! all = eventually (readAll env) (fun es -> es.Length >= 4)
+                let! last = eventually head (fun x -> x = (List.last all).Position)
+                Expect.equal last (List.last all).Position "the head moves once it commits"
+            })
+        }
+
         testTask "ReadAll does not stall on a transaction that rolls back" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let! conn, tx, _ = holdXid env
