@@ -42,13 +42,21 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
             with e ->
                 Error(HandlerFailed(def.Table, "OfRow", e.Message, Some e))
 
+    /// Records a lock just taken; a unit of work that ended meanwhile gives it back at once (false).
+    let keep (slot: AggregateSlot) =
+        lock held (fun () ->
+            if overlay.Ended then
+                slot.Gate.Release() |> ignore
+                false
+            else
+                slot.Owner <- id
+                held.Add slot
+                true)
+
     /// Takes the aggregate's lock now if it is free or already ours.
     member _.TryLockNow(slot: AggregateSlot) =
         if Volatile.Read(&slot.Owner) = id then true
-        elif slot.Gate.Wait 0 then
-            slot.Owner <- id
-            held.Add slot
-            true
+        elif slot.Gate.Wait 0 then keep slot
         else false
 
     /// Waits for the aggregate's lock; a wait past the timeout is a retryable Conflict (the deadlock analogue).
@@ -56,10 +64,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         task {
             try
                 match! slot.Gate.WaitAsync(lockTimeout, ct) with
-                | true ->
-                    slot.Owner <- id
-                    held.Add slot
-                    return Ok()
+                | true -> return (if keep slot then Ok() else Error UnitOfWork.EndedError)
                 | false ->
                     return Error(Conflict(Some agg, None, None, true,
                                           sprintf "aggregate %O stayed locked by another unit of work for %O (a deadlock?)" agg lockTimeout))
@@ -79,11 +84,12 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
 
     /// Ends the unit of work: it can no longer be used, and its aggregate locks are released.
     member _.End() =
-        overlay.Ended <- true
-        for slot in held do
-            slot.Owner <- 0L
-            slot.Gate.Release() |> ignore
-        held.Clear()
+        lock held (fun () ->
+            overlay.Ended <- true
+            for slot in held do
+                slot.Owner <- 0L
+                slot.Gate.Release() |> ignore
+            held.Clear())
 
     member private this.EmitLocked(def: AggregateDef<'S>, agg: AggregateId, slot: AggregateSlot, expected: Expected,
                                    decide: Decide<'S>, ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
