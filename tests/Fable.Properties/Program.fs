@@ -1,4 +1,39 @@
+// Runs the pure-core properties once and the interpreter properties for every fixture, then prints the
+// closing line `N passed, N failed` (errored tests count as failed; ignored ones are not passed).
 module Program
+
+open System
 open Expecto
+open Expecto.Impl
+open Fable.Tests
+
+/// The interpreters under test (add a fixture here to run the whole suite against it).
+let fixtures = [ Fixtures.inMemory ]
+
+/// The properties every interpreter must satisfy.
+let interpreterTests (fixture: Fixture.Fixture) =
+    testList fixture.Name
+        [ testList "chain and serial" (Concurrency.tests fixture)
+          testList "atomicity" (Atomic.tests fixture)
+          testList "replay" (Replay.tests fixture)
+          testList "units of work" (UnitsOfWork.tests fixture)
+          testList "tables" (Tables.tests fixture)
+          testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture) ]
+
+let allTests =
+    testList "fable" [ Pure.tests; InMemoryOnly.tests; yield! fixtures |> List.map interpreterTests ]
+
 [<EntryPoint>]
-let main argv = runTestsInAssemblyWithCLIArgs [] argv
+let main argv =
+    let mutable counts = None
+    let summarise (summary: TestRunSummary) =
+        counts <- Some(summary.passed.Length, summary.failed.Length + summary.errored.Length)
+    let code = runTestsWithCLIArgs [ CLIArguments.No_Spinner; CLIArguments.Colours 0; CLIArguments.Append_Summary_Handler(SummaryHandler summarise) ] argv allTests
+    let passed, failed = defaultArg counts (0, 1)
+    // Expecto leaves its colouring writer on Console.Out (it pads lines and may end without a newline after a
+    // colour reset): flush it, then write the closing line alone on a line of the raw stream.
+    Console.Out.Flush()
+    use raw = new IO.StreamWriter(Console.OpenStandardOutput())
+    raw.Write(sprintf "\n%d passed, %d failed\n" passed failed)
+    raw.Flush()
+    if failed > 0 || code <> 0 then 1 else 0
