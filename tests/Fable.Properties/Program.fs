@@ -1,10 +1,54 @@
+// Runs the pure-core properties once, the interpreter properties for every fixture and the Postgres-specific
+// tests, then prints the closing line `N passed, N failed` (errored tests count as failed; ignored ones are not
+// passed). With `--pm-child` it is instead a process-manager runner for the multi-process tests.
 module Program
+
+open System
 open Expecto
+open Expecto.Impl
+open Fable.Tests
+
+/// The interpreters under test (add a fixture here to run the whole suite against it).
+let fixtures = [ Fixtures.inMemory ]
+
+/// The properties every interpreter must satisfy.
+let interpreterTests (fixture: Fixture.Fixture) =
+    testList fixture.Name
+        [ testList "chain and serial" (Concurrency.tests fixture)
+          testList "atomicity" (Atomic.tests fixture)
+          testList "replay" (Replay.tests fixture)
+          testList "units of work" (UnitsOfWork.tests fixture)
+          testList "tables" (Tables.tests fixture)
+          testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture) ]
+
+let allTests =
+    testList "fable" [
+        Pure.tests
+        InMemoryOnly.tests
+        yield! fixtures |> List.map interpreterTests
+        PostgresTests.all
+        ProcessManagerTests.all
+    ]
+
+let private runTests (argv: string[]) =
+    let mutable counts = None
+    let summarise (summary: TestRunSummary) =
+        counts <- Some(summary.passed.Length, summary.failed.Length + summary.errored.Length)
+    let code = runTestsWithCLIArgs [ CLIArguments.No_Spinner; CLIArguments.Colours 0; CLIArguments.Append_Summary_Handler(SummaryHandler summarise) ] argv allTests
+    let passed, failed = defaultArg counts (0, 1)
+    // Expecto leaves its colouring writer on Console.Out (it pads lines and may end without a newline after a
+    // colour reset): flush it, then write the closing line alone on a line of the raw stream.
+    Console.Out.Flush()
+    use raw = new IO.StreamWriter(Console.OpenStandardOutput())
+    raw.Write(sprintf "\n%d passed, %d failed\n" passed failed)
+    raw.Flush()
+    if failed > 0 || code <> 0 then 1 else 0
+
 [<EntryPoint>]
 let main argv =
-    // A process-manager runner relaunched by the multi-process tests (runs until killed).
-    if argv.Length > 0 && argv[0] = Fable.Tests.ProcessManagerProcessTests.ChildFlag then
-        Fable.Tests.ProcessManagerProcessTests.runChild argv[1..]
+    // A process-manager runner relaunched by the multi-process tests (runs until killed or its parent ends).
+    if argv.Length > 0 && argv[0] = ProcessManagerProcessTests.ChildFlag then
+        ProcessManagerProcessTests.runChild argv[1..]
     else
-        try runTestsInAssemblyWithCLIArgs [] argv
-        finally Fable.Tests.PgServer.stop ()
+        try runTests argv
+        finally PgServer.stop ()

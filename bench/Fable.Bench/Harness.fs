@@ -1,0 +1,104 @@
+// Measurement plumbing for the benchmark runner: a throwaway durable PostgreSQL, closed-loop load with
+// N concurrent workers for a fixed time, latency percentiles and allocation counts.
+module Fable.Bench.Harness
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Threading
+open System.Threading.Tasks
+
+/// The result of one load run.
+type LoadResult =
+    { Operations: int64
+      Events: int64
+      Seconds: float
+      /// Latencies of single operations in milliseconds (sorted).
+      Latencies: float[] }
+
+    member this.EventsPerSecond = float this.Events / this.Seconds
+
+    /// The q-quantile latency in ms (q in 0..1).
+    member this.Percentile(q: float) =
+        if this.Latencies.Length = 0 then nan
+        else this.Latencies[min (this.Latencies.Length - 1) (int (q * float this.Latencies.Length))]
+
+/// Runs `op` in a closed loop on `workers` concurrent tasks for `duration` after `warmup`;
+/// each call returns how many events it recorded (0 for a failed operation, which is counted as an error).
+let load (workers: int) (warmup: TimeSpan) (duration: TimeSpan) (op: int -> int64 -> Task<int>) =
+    task {
+        let stop = ref false
+        let measuring = ref false
+        let ops = Array.zeroCreate<int64> workers
+        let events = Array.zeroCreate<int64> workers
+        let lats = Array.init workers (fun _ -> Collections.Generic.List<float>(100_000))
+        let worker w =
+            task {
+                let mutable i = 0L
+                while not stop.Value do
+                    let t0 = Stopwatch.GetTimestamp()
+                    let! n = op w i
+                    let ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds
+                    if measuring.Value then
+                        ops[w] <- ops[w] + 1L
+                        events[w] <- events[w] + int64 n
+                        lats[w].Add ms
+                    i <- i + 1L
+            }
+        let tasks = [| for w in 0 .. workers - 1 -> Task.Run(fun () -> worker w :> Task) |]
+        do! Task.Delay warmup
+        measuring.Value <- true
+        let sw = Stopwatch.StartNew()
+        do! Task.Delay duration
+        measuring.Value <- false
+        let secs = sw.Elapsed.TotalSeconds
+        stop.Value <- true
+        do! Task.WhenAll tasks
+        let all = lats |> Array.collect (fun l -> l.ToArray())
+        Array.sortInPlace all
+        return { Operations = Array.sum ops; Events = Array.sum events; Seconds = secs; Latencies = all }
+    }
+
+/// Bytes allocated by the whole process while `f` runs `n` times, divided by n.
+let allocationsPer (n: int) (f: int -> Task) =
+    task {
+        GC.Collect()
+        let before = GC.GetTotalAllocatedBytes(true)
+        for i in 0 .. n - 1 do
+            do! f i
+        let after = GC.GetTotalAllocatedBytes(true)
+        return float (after - before) / float n
+    }
+
+/// Finds the repository root (the folder with Fable.sln).
+let repoRoot () =
+    let rec up (d: DirectoryInfo) =
+        if isNull d then failwith "Fable.sln not found above the current folder"
+        elif File.Exists(Path.Combine(d.FullName, "Fable.sln")) then d.FullName
+        else up d.Parent
+    up (DirectoryInfo(AppContext.BaseDirectory))
+
+let private run (file: string) (args: string) =
+    let psi = ProcessStartInfo(file, args, RedirectStandardOutput = true, RedirectStandardError = true)
+    use p = Process.Start psi
+    let out = p.StandardOutput.ReadToEnd()
+    let err = p.StandardError.ReadToEnd()
+    p.WaitForExit()
+    if p.ExitCode <> 0 then failwithf "%s %s failed: %s" file args err
+    out.Trim()
+
+/// A throwaway PostgreSQL with default durability (FABLE_BENCH_CONNECTION overrides it); disposing stops it.
+type Server() =
+    let given = Environment.GetEnvironmentVariable "FABLE_BENCH_CONNECTION"
+    let dir = Path.Combine(Path.GetTempPath(), "fable-bench-" + string (Random.Shared.Next()))
+    let script = Path.Combine(repoRoot (), "scripts", "pg-server.sh")
+    let conn =
+        if String.IsNullOrEmpty given then
+            Directory.CreateDirectory dir |> ignore
+            run "bash" (sprintf "%s start %s --durable" script dir)
+        else given
+    /// The connection string of the server.
+    member _.ConnectionString = conn
+    interface IDisposable with
+        member _.Dispose() =
+            if String.IsNullOrEmpty given then run "bash" (sprintf "%s stop %s" script dir) |> ignore

@@ -1,0 +1,180 @@
+// The benchmark rows: each measures Fable and its baseline in the same run and returns table lines
+// with the ratio Fable / baseline.
+module Fable.Bench.Rows
+
+open System
+open System.Collections.Concurrent
+open System.Diagnostics
+open System.Threading
+open System.Threading.Tasks
+open Npgsql
+open Fable
+open Fable.InMemory
+open Fable.Postgres
+open Fable.Bench.Harness
+open Fable.Bench.Domain
+
+/// One line of the result table.
+type Line =
+    { Row: string
+      Metric: string
+      Fable: float
+      Baseline: float
+      Target: string }
+
+    /// Fable / baseline.
+    member this.Ratio = this.Fable / this.Baseline
+
+/// Timing of a run: warm-up, measured duration, events for the catch-up row.
+type Timing =
+    { Warmup: TimeSpan
+      Duration: TimeSpan
+      CatchUpEvents: int }
+
+let private accountsCount = 10_000
+
+let private ok (r: Task<Result<'T, FableError>>) =
+    task {
+        match! r with
+        | Ok v -> return v
+        | Error e -> return failwithf "%O" e
+    }
+
+/// A Postgres store on `ds` in schema `schema`.
+let store (ds: NpgsqlDataSource) (schema: string) (notify: bool) (pms: ProcessManagerDef list) =
+    match Runtime.build (definition pms) with
+    | Error e -> failwithf "%O" e
+    | Ok rt -> ok (PostgresStore.Create(ds, rt, { Schema = schema; Notify = notify }))
+
+/// Rows 1–3: emit throughput and latency, Fable vs baseline, for a workload.
+let emitRow (t: Timing) (ds: NpgsqlDataSource) (fable: IInterpreter) (name: string) (writers: int) (pick: int -> int64 -> int64) (events: int) =
+    task {
+        let decide = deposits events
+        let! f = load writers t.Warmup t.Duration (fun w i -> emit fable (pick w i) decide)
+        let! b = load writers t.Warmup t.Duration (fun w i -> Baseline.emit ds (pick w i) events)
+        let target = if events = 1 || writers >= 1 then "≥ 0.9×" else ""
+        return
+            [ { Row = name; Metric = "events/s"; Fable = f.EventsPerSecond; Baseline = b.EventsPerSecond; Target = target }
+              { Row = name; Metric = "p50 ms"; Fable = f.Percentile 0.5; Baseline = b.Percentile 0.5; Target = "" }
+              { Row = name; Metric = "p99 ms"; Fable = f.Percentile 0.99; Baseline = b.Percentile 0.99; Target = "" } ]
+    }
+
+/// Fills the events table of `schema` with `n` events of distinct aggregates (a valid chain each), in bulk.
+let bulkEvents (ds: NpgsqlDataSource) (schema: string) (n: int) =
+    task {
+        let q = "\"" + schema.Replace("\"", "\"\"") + "\""
+        use cmd =
+            ds.CreateCommand(
+                sprintf
+                    """
+                    INSERT INTO %s.events (prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx)
+                    SELECT NULL, 'bulk', g::text, 'int', 'deposited', 1, '{}'::jsonb, '{"amount":1}'::jsonb, pg_current_xact_id()::text::bigint
+                    FROM generate_series(1, $1) g
+                    """
+                    q
+            )
+        cmd.CommandTimeout <- 600
+        cmd.Parameters.AddWithValue(int64 n) |> ignore
+        let! _ = cmd.ExecuteNonQueryAsync()
+        use an = ds.CreateCommand(sprintf "ANALYZE %s.events" q)
+        let! _ = an.ExecuteNonQueryAsync()
+        ()
+    }
+
+/// Row 4: process-manager catch-up over the bulk events vs a raw keyset read of the same events.
+let catchUpRow (t: Timing) (ds: NpgsqlDataSource) =
+    task {
+        let schema = "fable_catchup"
+        let pm = counter "bench_catch_up" ignore
+        let! s = store ds schema false [ pm ]
+        do! bulkEvents ds schema t.CatchUpEvents
+        let! raw0 = Baseline.keysetRead ds (sprintf "\"%s\".events" schema) 500 // warm the cache
+        let sw = Stopwatch.StartNew()
+        let! raw = Baseline.keysetRead ds (sprintf "\"%s\".events" schema) 500
+        let rawRate = float raw / sw.Elapsed.TotalSeconds
+        let! host = ok (PostgresProcessManagers.Create(s))
+        let h = host :> IProcessManagerHost
+        let sw = Stopwatch.StartNew()
+        do! ok (h.CatchUp CancellationToken.None)
+        let pmRate = float raw0 / sw.Elapsed.TotalSeconds
+        let! st = ok (h.Status("bench_catch_up", CancellationToken.None))
+        if st.Lag <> 0L then failwithf "catch-up left a lag of %d" st.Lag
+        return [ { Row = sprintf "4. PM catch-up, %d events" raw; Metric = "events/s"; Fable = pmRate; Baseline = rawRate; Target = "≥ 0.5×" } ]
+    }
+
+/// Row 5: latency from an emit's commit to its handling by a process manager, at `rate` events/s.
+let wakeRow (t: Timing) (ds: NpgsqlDataSource) (rate: float) =
+    task {
+        let committed = ConcurrentDictionary<int64, int64>()
+        let handled = ConcurrentDictionary<int64, int64>()
+        let pm = counter "bench_wake" (fun r -> handled.TryAdd(r.Id, Stopwatch.GetTimestamp()) |> ignore)
+        let! s = store ds "fable_wake" true [ pm ]
+        let! host = ok (PostgresProcessManagers.Create(s, pollInterval = TimeSpan.FromSeconds 1.0))
+        let h = host :> IProcessManagerHost
+        do! h.Start CancellationToken.None
+        let writers = 4
+        let interval = TimeSpan.FromSeconds(float writers / rate)
+        let stopAt = Stopwatch.GetTimestamp() + int64 ((t.Warmup + t.Duration).TotalSeconds * float Stopwatch.Frequency)
+        let warmEnd = Stopwatch.GetTimestamp() + int64 (t.Warmup.TotalSeconds * float Stopwatch.Frequency)
+        let writer w =
+            task {
+                let rnd = Random(w)
+                let mutable next = Stopwatch.GetTimestamp()
+                while Stopwatch.GetTimestamp() < stopAt do
+                    match! Store.emit s accounts (AggregateKey.Int(int64 (rnd.Next(1, accountsCount + 1)))) Expected.Any (deposits 1) CancellationToken.None with
+                    | Ok e ->
+                        let now = Stopwatch.GetTimestamp()
+                        if now > warmEnd then
+                            for r in e.Events do committed.TryAdd(r.Id, now) |> ignore
+                    | Error _ -> ()
+                    next <- next + int64 (interval.TotalSeconds * float Stopwatch.Frequency)
+                    let wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next)
+                    if wait > TimeSpan.Zero then do! Task.Delay wait
+            }
+        do! Task.WhenAll [| for w in 1..writers -> Task.Run(fun () -> writer w :> Task) |]
+        do! ok (h.CatchUp CancellationToken.None)
+        do! h.Stop()
+        let lats =
+            [| for KeyValue(id, c) in committed do
+                   match handled.TryGetValue id with
+                   | true, hd -> yield max 0.0 (Stopwatch.GetElapsedTime(c, hd).TotalMilliseconds)
+                   | _ -> failwithf "event %d was never handled" id |]
+        Array.sortInPlace lats
+        let p q = if lats.Length = 0 then nan else lats[min (lats.Length - 1) (int (q * float lats.Length))]
+        let name = sprintf "5. wake-up at %.0f ev/s" rate
+        return
+            [ { Row = name; Metric = "p50 ms"; Fable = p 0.5; Baseline = nan; Target = "" }
+              { Row = name; Metric = "p99 ms"; Fable = p 0.99; Baseline = 20.0; Target = "< 20 ms" } ]
+    }
+
+/// Row 6: bytes allocated per single-event emit: Fable on Postgres and in memory vs the baseline.
+let allocationRows (ds: NpgsqlDataSource) (pg: IInterpreter) (mem: IInterpreter) (n: int) =
+    task {
+        let decide = deposits 1
+        let! _ = allocationsPer 200 (fun i -> emit pg (int64 (i % accountsCount + 1)) decide :> Task)
+        let! fablePg = allocationsPer n (fun i -> emit pg (int64 (i % accountsCount + 1)) decide :> Task)
+        let! _ = allocationsPer 200 (fun i -> Baseline.emit ds (int64 (i % accountsCount + 1)) 1 :> Task)
+        let! basePg = allocationsPer n (fun i -> Baseline.emit ds (int64 (i % accountsCount + 1)) 1 :> Task)
+        let! fableMem = allocationsPer n (fun i -> emit mem (int64 (i % accountsCount + 1)) decide :> Task)
+        return
+            [ { Row = "6. allocations / emit (Postgres)"; Metric = "bytes"; Fable = fablePg; Baseline = basePg; Target = "" }
+              { Row = "6. allocations / emit (in-memory)"; Metric = "bytes"; Fable = fableMem; Baseline = basePg; Target = "" } ]
+    }
+
+/// Row 7: throughput with NOTIFY on (Fable default) vs off, 8 writers.
+let notifyRow (t: Timing) (withNotify: IInterpreter) (without: IInterpreter) =
+    task {
+        let decide = deposits 1
+        let pick w (i: int64) = int64 ((w * 7919 + int i * 104729) % accountsCount + 1)
+        let! on = load 8 t.Warmup t.Duration (fun w i -> emit withNotify (pick w i) decide)
+        let! off = load 8 t.Warmup t.Duration (fun w i -> emit without (pick w i) decide)
+        return [ { Row = "7. NOTIFY on / off, 8 writers"; Metric = "events/s"; Fable = on.EventsPerSecond; Baseline = off.EventsPerSecond; Target = "" } ]
+    }
+
+/// In-memory emit rate on one writer (target ≥ 200,000 events/s on one core).
+let inMemoryRow (t: Timing) (mem: IInterpreter) =
+    task {
+        let decide = deposits 1
+        let! r = load 1 t.Warmup t.Duration (fun _ i -> emit mem (i % int64 accountsCount + 1L) decide)
+        return [ { Row = "in-memory emit, 1 writer"; Metric = "events/s"; Fable = r.EventsPerSecond; Baseline = 200_000.0; Target = "≥ 200,000/s" } ]
+    }

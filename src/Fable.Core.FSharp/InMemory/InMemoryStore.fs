@@ -1,0 +1,39 @@
+// The in-memory interpreter's public face: the reference semantics of the contract (per-aggregate locks,
+// chains, all-or-nothing units of work, the no-skip global log) plus its process-manager host.
+namespace Fable.InMemory
+
+open System
+open System.Threading.Tasks
+open Fable
+
+/// An in-memory store implementing `IInterpreter`: thread-safe, fast, and with the same semantics as Postgres.
+[<Sealed>]
+type InMemoryStore private (engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
+    let host = ProcessManagerHost(engine, rt, lockTimeout)
+
+    /// A new empty store for `rt`. `clock` stamps recorded events (default: UtcNow); a unit of work waiting longer
+    /// than `lockTimeout` (default 10 s) for an aggregate gets a retryable Conflict, as a deadlock would on Postgres.
+    static member Create(rt: Runtime, ?clock: unit -> DateTimeOffset, ?lockTimeout: TimeSpan) =
+        let clock = defaultArg clock (fun () -> DateTimeOffset.UtcNow)
+        InMemoryStore(Engine(clock), rt, defaultArg lockTimeout (TimeSpan.FromSeconds 10.0))
+
+    /// The store as an interpreter.
+    member this.Interpreter = this :> IInterpreter
+
+    /// The process managers of the runtime, run against this store.
+    member _.ProcessManagers = host :> IProcessManagerHost
+
+    /// The committed rows of `table` ordered by id (aggregate rows include `id` and `last_event_id`).
+    member _.Rows(table: string) : Row list =
+        engine.Scan(table, None) |> Seq.sortWith (fun a b -> Values.compareIds a["id"] b["id"]) |> List.ofSeq
+
+    interface IInterpreter with
+        member _.Transact(work, ct) =
+            Transaction.run engine rt lockTimeout (fun uow -> work (uow :> IUnitOfWork)) ct
+
+        member _.ReadAll(after, max, _ct) =
+            if max < 1 then Task.FromResult(Error(InvalidDefinition [ sprintf "ReadAll needs max of 1 or more, got %d" max ]))
+            else Task.FromResult(Ok(engine.ReadAll(after, max)))
+
+        member _.Head(_ct) = Task.FromResult(Ok(engine.Head()))
+        member _.Codec = rt.Codec

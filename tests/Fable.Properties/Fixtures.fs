@@ -1,0 +1,18 @@
+// The interpreter fixtures the suite runs against. The in-memory one needs no setup: tables appear on first write.
+module Fable.Tests.Fixtures
+
+open System.Threading.Tasks
+open Fable.InMemory
+open Fable.Tests.Fixture
+
+/// A fresh in-memory store per instance.
+let inMemory: Fixture =
+    { Name = "in-memory"
+      Create =
+        fun rt _tables ->
+            let store = InMemoryStore.Create rt
+            Task.FromResult
+                { Interpreter = store.Interpreter
+                  ProcessManagers = store.ProcessManagers
+                  ReadTable = fun table -> Task.FromResult(store.Rows table)
+                  Dispose = fun () -> store.ProcessManagers.Stop() } }

@@ -1,0 +1,62 @@
+// Behaviour specific to the in-memory interpreter: the lock timeout as the deadlock analogue, commit-ordered
+// positions, and the injected clock.
+module Fable.Tests.InMemoryOnly
+
+open System
+open System.Threading.Tasks
+open Expecto
+open Fable
+open Fable.InMemory
+open Fable.Tests.Domain
+open Fable.Tests.Support
+
+let private deposit (uow: IUnitOfWork) (key: Guid) amount =
+    uow.Emit(accounts, accountKey key, Expected.Any, Pure(Commands.decide (Commands.Deposit amount)), ct)
+
+let tests =
+    testList "in-memory only" [
+        testCase "a unit of work waiting on a locked aggregate past the timeout gets a retryable Conflict and leaves nothing" <| fun () ->
+            let store = InMemoryStore.Create(runtime, lockTimeout = TimeSpan.FromMilliseconds 50.0)
+            let i = store.Interpreter
+            let key = Guid.NewGuid()
+            let work (uow: IUnitOfWork) =
+                task {
+                    let! held = deposit uow key 1L
+                    held |> ok "the holder's emit" |> ignore
+                    let blocked = run (i.Transact((fun other -> deposit other key 2L), ct))
+                    return Ok blocked
+                }
+            let blocked = run (i.Transact(work, ct)) |> ok "the holder"
+            match blocked with
+            | Error(Conflict(_, _, _, true, _) as e) -> Expect.isTrue (FableError.isRetryable e) "the conflict is retryable"
+            | other -> failtestf "expected a retryable Conflict, got %A" (other |> Result.map ignore)
+            let log = run (Store.log i (accountId key) ct) |> ok "Log"
+            Expect.equal log.Length 1 "only the holder's event exists"
+            let retried = run (Store.emitPure i accounts (accountKey key) (Commands.decide (Commands.Deposit 2L)) ct) |> ok "the retry"
+            Expect.equal retried.Aggregate.State.Balance 3L "the retry sees the holder's commit"
+
+        testCase "positions follow commit order and the events of one unit of work share one Tx" <| fun () ->
+            let store = InMemoryStore.Create runtime
+            let i = store.Interpreter
+            let a, b, c = Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid()
+            let work (uow: IUnitOfWork) =
+                task {
+                    let! first = deposit uow a 1L
+                    let other = run (Store.emitPure i accounts (accountKey c) (Commands.decide (Commands.Deposit 5L)) ct) |> ok "the other emit"
+                    let! second = deposit uow b 1L
+                    return Ok((first |> ok "first").Events.Head.Id, other.Events.Head.Id, (second |> ok "second").Events.Head.Id)
+                }
+            let x, y, z = run (i.Transact(work, ct)) |> ok "the unit of work"
+            Expect.isLessThan x y "the outer unit of work took its first id before the other committed"
+            let all = readAll i
+            Expect.equal (all |> List.map (fun e -> e.Id)) [ y; x; z ] "followers read in commit order"
+            Expect.equal all[1].Position.Tx all[2].Position.Tx "one unit of work, one Tx"
+            Expect.isLessThan all[0].Position.Tx all[1].Position.Tx "a later commit has a larger Tx"
+
+        testCase "recorded events carry the injected clock's time" <| fun () ->
+            let at = DateTimeOffset(2024, 2, 29, 12, 0, 0, TimeSpan.Zero)
+            let store = InMemoryStore.Create(runtime, clock = (fun () -> at))
+            let e = run (Store.emitPure store.Interpreter accounts (accountKey (Guid.NewGuid())) (Commands.decide (Commands.Deposit 1L)) ct) |> ok "emit"
+            Expect.equal e.Events.Head.InsertedAt at "the clock stamps the event"
+            Expect.equal (readAll store.Interpreter).Head.InsertedAt at "the stored event has the same time"
+    ]
