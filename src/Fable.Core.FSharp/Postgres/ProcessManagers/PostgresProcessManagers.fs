@@ -43,6 +43,13 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
             wake.Set()
         }
 
+    /// The stored state (jsonb, normalised by the server) in the process manager's own JSON form: Save (Load
+    /// stored); the stored text when that fails.
+    let canonical (pm: ProcessManagerDef) (stored: string) =
+        match (try Ok(pm.Save(pm.Load stored)) with e -> Error e) with
+        | Ok json when not (isNull json) -> json
+        | _ -> stored
+
     let unknown (name: string) = Error(InvalidDefinition [ sprintf "process manager %s has no row in %s.process_managers" name ctx.Schema ])
 
     /// Applies one UPDATE of the control operations to `name` and wakes the runners.
@@ -154,7 +161,7 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                 withConnection ct (fun conn ->
                     task {
                         match! PmTable.status conn ctx.Schema pm.Name ct with
-                        | Some s -> return Ok s
+                        | Some s -> return Ok { s with State = canonical pm s.State }
                         | None -> return unknown pm.Name
                     })
 
