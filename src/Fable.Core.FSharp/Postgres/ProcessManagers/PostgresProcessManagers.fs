@@ -21,9 +21,9 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
     let mutable running: (CancellationTokenSource * Task) option = None
 
     let find (name: string) =
-        match (if isNull name then None else Some name) |> Option.bind (fun n -> match byName.TryGetValue n with | true, p -> Some p | _ -> None) with
-        | Some p -> Ok p
-        | None -> Error(InvalidDefinition [ sprintf "no process manager named %s is registered" name ])
+        match (if isNull name then (false, Unchecked.defaultof<_>) else byName.TryGetValue name) with
+        | true, p -> Ok p
+        | _ -> Error(InvalidDefinition [ sprintf "no process manager named %s is registered" name ])
 
     let withConnection (ct: CancellationToken) (work: NpgsqlConnection -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
         task {
