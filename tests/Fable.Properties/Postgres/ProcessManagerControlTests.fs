@@ -132,6 +132,27 @@ let tests =
                 })
         }
 
+        testTask "a started runner wakes on the emit's notification, long before its poll interval" {
+            do! using (fun env ->
+                task {
+                    let! store = storeFor env.DataSource env.FableSchema (runtimeOf [ recorder "awake" "me" 10 ])
+                    let! h = Fable.Postgres.PostgresProcessManagers.Create(store, runnerId = "me", pollInterval = TimeSpan.FromMinutes 10.0, log = ignore)
+                    let h = ok "host" h :> IProcessManagerHost
+                    do! h.Start ct
+                    let! _ = PgDomain.eventually (fun () -> status h "awake") (fun s -> s.Holder = Some "me")
+                    // Let the runner go idle: it now waits for a notification (or ten minutes).
+                    do! catchUp h
+                    let! w = writer env
+                    let! events = bump w 1L 3
+                    use guard = new CancellationTokenSource(TimeSpan.FromMinutes 2.0)
+                    let! r = h.CatchUp guard.Token
+                    ok "catch up woken by the notification (not cancelled by the guard)" r
+                    let! handled = seen env "awake"
+                    Expect.equal (ids handled) [ for e in events -> e.Id ] "handled"
+                    do! h.Stop()
+                })
+        }
+
         testTask "a runner stopped in the middle of a batch commits whole batches only and loses nothing" {
             do! using (fun env ->
                 task {
