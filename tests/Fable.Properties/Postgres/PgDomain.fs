@@ -120,3 +120,16 @@ let checkChain (i: IInterpreter) (def: AggregateDef<Account>) (key: AggregateKey
 
 /// Runs `f` on the thread pool (a real concurrent writer).
 let background (f: unit -> Task<'T>) : Task<'T> = Task.Run<'T>(Func<Task<'T>>(f))
+
+/// Polls `read` until `ready` holds for its value (the guard only bounds a hang; assertions follow it).
+let eventually (read: unit -> Task<'T>) (ready: 'T -> bool) : Task<'T> =
+    task {
+        let deadline = DateTime.UtcNow.AddSeconds 60.0
+        let! v = read ()
+        let mutable v = v
+        while not (ready v) && DateTime.UtcNow < deadline do
+            do! Task.Delay 20
+            let! next = read ()
+            v <- next
+        return v
+    }
