@@ -25,4 +25,15 @@ public sealed class InMemoryTests
     [Fact] public Task A_unit_of_work_that_fails_late_commits_nothing() => Scenarios.A_unit_of_work_that_fails_late_commits_nothing(h);
     [Fact] public Task A_process_manager_catches_up_with_every_committed_event() => Scenarios.A_process_manager_catches_up_with_every_committed_event(h);
     [Fact] public Task Decode_reads_a_recorded_event_back_as_its_CLR_type() => Scenarios.Decode_reads_a_recorded_event_back_as_its_CLR_type(h);
+    [Fact] public Task Concurrent_emits_on_one_aggregate_are_serial_and_lose_nothing() => Scenarios.Concurrent_emits_on_one_aggregate_are_serial_and_lose_nothing(h);
+
+    [Fact]
+    public async Task The_in_memory_clock_stamps_recorded_events()
+    {
+        var at = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        await using var app = await Expect.Right(Accounts.Register(FableBuilder.Create()).UseInMemory(clock: () => at).Build());
+        var id = Guid.NewGuid();
+        await Expect.Right(app.Emit(Accounts.Type, id, a => Accounts.Open(a, "ada")));
+        Assert.Equal(at, Assert.Single(await Expect.Right(app.Log(Accounts.Type, id))).InsertedAt);
+    }
 }

@@ -232,4 +232,17 @@ public static class Scenarios
         var unknown = new RecordedEvent(1, null, "accounts", id, "no-such-type", 1, "{}", "{}", DateTimeOffset.UtcNow, Position.Origin);
         Assert.IsType<FableErrors.UnknownEventType>((Error)app.Decode(unknown));
     }
+    public static async Task Concurrent_emits_on_one_aggregate_are_serial_and_lose_nothing(IHarness h)
+    {
+        await using var app = await h.App();
+        var id = Guid.NewGuid();
+        await Expect.Right(app.Emit(Accounts.Type, id, a => Accounts.Open(a, "ada")));
+        var deposits = Enumerable.Range(1, 16).Select(i => Task.Run(() => app.Emit(Accounts.Type, id, Accounts.Deposit(i)).ToEither()));
+        var results = await Task.WhenAll(deposits);
+        Assert.All(results, r => Assert.True(r.IsRight, r.ToString()));
+        var log = await Expect.Right(app.Log(Accounts.Type, id));
+        Assert.Equal(17, log.Count);
+        Assert.Equal(Enumerable.Range(1, 16).Sum(), (await Expect.Right(app.Get(Accounts.Type, id))).State.Balance);
+        Assert.Equal(log.Skip(1).Select(e => e.PrevEventId), log.SkipLast(1).Select(e => (long?)e.Id));
+    }
 }

@@ -79,9 +79,11 @@ public sealed class FableBuilder
 
     /// <summary>Runs on the in-memory interpreter (same semantics as PostgreSQL; for tests and the sample).</summary>
     /// <param name="clock">Stamps recorded events (default: UTC now).</param>
-    public FableBuilder UseInMemory(Func<DateTimeOffset>? clock = null)
+    /// <param name="lockTimeout">How long a unit of work waits for a locked aggregate before a retryable
+    /// <see cref="FableErrors.Conflict"/>, as a deadlock would on PostgreSQL (default: 10 seconds).</param>
+    public FableBuilder UseInMemory(Func<DateTimeOffset>? clock = null, TimeSpan? lockTimeout = null)
     {
-        interpreters.Add(InterpreterChoice.InMemory(clock));
+        interpreters.Add(InterpreterChoice.InMemory(clock, lockTimeout));
         return this;
     }
 

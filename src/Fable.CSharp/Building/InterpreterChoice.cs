@@ -10,11 +10,11 @@ internal abstract class InterpreterChoice
 {
     public abstract Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct);
 
-    public static InterpreterChoice InMemory(Func<DateTimeOffset>? clock) => new InMemoryChoice(clock);
+    public static InterpreterChoice InMemory(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) => new InMemoryChoice(clock, lockTimeout);
 
-    private sealed class InMemoryChoice(Func<DateTimeOffset>? clock) : InterpreterChoice
+    private sealed class InMemoryChoice(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) : InterpreterChoice
     {
         public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct) =>
-            Task.FromResult(Interop.InMemory(runtime, clock));
+            Task.FromResult(Interop.InMemory(runtime, clock, lockTimeout));
     }
 }

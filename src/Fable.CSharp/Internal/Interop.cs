@@ -284,10 +284,13 @@ internal static class Interop
 
     // ---- interpreters ----
 
-    public static Either<Error, Backend> InMemory(global::Fable.Runtime runtime, Func<DateTimeOffset>? clock)
+    public static Either<Error, Backend> InMemory(global::Fable.Runtime runtime, Func<DateTimeOffset>? clock, TimeSpan? lockTimeout)
     {
+        if (lockTimeout is { } t && t <= TimeSpan.Zero)
+            return new FableErrors.InvalidDefinition([$"the in-memory lock timeout must be positive, got {t}"]);
         var store = global::Fable.InMemory.InMemoryStore.Create(
-            runtime, clock is null ? null : FSharpOption<FSharpFunc<FUnit, DateTimeOffset>>.Some(FuncConvert.FromFunc(clock)), null);
+            runtime, clock is null ? null : FSharpOption<FSharpFunc<FUnit, DateTimeOffset>>.Some(FuncConvert.FromFunc(clock)),
+            lockTimeout is { } timeout ? FSharpOption<TimeSpan>.Some(timeout) : null);
         return new Backend("in-memory", store.Interpreter, store.ProcessManagers);
     }
 
