@@ -10,7 +10,9 @@ open Fable
 
 /// One aggregate's lock (held by at most one unit of work until it ends) and its committed chain.
 [<AllowNullLiteral>]
-type internal AggregateSlot() =
+type internal AggregateSlot(id: AggregateId) =
+    /// The aggregate (one shared instance, referenced by all its recorded events).
+    member _.Id = id
     /// The aggregate's lock.
     member val Gate = new SemaphoreSlim(1, 1)
     /// The id of the unit of work holding the lock (0 when free).
@@ -77,7 +79,7 @@ type internal Engine(clock: unit -> DateTimeOffset) =
     member _.Slot(id: AggregateId) =
         match slots.TryGetValue id with
         | true, s -> s
-        | _ -> slots.GetOrAdd(id, fun _ -> AggregateSlot())
+        | _ -> slots.GetOrAdd(id, fun id -> AggregateSlot id)
 
     /// The committed row with this key, or null.
     member _.Row(k: RowKey) : Row = lock sync (fun () -> committedRow k)

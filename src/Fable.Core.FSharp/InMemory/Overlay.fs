@@ -34,6 +34,9 @@ type internal Overlay(engine: Engine) =
         let mutable p = Unchecked.defaultof<Pending>
         if this.TryPending(k, &p) then Rows.viewOf p else engine.Row k
 
+    /// The error of any use of a unit of work after it ended.
+    static member EndedError = Infrastructure("the unit of work has already ended", None)
+
     /// Whether the unit of work has ended (nothing may be read or written through it any more).
     member _.Ended
         with get () = ended

@@ -64,7 +64,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         task {
             try
                 match! slot.Gate.WaitAsync(lockTimeout, ct) with
-                | true -> return (if keep slot then Ok() else Error UnitOfWork.EndedError)
+                | true -> return (if keep slot then Ok() else Error Overlay.EndedError)
                 | false ->
                     return Error(Conflict(Some agg, None, None, true,
                                           sprintf "aggregate %O stayed locked by another unit of work for %O (a deadlock?)" agg lockTimeout))
@@ -72,9 +72,6 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
             | :? OperationCanceledException -> return Error Cancelled
             | e -> return Error(Infrastructure(sprintf "locking %O failed: %s" agg e.Message, Some e))
         }
-
-    /// The error of any use of a unit of work after it ended.
-    static member EndedError = Infrastructure("the unit of work has already ended", None)
 
     /// The overlay (for the process-manager host: savepoints and commit actions).
     member _.Overlay = overlay
@@ -91,39 +88,61 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                 slot.Gate.Release() |> ignore
             held.Clear())
 
-    member private this.EmitLocked(def: AggregateDef<'S>, agg: AggregateId, slot: AggregateSlot, expected: Expected,
-                                   decide: Decide<'S>, ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
+    /// Emits in one state machine: lock (re-entrant), savepoint, read, decide, record/evolve/handle, guarded write.
+    /// Any failure rolls the unit of work back to the savepoint.
+    member private this.EmitTask(def: AggregateDef<'S>, key: AggregateKey, expected: Expected, decide: Decide<'S>,
+                                 ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
         task {
-            let rowKey = { Table = def.Table; Id = agg.Key.Value }
-            match stateOf def agg.Key (overlay.View rowKey) with
-            | Error e -> return Error e
-            | Ok(state, last) ->
-                match Steps.checkExpected agg expected last with
+            if ct.IsCancellationRequested then
+                return Error Cancelled
+            else
+                let agg = AggregateDef.idOf def key
+                let slot = engine.Slot agg
+                let mutable locked = Ok()
+                if not (this.TryLockNow slot) then
+                    let! l = this.LockSlow(agg, slot, ct)
+                    locked <- l
+                match locked with
                 | Error e -> return Error e
                 | Ok() ->
-                    match! Steps.decide this decide state ct with
-                    | Error e -> return Error e
-                    | Ok [] -> return Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] }
-                    | Ok events ->
-                        let record (enc: EncodedEvent) (prev: int64 option) =
-                            let eid = engine.NextEventId()
-                            let r =
-                                { Id = eid; PrevEventId = prev; Aggregate = agg; TypeName = enc.TypeName
-                                  TypeVersion = enc.TypeVersion; Meta = "{}"; Data = enc.Data
-                                  InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
-                            overlay.Stage(r, slot)
-                            Task.FromResult(Ok r)
-                        match! Steps.applyEvents rt this def agg state last events record false ct with
-                        | Error e -> return Error e
-                        | Ok(state', last', recorded) ->
-                            let now = Rows.lastEventId (overlay.View rowKey)
-                            if now <> last then
-                                return Error(FableError.conflict agg last now)
-                            else
-                                match writeAggregate def agg.Key last'.Value state' with
-                                | Error e -> return Error e
-                                | Ok() ->
-                                    return Ok { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded }
+                    let sp = overlay.Savepoint()
+                    let mutable result = Error Cancelled
+                    try
+                        let rowKey = { Table = def.Table; Id = key.Value }
+                        match stateOf def key (overlay.View rowKey) with
+                        | Error e -> result <- Error e
+                        | Ok(state, last) ->
+                            match Steps.checkExpected agg expected last with
+                            | Error e -> result <- Error e
+                            | Ok() ->
+                                match! Steps.decide this decide state ct with
+                                | Error e -> result <- Error e
+                                | Ok [] -> result <- Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] }
+                                | Ok events ->
+                                    let shared = slot.Id
+                                    let record (enc: EncodedEvent) (prev: int64 option) =
+                                        let eid = engine.NextEventId()
+                                        let r =
+                                            { Id = eid; PrevEventId = prev; Aggregate = shared; TypeName = enc.TypeName
+                                              TypeVersion = enc.TypeVersion; Meta = "{}"; Data = enc.Data
+                                              InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
+                                        overlay.Stage(r, slot)
+                                        Task.FromResult(Ok r)
+                                    match! Steps.applyEvents rt this def agg state last events record false ct with
+                                    | Error e -> result <- Error e
+                                    | Ok(state', last', recorded) ->
+                                        let now = Rows.lastEventId (overlay.View rowKey)
+                                        if now <> last then
+                                            result <- Error(FableError.conflict agg last now)
+                                        else
+                                            match writeAggregate def key last'.Value state' with
+                                            | Error e -> result <- Error e
+                                            | Ok() -> result <- Ok { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded }
+                    with
+                    | :? OperationCanceledException -> result <- Error Cancelled
+                    | e -> result <- Error(Infrastructure(sprintf "emit on %O failed: %s" agg e.Message, Some e))
+                    if Result.isError result then overlay.RollbackTo sp
+                    return result
         }
 
     member private this.ReplayLocked(def: AggregateDef<'S>, agg: AggregateId, ct: CancellationToken) : Task<Result<Aggregate<'S>, FableError>> =
@@ -165,7 +184,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     /// Runs `f` under the aggregate's lock inside a savepoint: anything it wrote is taken back when it fails.
     member private this.Locked(def: AggregateDef<'S>, key: AggregateKey, ct: CancellationToken,
                                f: AggregateId -> AggregateSlot -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
-        if overlay.Ended then Task.FromResult(Error UnitOfWork.EndedError)
+        if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
         else
             match AggregateDef.checkKey def key with
             | Error e -> Task.FromResult(Error e)
@@ -197,13 +216,17 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
 
     interface IUnitOfWork with
         member this.Emit<'S>(def: AggregateDef<'S>, key, expected, decide, ct) =
-            this.Locked(def, key, ct, fun agg slot -> this.EmitLocked(def, agg, slot, expected, decide, ct))
+            if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
+            else
+                match AggregateDef.checkKey def key with
+                | Error e -> Task.FromResult(Error e)
+                | Ok() -> this.EmitTask(def, key, expected, decide, ct)
 
         member this.Replay<'S>(def: AggregateDef<'S>, key, ct) =
             this.Locked(def, key, ct, fun agg _ -> this.ReplayLocked(def, agg, ct))
 
         member _.Load<'S>(def: AggregateDef<'S>, key, _ct) =
-            if overlay.Ended then Task.FromResult(Error UnitOfWork.EndedError)
+            if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
             else
                 match AggregateDef.checkKey def key with
                 | Error e -> Task.FromResult(Error e)
@@ -216,73 +239,10 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                         |> Task.FromResult
 
         member this.Log(agg, _ct) =
-            if overlay.Ended then Task.FromResult(Error UnitOfWork.EndedError)
+            if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
             else Task.FromResult(Ok(this.LogOf agg))
 
         member _.Tables = tables :> ITables
         member _.Connection = None
         member _.Transaction = None
         member _.Codec = rt.Codec
-
-/// The table API of a unit of work, reading through its overlay.
-and internal Tables(overlay: Overlay) =
-    let run (table: string) (f: unit -> Result<'T, FableError>) : Task<Result<'T, FableError>> =
-        if overlay.Ended then Task.FromResult(Error UnitOfWork.EndedError)
-        elif String.IsNullOrWhiteSpace table then Task.FromResult(Error(InvalidDefinition [ "a table name is blank" ]))
-        else
-            try
-                Task.FromResult(f ())
-            with e ->
-                Task.FromResult(Error(Infrastructure(sprintf "table %s: %s" table e.Message, Some e)))
-
-    let keyOf table (id: obj) =
-        match Values.normalize id with
-        | null -> Error(InvalidDefinition [ sprintf "a null id was used on %s" table ])
-        | v -> Ok { Table = table; Id = v }
-
-    interface ITables with
-        member _.Get(table, id, _ct) =
-            run table (fun () -> keyOf table id |> Result.map (fun k -> Option.ofObj (overlay.View k)))
-
-        member _.Find(table, column, value, _ct) =
-            run table (fun () ->
-                let own = overlay.PendingOf table
-                let shadowed = HashSet<obj>(own |> Seq.map (fun (k, _) -> k.Id))
-                let matches (r: Row) =
-                    match r.TryGetValue column with
-                    | true, v -> Values.equal v value
-                    | _ -> isNull (Values.normalize value)
-                let committed = overlay.Committed(table, column, value)
-                let rows =
-                    [ for r in committed do if not (shadowed.Contains r["id"]) then yield r
-                      for (_, p) in own do
-                          match Rows.viewOf p with
-                          | null -> ()
-                          | r when matches r -> yield r
-                          | _ -> () ]
-                Ok(rows |> List.sortWith (fun a b -> Values.compareIds a["id"] b["id"])))
-
-        member _.Insert(table, row, _ct) =
-            run table (fun () ->
-                Rows.ofCaller table row
-                |> Result.bind (fun d ->
-                    let k = { Table = table; Id = d["id"] }
-                    if isNull (overlay.View k) then
-                        overlay.Insert(k, d)
-                        Ok()
-                    else
-                        Error(Conflict(None, None, None, false, sprintf "a row with id %O already exists in %s" k.Id table))))
-
-        member _.Upsert(table, row, _ct) =
-            run table (fun () ->
-                Rows.ofCaller table row
-                |> Result.map (fun d -> overlay.Merge({ Table = table; Id = d["id"] }, d)))
-
-        member _.Delete(table, id, _ct) =
-            run table (fun () ->
-                keyOf table id
-                |> Result.map (fun k ->
-                    if isNull (overlay.View k) then false
-                    else
-                        overlay.Delete k
-                        true))
