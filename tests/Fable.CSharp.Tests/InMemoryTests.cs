@@ -26,6 +26,8 @@ public sealed class InMemoryTests
     [Fact] public Task A_process_manager_catches_up_with_every_committed_event() => Scenarios.A_process_manager_catches_up_with_every_committed_event(h);
     [Fact] public Task Decode_reads_a_recorded_event_back_as_its_CLR_type() => Scenarios.Decode_reads_a_recorded_event_back_as_its_CLR_type(h);
     [Fact] public Task Concurrent_emits_on_one_aggregate_are_serial_and_lose_nothing() => Scenarios.Concurrent_emits_on_one_aggregate_are_serial_and_lose_nothing(h);
+    [Fact] public Task Process_managers_are_disabled_enabled_reset_and_rebuilt_at_runtime() => Scenarios.Process_managers_are_disabled_enabled_reset_and_rebuilt_at_runtime(h);
+    [Fact] public Task A_failing_process_manager_with_the_Stop_policy_is_disabled_and_keeps_its_error() => Scenarios.A_failing_process_manager_with_the_Stop_policy_is_disabled_and_keeps_its_error(h);
 
     [Fact]
     public async Task The_in_memory_clock_stamps_recorded_events()

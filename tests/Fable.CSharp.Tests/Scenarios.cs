@@ -245,4 +245,46 @@ public static class Scenarios
         Assert.Equal(Enumerable.Range(1, 16).Sum(), (await Expect.Right(app.Get(Accounts.Type, id))).State.Balance);
         Assert.Equal(log.Skip(1).Select(e => e.PrevEventId), log.SkipLast(1).Select(e => (long?)e.Id));
     }
+    public static async Task Process_managers_are_disabled_enabled_reset_and_rebuilt_at_runtime(IHarness h)
+    {
+        await using var app = await h.App();
+        var pms = app.ProcessManagers;
+        const string name = "account-totals";
+        await Expect.Right(pms.Disable(name));
+        await Expect.Right(app.Emit(Accounts.Type, Guid.NewGuid(), a => Accounts.Open(a, "ada")).Bind(a => app.Emit(a, Accounts.Deposit(10))));
+        await Expect.Right(pms.CatchUp());
+        Assert.Equal(new Totals(0, 0, 0), await Expect.Right(pms.State(Accounts.Statistics)));
+        Assert.False((await Expect.Right(pms.Status(name))).Active);
+
+        await Expect.Right(pms.Enable(name));
+        await Expect.Right(pms.CatchUp());
+        Assert.Equal(new Totals(1, 10, 0), await Expect.Right(pms.State(Accounts.Statistics)));
+
+        await Expect.Right(pms.Reset(name, StartPosition.Head));
+        await Expect.Right(pms.CatchUp());
+        Assert.Equal(new Totals(0, 0, 0), await Expect.Right(pms.State(Accounts.Statistics)));
+
+        await Expect.Right(pms.Rebuild(name));
+        await Expect.Right(pms.CatchUp());
+        Assert.Equal(new Totals(1, 10, 0), await Expect.Right(pms.State(Accounts.Statistics)));
+        Assert.IsType<FableErrors.InvalidDefinition>(await Expect.Left(pms.Status("no-such-process-manager")));
+    }
+
+    public static async Task A_failing_process_manager_with_the_Stop_policy_is_disabled_and_keeps_its_error(IHarness h)
+    {
+        var fragile = ProcessManager<int>.Create("fragile", 0)
+            .WithErrorPolicy(ErrorPolicy.Stop)
+            .On<Deposited>((_, n, e) => e.Amount == 13 ? EitherAsync<Error, int>.Left(Accounts.Boom) : EitherAsync<Error, int>.Right(n + 1));
+        await using var app = await h.App(b => b.ProcessManager(fragile));
+        await Expect.Right(app.Emit(Accounts.Type, Guid.NewGuid(), a => Accounts.Open(a, "ada"))
+                              .Bind(a => app.Emit(a, Accounts.Deposit(1)))
+                              .Bind(a => app.Emit(a, Accounts.Deposit(13)))
+                              .Bind(a => app.Emit(a, Accounts.Deposit(2))));
+        await Expect.Right(app.ProcessManagers.CatchUp());
+        var status = await Expect.Right(app.ProcessManagers.Status("fragile"));
+        Assert.False(status.Active);
+        Assert.NotNull(status.LastError);
+        Assert.Equal(1, await Expect.Right(app.ProcessManagers.State(fragile)));
+        Assert.Equal(new Totals(1, 16, 0), await Expect.Right(app.ProcessManagers.State(Accounts.Statistics)));
+    }
 }
