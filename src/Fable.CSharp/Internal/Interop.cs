@@ -307,6 +307,8 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
     {
         var (def, key, problem) = Check(type, id);
         if (problem is not null) return Task.FromResult<Either<Error, Aggregate<S>>>(problem);
+        if (decision.Pure is null && decision.InTransaction is null)
+            return Task.FromResult<Either<Error, Aggregate<S>>>(new FableErrors.InvalidDefinition(["the decision is null"]));
         var expected = expectation.Exact ? Expected.NewAt(Interop.Opt(expectation.LastEventId)) : Expected.Any;
         var decide = decision.Pure is { } pure
             ? Decide<S>.NewPure(FuncConvert.FromFunc<S, FSharpResult<FSharpList<object>, FableError>>(s => Events(pure(s))))

@@ -5,7 +5,9 @@ using LanguageExt.Common;
 
 namespace Fable.CSharp;
 
-/// <summary>A built Fable app on one interpreter. Thread-safe. Build it with <see cref="FableBuilder"/>.</summary>
+/// <summary>A built Fable app on one interpreter. Thread-safe. Build it with <see cref="FableBuilder"/>.
+/// Operations start when called (as tasks do); chain them with <c>Bind</c> so each starts after the previous one
+/// succeeded, and finish with <c>Match</c> or <c>ToEither</c>. They never throw: every failure is a Left.</summary>
 public sealed class FableApp : IAsyncDisposable
 {
     private readonly Backend backend;
