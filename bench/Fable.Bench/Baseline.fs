@@ -24,11 +24,12 @@ let setup (ds: NpgsqlDataSource) (accounts: int) =
                 CREATE UNIQUE INDEX ON base.events (prev_event_id);
                 CREATE INDEX ON base.events (tx, id);
                 CREATE INDEX ON base.events (aggregate_table, aggregate_key, id);
-                INSERT INTO base.accounts SELECT g, NULL, 0 FROM generate_series(1, $1) g;
                 """
             )
-        cmd.Parameters.AddWithValue(int64 accounts) |> ignore
         let! _ = cmd.ExecuteNonQueryAsync()
+        use ins = ds.CreateCommand("INSERT INTO base.accounts SELECT g, NULL, 0 FROM generate_series(1, $1) g")
+        ins.Parameters.AddWithValue(int64 accounts) |> ignore
+        let! _ = ins.ExecuteNonQueryAsync()
         ()
     }
 

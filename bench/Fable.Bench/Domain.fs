@@ -40,11 +40,12 @@ let setupTable (ds: NpgsqlDataSource) (n: int) =
                 """
                 DROP TABLE IF EXISTS public.fable_accounts;
                 CREATE TABLE public.fable_accounts (id bigint PRIMARY KEY, last_event_id bigint NULL, balance bigint NOT NULL DEFAULT 0);
-                INSERT INTO public.fable_accounts SELECT g, NULL, 0 FROM generate_series(1, $1) g;
                 """
             )
-        cmd.Parameters.AddWithValue(int64 n) |> ignore
         let! _ = cmd.ExecuteNonQueryAsync()
+        use ins = ds.CreateCommand("INSERT INTO public.fable_accounts SELECT g, NULL, 0 FROM generate_series(1, $1) g")
+        ins.Parameters.AddWithValue(int64 n) |> ignore
+        let! _ = ins.ExecuteNonQueryAsync()
         ()
     }
 

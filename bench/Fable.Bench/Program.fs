@@ -39,14 +39,14 @@ let main argv =
     let run =
         task {
             use server = new Server()
-            use ds = NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2").Build()
+            use ds = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2")).Build()
             do! setupTable ds 10_000
             do! Baseline.setup ds 10_000
             let! pg = store ds "fable_bench" true []
             let! pgQuiet = store ds "fable_bench_quiet" false []
             let rt = match Runtime.build (definition []) with Ok rt -> rt | Error e -> failwithf "%O" e
             let mem = InMemoryStore.Create(rt) :> IInterpreter
-            let rnd = ThreadLocal<Random>(fun () -> Random())
+            let rnd = new ThreadLocal<Random>(fun () -> Random())
             let randomAccount _ _ = int64 (rnd.Value.Next(1, 10_001))
             let hot _ _ = 1L
             let lines = Collections.Generic.List<Line>()

@@ -1,5 +1,6 @@
-// Runs the pure-core properties once and the interpreter properties for every fixture, then prints the
-// closing line `N passed, N failed` (errored tests count as failed; ignored ones are not passed).
+// Runs the pure-core properties once, the interpreter properties for every fixture and the Postgres-specific
+// tests, then prints the closing line `N passed, N failed` (errored tests count as failed; ignored ones are not
+// passed). With `--pm-child` it is instead a process-manager runner for the multi-process tests.
 module Program
 
 open System
@@ -21,10 +22,15 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture) ]
 
 let allTests =
-    testList "fable" [ Pure.tests; InMemoryOnly.tests; yield! fixtures |> List.map interpreterTests ]
+    testList "fable" [
+        Pure.tests
+        InMemoryOnly.tests
+        yield! fixtures |> List.map interpreterTests
+        PostgresTests.all
+        ProcessManagerTests.all
+    ]
 
-[<EntryPoint>]
-let main argv =
+let private runTests (argv: string[]) =
     let mutable counts = None
     let summarise (summary: TestRunSummary) =
         counts <- Some(summary.passed.Length, summary.failed.Length + summary.errored.Length)
@@ -37,3 +43,12 @@ let main argv =
     raw.Write(sprintf "\n%d passed, %d failed\n" passed failed)
     raw.Flush()
     if failed > 0 || code <> 0 then 1 else 0
+
+[<EntryPoint>]
+let main argv =
+    // A process-manager runner relaunched by the multi-process tests (runs until killed or its parent ends).
+    if argv.Length > 0 && argv[0] = ProcessManagerProcessTests.ChildFlag then
+        ProcessManagerProcessTests.runChild argv[1..]
+    else
+        try runTests argv
+        finally PgServer.stop ()

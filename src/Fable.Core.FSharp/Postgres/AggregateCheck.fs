@@ -1,0 +1,106 @@
+// Checks an aggregate definition against its table in the catalog: the table exists, `id` is its primary key
+// of the definition's key type, `last_event_id bigint NULL` exists, and every column ToRow writes exists.
+namespace Fable.Postgres
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Npgsql
+open Fable
+
+/// The catalog check behind PostgresStore.CheckAggregate.
+module internal AggregateCheck =
+    type private Column = { Name: string; Type: string; NotNull: bool; IsPrimaryKey: bool }
+
+    let private columnsSql =
+        """SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
+                  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary
+                          AND i.indnatts = 1 AND i.indkey[0] = a.attnum) AS is_pk
+           FROM pg_attribute a
+           WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"""
+
+    let private sampleKey (kind: KeyKind) =
+        match kind with
+        | KeyKind.Uuid -> AggregateKey.Uuid Guid.Empty
+        | KeyKind.Int -> AggregateKey.Int 0L
+        | _ -> AggregateKey.Text ""
+
+    let private keyTypeOk (kind: KeyKind) (sqlType: string) =
+        match kind with
+        | KeyKind.Uuid -> sqlType = "uuid"
+        | KeyKind.Int -> sqlType = "bigint"
+        | _ -> sqlType = "text" || sqlType.StartsWith("character varying", StringComparison.Ordinal)
+
+    let private keyTypeName (kind: KeyKind) =
+        match kind with
+        | KeyKind.Uuid -> "uuid"
+        | KeyKind.Int -> "bigint"
+        | _ -> "text or varchar"
+
+    /// The columns ToRow writes for a sample initial state.
+    let private writtenColumns (def: AggregateDef<'S>) =
+        try
+            let row = def.ToRow(def.Initial(sampleKey def.KeyKind))
+            Ok [ for kv in row -> kv.Key ]
+        with e ->
+            Error(sprintf "aggregate %s: Initial/ToRow failed on a sample key: %s" def.Table e.Message)
+
+    let private problems (def: AggregateDef<'S>) (exists: bool) (cols: Column list) =
+        let t = def.Table
+        let byName = cols |> List.map (fun c -> c.Name, c) |> Map.ofList
+        [ if not exists then
+              yield sprintf "aggregate table %s does not exist (it needs a primary key id and a column last_event_id bigint NULL)" t
+          else
+              match Map.tryFind "id" byName with
+              | None -> yield sprintf "aggregate table %s has no column id (its primary key)" t
+              | Some c ->
+                  if not c.IsPrimaryKey then
+                      yield sprintf "column %s.id is not the table's primary key" t
+                  if not (keyTypeOk def.KeyKind c.Type) then
+                      yield sprintf "column %s.id is %s but aggregate %s has %A keys (expected %s)" t c.Type t def.KeyKind (keyTypeName def.KeyKind)
+              match Map.tryFind "last_event_id" byName with
+              | None -> yield sprintf "aggregate table %s has no column last_event_id (add it: ALTER TABLE %s ADD COLUMN last_event_id bigint NULL)" t (Sql.table t)
+              | Some c ->
+                  if c.Type <> "bigint" then
+                      yield sprintf "column %s.last_event_id is %s, expected bigint" t c.Type
+                  if c.NotNull then
+                      yield sprintf "column %s.last_event_id is NOT NULL; it must allow NULL" t
+              match writtenColumns def with
+              | Error m -> yield m
+              | Ok written ->
+                  for c in written do
+                      if c = "id" || c = "last_event_id" then
+                          yield sprintf "ToRow of aggregate %s writes column %s, which Fable owns" t c
+                      elif not (byName.ContainsKey c) then
+                          yield sprintf "aggregate table %s has no column %s (written by ToRow)" t c ]
+
+    /// Ok when the table fits the definition; otherwise InvalidDefinition naming every problem.
+    let check (ds: NpgsqlDataSource) (def: AggregateDef<'S>) (ct: CancellationToken) : Task<Result<unit, FableError>> =
+        task {
+            match AggregateDef.validate None def with
+            | _ :: _ as ps -> return Error(InvalidDefinition ps)
+            | [] ->
+                try
+                    use! conn = ds.OpenConnectionAsync ct
+                    use existsCmd = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", conn)
+                    existsCmd.Parameters.Add(Sql.textParam (Sql.table def.Table)) |> ignore
+                    let! exists = existsCmd.ExecuteScalarAsync ct
+                    use colsCmd = new NpgsqlCommand(columnsSql, conn)
+                    colsCmd.Parameters.Add(Sql.textParam (Sql.table def.Table)) |> ignore
+                    use! reader = colsCmd.ExecuteReaderAsync ct
+                    let cols = Collections.Generic.List<Column>()
+                    let mutable go = true
+                    while go do
+                        let! has = reader.ReadAsync ct
+                        if has then
+                            cols.Add
+                                { Name = reader.GetString 0; Type = reader.GetString 1
+                                  NotNull = reader.GetBoolean 2; IsPrimaryKey = reader.GetBoolean 3 }
+                        else
+                            go <- false
+                    match problems def (unbox<bool> exists) (List.ofSeq cols) with
+                    | [] -> return Ok()
+                    | ps -> return Error(InvalidDefinition ps)
+                with e ->
+                    return Error(PgErrors.ofExn None ct e)
+        }

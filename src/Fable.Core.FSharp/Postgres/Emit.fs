@@ -1,0 +1,169 @@
+// Emit and replay on one session, each inside its own savepoint (DESIGN §2). A single-event emit whose event
+// has no handlers is two round trips: [SAVEPOINT; create lock; SELECT … FOR UPDATE; xid/now/nextval] and
+// [INSERT event; guarded row write; NOTIFY; RELEASE]. Events with handlers are written before their handlers run.
+namespace Fable.Postgres
+
+open System.Collections.Generic
+open System.Threading
+open System.Threading.Tasks
+open Npgsql
+open Fable
+
+/// The emit, replay, load and log algorithms of the Postgres interpreter.
+module internal Emit =
+    /// The ordering key for this transaction's events of the aggregate (max of the transaction's xid and the
+    /// key of the aggregate's last event: a new statement, so it sees that event under the lock), the
+    /// transaction time, and one pre-allocated event id.
+    let private meta (ctx: Context) (id: AggregateId) =
+        Sql.command
+            (sprintf
+                "SELECT GREATEST(pg_current_xact_id()::text::bigint, COALESCE((SELECT e.tx FROM %s.events e WHERE e.id = (SELECT t.%s FROM %s t WHERE t.%s = $1)), 0)) AS tx, now() AS now, %s AS first_id"
+                ctx.Schema (Sql.quote "last_event_id") (Sql.table id.Table) (Sql.quote "id") (Events.nextId ctx))
+            [ Sql.keyParam id.Key ]
+
+    let private notify (ctx: Context) =
+        Sql.command "SELECT pg_notify($1, '')" [ Sql.textParam ctx.Options.NotifyChannel ]
+
+    let private rowOf (results: Row list list) index =
+        match List.tryItem index results with
+        | Some rows -> List.tryHead rows
+        | None -> None
+
+    /// Emits on `key` of `def` inside a savepoint of `s`: lock and load, check `expected`, decide, record,
+    /// evolve and run handlers per event, write the row guarded by its old last_event_id, notify.
+    let emit (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected) (decide: Decide<'S>) (ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
+        match AggregateDef.checkKey def key with
+        | Error e -> Task.FromResult(Error e)
+        | Ok() ->
+            let id = AggregateDef.idOf def key
+            s.InSavepoint(Some id, ct, fun sp -> task {
+                let! loaded = s.Run(sp, AggregateRows.lockAndLoad ctx id @ [ meta ctx id ], false, ct)
+                let row = rowOf loaded 1
+                let m = (rowOf loaded 2).Value
+                let tx = m["tx"] :?> int64
+                let now = System.DateTimeOffset(System.DateTime.SpecifyKind(m["now"] :?> System.DateTime, System.DateTimeKind.Utc))
+                let last = row |> Option.bind Sql.lastEventId
+                match Steps.checkExpected id expected last, AggregateRows.stateOf def key row with
+                | Error e, _
+                | _, Error e -> return Error e
+                | Ok(), Ok state ->
+                    match! Steps.decide uow decide state ct with
+                    | Error e -> return Error e
+                    | Ok events ->
+                        let ids = Queue<int64>([ m["first_id"] :?> int64 ])
+                        // Inserts not sent yet, and the payload text as stored (jsonb's form) of sent ones.
+                        let pending = List<RecordedEvent>()
+                        let stored = Dictionary<int64, string>()
+                        let unassigned = ref events.Length
+                        let flush release extra =
+                            task {
+                                let sent = List.ofSeq pending
+                                pending.Clear()
+                                let! results = s.Run(sp, [ for e in sent -> Events.insert ctx e ] @ extra, release, ct)
+                                for (e, rows) in List.zip sent (List.take sent.Length results) do
+                                    let r: Row = List.head rows
+                                    stored[e.Id] <- string r["data"]
+                                return List.skip sent.Length results
+                            }
+                        let asStored (e: RecordedEvent) =
+                            match stored.TryGetValue e.Id with
+                            | true, data -> { e with Data = data }
+                            | _ -> e
+                        let record (enc: EncodedEvent) (prev: int64 option) =
+                            task {
+                                if ids.Count = 0 then
+                                    let! more = flush false [ Events.allocate ctx unassigned.Value ]
+                                    for r in List.head more do
+                                        ids.Enqueue(r["nextval"] :?> int64)
+                                let eid = ids.Dequeue()
+                                unassigned.Value <- unassigned.Value - 1
+                                let recorded =
+                                    { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
+                                      TypeVersion = enc.TypeVersion; Meta = "{}"; Data = enc.Data; InsertedAt = now
+                                      Position = { Tx = tx; Id = eid } }
+                                pending.Add recorded
+                                // Handlers may read the log or reference the event: write it before they run.
+                                if ctx.HasHandlers.Contains enc.TypeName then
+                                    let! _ = flush false []
+                                    ()
+                                return Ok(asStored recorded)
+                            }
+                        match! Steps.applyEvents ctx.Runtime uow def id state last events record false ct with
+                        | Error e -> return Error e
+                        | Ok(_, _, []) ->
+                            let! _ = flush true []
+                            return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
+                        | Ok(state', last', recorded) ->
+                            match AggregateRows.columnsOf def state' with
+                            | Error e -> return Error e
+                            | Ok cols ->
+                                let write = AggregateRows.write ctx id row.IsSome last last' cols
+                                let! _ = flush true ([ write ] @ (if ctx.Options.Notify then [ notify ctx ] else []))
+                                return
+                                    Ok { Aggregate = { Id = id; LastEventId = last'; State = state' }
+                                         Events = List.map asStored recorded }
+            })
+
+    /// Rebuilds the row of `key` from its log inside a savepoint: lock and load, decode every event, evolve
+    /// from the initial state and run handlers with Replaying = true, write the row guarded by its old value.
+    let replay (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<Aggregate<'S>, FableError>> =
+        match AggregateDef.checkKey def key with
+        | Error e -> Task.FromResult(Error e)
+        | Ok() ->
+            let id = AggregateDef.idOf def key
+            s.InSavepoint(Some id, ct, fun sp -> task {
+                let! loaded = s.Run(sp, AggregateRows.lockAndLoad ctx id @ [ Events.log ctx id ], false, ct)
+                let row = rowOf loaded 1
+                match Events.ofRows (List.item 2 loaded) with
+                | Error e -> return Error e
+                | Ok [] -> return Error(NotFound id)
+                | Ok logged ->
+                    let decoded =
+                        logged
+                        |> List.map (fun e -> ctx.Runtime.Codec.Decode(e.TypeName, e.TypeVersion, e.Data))
+                    match decoded |> List.tryPick (function Error e -> Some e | Ok _ -> None), AggregateRows.stateOf def key None with
+                    | Some e, _
+                    | None, Error e -> return Error e
+                    | None, Ok initial ->
+                        let events = decoded |> List.map (function Ok o -> o | Error _ -> null)
+                        let queue = Queue<RecordedEvent>(logged)
+                        let record (_: EncodedEvent) (prev: int64 option) =
+                            let e = queue.Dequeue()
+                            if e.PrevEventId = prev then Task.FromResult(Ok e)
+                            else Task.FromResult(Error(Infrastructure(sprintf "aggregate %O: event %d follows %A, not %A: the chain is broken" id e.Id e.PrevEventId prev, None)))
+                        match! Steps.applyEvents ctx.Runtime uow def id initial None events record true ct with
+                        | Error e -> return Error e
+                        | Ok(state, last, _) ->
+                            match AggregateRows.columnsOf def state with
+                            | Error e -> return Error e
+                            | Ok cols ->
+                                let old = row |> Option.bind Sql.lastEventId
+                                let! _ = s.Run(sp, [ AggregateRows.write ctx id row.IsSome old last cols ], true, ct)
+                                return Ok { Id = id; LastEventId = last; State = state }
+            })
+
+    /// Reads the row of `key` without locking.
+    let load (s: Session) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<Aggregate<'S> option, FableError>> =
+        match AggregateDef.checkKey def key with
+        | Error e -> Task.FromResult(Error e)
+        | Ok() ->
+            let id = AggregateDef.idOf def key
+            task {
+                match! s.Query(Some id, [ AggregateRows.select id ], ct) with
+                | Error e -> return Error e
+                | Ok results ->
+                    match rowOf results 0 with
+                    | None -> return Ok None
+                    | Some row ->
+                        return
+                            AggregateRows.stateOf def key (Some row)
+                            |> Result.map (fun st -> Some { Id = id; LastEventId = Sql.lastEventId row; State = st })
+            }
+
+    /// The aggregate's events in chain order.
+    let log (ctx: Context) (s: Session) (id: AggregateId) (ct: CancellationToken) : Task<Result<RecordedEvent list, FableError>> =
+        task {
+            match! s.Query(Some id, [ Events.log ctx id ], ct) with
+            | Error e -> return Error e
+            | Ok results -> return Events.ofRows (List.head results)
+        }

@@ -1,0 +1,113 @@
+// The events table as SQL: the statements that record, list and follow events, and RecordedEvent read back
+// from a row. Also the interpreter context every operation shares (runtime, options, schema).
+namespace Fable.Postgres
+
+open System
+open Npgsql
+open NpgsqlTypes
+open Fable
+
+/// What every operation of one store needs.
+type internal Context =
+    { Runtime: Runtime
+      Options: PostgresOptions
+      /// The schema as a quoted identifier.
+      Schema: string
+      /// Stable type names whose route has at least one handler (their events are written before handlers run).
+      HasHandlers: Set<string> }
+
+/// Statements over the events table.
+module internal Events =
+    /// A context for a runtime and options.
+    let context (rt: Runtime) (options: PostgresOptions) =
+        { Runtime = rt
+          Options = options
+          Schema = Sql.quote options.Schema
+          HasHandlers =
+            rt.Router.Routes
+            |> Map.toSeq
+            |> Seq.choose (fun (_, (t, hs)) -> if List.isEmpty hs then None else Some(rt.NameOf t))
+            |> Set.ofSeq }
+
+    /// The columns of a RecordedEvent, as selected.
+    let columns =
+        "id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta::text AS meta, data::text AS data, inserted_at, tx"
+
+    /// The sequence expression that allocates event ids.
+    let nextId (ctx: Context) = sprintf "nextval(%s::regclass)" (Sql.literal (ctx.Schema + ".event_ids"))
+
+    /// `count` new event ids.
+    let allocate (ctx: Context) (count: int) =
+        Sql.command (sprintf "SELECT %s FROM generate_series(1, $1)" (nextId ctx)) [ NpgsqlParameter(Value = count) ]
+
+    /// Records one event with its id and ordering key already known; returns the payload as stored (jsonb's
+    /// normal form, which is what the log returns).
+    let insert (ctx: Context) (e: RecordedEvent) =
+        Sql.command
+            (sprintf
+                "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING data::text AS data"
+                ctx.Schema)
+            [ NpgsqlParameter(Value = e.Id, NpgsqlDbType = NpgsqlDbType.Bigint)
+              Sql.int64Param e.PrevEventId
+              Sql.textParam e.Aggregate.Table
+              Sql.textParam (Sql.keyText e.Aggregate.Key)
+              Sql.textParam (Sql.kindText e.Aggregate.Key.Kind)
+              Sql.textParam e.TypeName
+              NpgsqlParameter(Value = e.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)
+              NpgsqlParameter(Value = e.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)
+              NpgsqlParameter(Value = e.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)
+              NpgsqlParameter(Value = e.Position.Tx, NpgsqlDbType = NpgsqlDbType.Bigint) ]
+
+    /// The aggregate's events in chain order (ids grow along a chain: each is taken under the row lock).
+    let log (ctx: Context) (id: AggregateId) =
+        Sql.command
+            (sprintf "SELECT %s FROM %s.events WHERE aggregate_table = $1 AND aggregate_key = $2 ORDER BY id" columns ctx.Schema)
+            [ Sql.textParam id.Table; Sql.textParam (Sql.keyText id.Key) ]
+
+    /// The follower horizon: every transaction with an xid below it has ended (same snapshot as the rows read).
+    let horizon = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
+
+    /// Up to `max` events after `after` in (tx, id) order, below the horizon.
+    let readAll (ctx: Context) (after: Position) (max: int) =
+        sprintf "SELECT %s FROM %s.events WHERE (tx, id) > ($1, $2) AND tx < %s ORDER BY tx, id LIMIT $3" columns ctx.Schema horizon,
+        [ NpgsqlParameter(Value = after.Tx, NpgsqlDbType = NpgsqlDbType.Bigint)
+          NpgsqlParameter(Value = after.Id, NpgsqlDbType = NpgsqlDbType.Bigint)
+          NpgsqlParameter(Value = max, NpgsqlDbType = NpgsqlDbType.Integer) ]
+
+    /// The last position below the horizon.
+    let head (ctx: Context) =
+        sprintf "SELECT tx, id FROM %s.events WHERE tx < %s ORDER BY tx DESC, id DESC LIMIT 1" ctx.Schema horizon
+
+    /// A recorded event from a row selected with `columns`.
+    let ofRow (r: Row) : Result<RecordedEvent, FableError> =
+        let get (c: string) = r[c]
+        match Sql.parseKey (string (get "key_kind")) (string (get "aggregate_key")) with
+        | Error m -> Error(Infrastructure(sprintf "event %O: %s" (get "id") m, None))
+        | Ok key ->
+            let id = get "id" :?> int64
+            let insertedAt =
+                match get "inserted_at" with
+                | :? DateTime as d -> DateTimeOffset(DateTime.SpecifyKind(d, DateTimeKind.Utc))
+                | :? DateTimeOffset as d -> d
+                | v -> DateTimeOffset.Parse(string v, Globalization.CultureInfo.InvariantCulture)
+            Ok
+                { Id = id
+                  PrevEventId = Row.tryGet "prev_event_id" r |> Option.map (fun v -> v :?> int64)
+                  Aggregate = { Table = string (get "aggregate_table"); Key = key }
+                  TypeName = string (get "type_name")
+                  TypeVersion = get "type_version" :?> int
+                  Meta = string (get "meta")
+                  Data = string (get "data")
+                  InsertedAt = insertedAt
+                  Position = { Tx = get "tx" :?> int64; Id = id } }
+
+    /// Every row as an event, or the first error.
+    let ofRows (rows: Row list) =
+        let rec go acc rows =
+            match rows with
+            | [] -> Ok(List.rev acc)
+            | r :: rest ->
+                match ofRow r with
+                | Ok e -> go (e :: acc) rest
+                | Error e -> Error e
+        go [] rows

@@ -1,0 +1,74 @@
+// Maps Npgsql/PostgreSQL failures to FableError values by SQLSTATE and exception type (never by message):
+// serialization failure and deadlock are retryable conflicts, connection loss is infrastructure.
+namespace Fable.Postgres
+
+open System
+open System.IO
+open System.Net.Sockets
+open System.Threading
+open Npgsql
+open Fable
+
+/// Exception → FableError mapping for the Postgres interpreter.
+module internal PgErrors =
+    /// The SQLSTATE raised by the row guard when the aggregate row's last_event_id is not the expected one.
+    [<Literal>]
+    let GuardMismatch = "FB409"
+
+    let rec private unwrap (e: exn) =
+        match e with
+        | :? AggregateException as a when a.InnerExceptions.Count = 1 -> unwrap a.InnerExceptions[0]
+        | e -> e
+
+    let private isConnectionState (s: string) =
+        s.StartsWith("08", StringComparison.Ordinal) || s = "57P01" || s = "57P02" || s = "57P03" || s = "53300"
+
+    /// The FableError for a database exception met while working on `agg` (when known).
+    /// `ct` tells a cancellation by the caller from a server-side statement timeout.
+    let ofExn (agg: AggregateId option) (ct: CancellationToken) (e: exn) : FableError =
+        let where = match agg with Some a -> sprintf "aggregate %O: " a | None -> ""
+        match unwrap e with
+        | :? OperationCanceledException -> Cancelled
+        | :? PostgresException as p ->
+            match p.SqlState with
+            | "40001" -> Conflict(agg, None, None, true, where + "serialization failure, retry the operation: " + p.MessageText)
+            | "40P01" -> Conflict(agg, None, None, true, where + "deadlock detected, retry the operation: " + p.MessageText)
+            | "23505" ->
+                Conflict(agg, None, None, true,
+                         sprintf "%sa concurrent writer got there first (unique constraint %s on %s): %s" where p.ConstraintName p.TableName p.MessageText)
+            | GuardMismatch -> Conflict(agg, None, None, false, where + p.MessageText)
+            | "57014" when ct.IsCancellationRequested -> Cancelled
+            | "57014" -> Infrastructure(where + "statement cancelled by the server (statement timeout?): " + p.MessageText, Some p)
+            | "42P01" | "42703" | "42804" | "42883" | "3F000" ->
+                InvalidDefinition [ where + p.MessageText + (if isNull p.Hint then "" else " (" + p.Hint + ")") ]
+            | "25P02" -> Infrastructure(where + "the transaction was already aborted by an earlier error: " + p.MessageText, Some p)
+            | s when isConnectionState s -> Infrastructure(where + "connection lost: " + p.MessageText, Some p)
+            | s -> Infrastructure(sprintf "%sPostgreSQL error %s: %s" where s p.MessageText, Some p)
+        | :? NpgsqlException as n -> Infrastructure(where + "database connection failed: " + n.Message, Some n)
+        | :? InvalidCastException
+        | :? NotSupportedException as x -> InvalidDefinition [ where + "a value cannot be converted between .NET and its column type: " + x.Message ]
+        | :? IOException
+        | :? SocketException
+        | :? TimeoutException
+        | :? ObjectDisposedException
+        | :? InvalidOperationException as x -> Infrastructure(where + "database connection failed: " + x.Message, Some x)
+        | x -> Infrastructure(where + "unexpected failure: " + x.Message, Some x)
+
+    /// True for database failures that must win over a HandlerFailed wrapping them: conflicts to retry,
+    /// connection loss and cancellation.
+    let private overrides (e: FableError) =
+        match e with
+        | Conflict(_, _, _, true, _)
+        | Infrastructure _
+        | Cancelled -> true
+        | _ -> false
+
+    /// A handler or decide failure caused by a database exception that says "retry" (deadlock, serialization),
+    /// "connection lost" or "cancelled" becomes that error; a unique violation stays a HandlerFailed.
+    let refine (agg: AggregateId option) (ct: CancellationToken) (e: FableError) =
+        match e with
+        | HandlerFailed(_, _, _, Some inner) when (inner :? NpgsqlException || inner :? OperationCanceledException) ->
+            let mapped = ofExn agg ct inner
+            let unique = match unwrap inner with :? PostgresException as p -> p.SqlState = "23505" | _ -> false
+            if overrides mapped && not unique then mapped else e
+        | e -> e

@@ -1,0 +1,168 @@
+// The Postgres interpreter: migrates its schema on creation, runs units of work in transactions it owns or in
+// the caller's, and reads the global log for followers below the snapshot horizon (DESIGN §4).
+namespace Fable.Postgres
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Npgsql
+open Fable
+
+/// Fable on PostgreSQL: events in `"<schema>".events`, aggregates in the application's own tables.
+/// Thread-safe; each unit of work uses one pooled connection from the data source.
+type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
+    /// An exception that escaped the caller's work: a database failure (or any failure once the connection
+    /// is broken) maps as usual; anything else is the work's own failure.
+    static let workFailure (session: Session) (ct: CancellationToken) (e: exn) =
+        let broken = session.Connection.FullState <> Data.ConnectionState.Open
+        match e with
+        | :? OperationCanceledException -> Cancelled
+        | :? NpgsqlException -> PgErrors.ofExn None ct e
+        | e when broken -> PgErrors.ofExn None ct e
+        | e -> HandlerFailed("transaction", "work", e.Message, Some e)
+
+    static let runWork (session: Session) (work: IUnitOfWork -> Task<Result<'T, FableError>>) (uow: IUnitOfWork) (ct: CancellationToken) =
+        task {
+            let! r = task { try return! work uow with e -> return Error(workFailure session ct e) }
+            match r, session.Broken with
+            | Ok _, Some broken -> return Error broken
+            | r, _ -> return r
+        }
+
+    /// Migrates `options.Schema` (creating it if needed; safe when several processes do it at once) and returns
+    /// a store for `rt`. InvalidDefinition for bad options; Infrastructure when the database cannot be reached.
+    static member Create(dataSource: NpgsqlDataSource, rt: Runtime, ?options: PostgresOptions, ?ct: CancellationToken) : Task<Result<PostgresStore, FableError>> =
+        task {
+            let options = defaultArg options PostgresOptions.Default
+            let ct = defaultArg ct CancellationToken.None
+            match options.Problems with
+            | _ :: _ as ps -> return Error(InvalidDefinition ps)
+            | [] when isNull dataSource -> return Error(InvalidDefinition [ "the data source is null" ])
+            | [] ->
+                match! Migrations.run dataSource options.Schema Migrations.all ct with
+                | Error e -> return Error e
+                | Ok _ -> return Ok(PostgresStore(dataSource, Events.context rt options))
+        }
+
+    /// The data source connections come from.
+    member _.DataSource = ds
+
+    /// The runtime this store was created for (its codec, router and process managers).
+    member _.Runtime = ctx.Runtime
+
+    /// The options this store was created with.
+    member _.Options = ctx.Options
+
+    /// Checks that the table of `def` can hold the aggregate: it exists, `id` is its primary key of the
+    /// definition's key type, it has `last_event_id bigint NULL`, and every column ToRow writes exists.
+    /// InvalidDefinition lists every problem found.
+    member _.CheckAggregate(def: AggregateDef<'S>, ?ct: CancellationToken) : Task<Result<unit, FableError>> =
+        AggregateCheck.check ds def (defaultArg ct CancellationToken.None)
+
+    /// Runs `work` on the caller's open connection and transaction. The caller commits or rolls back: emits
+    /// inside `work` run in savepoints, so a failed emit leaves nothing behind and the transaction usable.
+    /// An exception from `work` becomes a typed error; the transaction is left for the caller to roll back.
+    member _.InTransaction(conn: NpgsqlConnection, tx: NpgsqlTransaction, work: IUnitOfWork -> Task<Result<'T, FableError>>, ?ct: CancellationToken) : Task<Result<'T, FableError>> =
+        let ct = defaultArg ct CancellationToken.None
+        if isNull conn || isNull tx then
+            Task.FromResult(Error(InvalidDefinition [ "InTransaction needs an open connection and its transaction" ]))
+        elif not (obj.ReferenceEquals(tx.Connection, conn)) then
+            Task.FromResult(Error(InvalidDefinition [ "InTransaction: the transaction does not belong to the connection (or has completed)" ]))
+        else
+            let session = Session(conn, tx)
+            runWork session work (PgUnitOfWork(ctx, session)) ct
+
+    interface IInterpreter with
+        member _.Transact(work, ct) =
+            task {
+                if ct.IsCancellationRequested then
+                    return Error Cancelled
+                else
+                    let! opened =
+                        task {
+                            try
+                                let! conn = ds.OpenConnectionAsync ct
+                                let! tx = conn.BeginTransactionAsync ct
+                                return Ok(conn, tx)
+                            with e ->
+                                return Error(PgErrors.ofExn None ct e)
+                        }
+                    match opened with
+                    | Error e -> return Error e
+                    | Ok(conn, tx) ->
+                        use _conn = conn
+                        use _tx = tx
+                        let session = Session(conn, tx)
+                        match! runWork session work (PgUnitOfWork(ctx, session)) ct with
+                        | Ok v ->
+                            // COMMIT of an aborted transaction silently rolls back: the SELECT before it fails
+                            // instead (and COMMIT is skipped) when the work swallowed a database error.
+                            let! committed =
+                                task {
+                                    try
+                                        use batch = new NpgsqlBatch(conn, tx)
+                                        batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
+                                        batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
+                                        let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
+                                        return Ok v
+                                    with
+                                    | :? PostgresException as p when p.SqlState = "25P02" ->
+                                        return Error(Infrastructure("the transaction was aborted by a database error the work did not report; nothing was committed", Some(p :> exn)))
+                                    | e ->
+                                        return
+                                            match PgErrors.ofExn None CancellationToken.None e with
+                                            | Infrastructure(m, inner) -> Error(Infrastructure("commit failed; its outcome is unknown: " + m, inner))
+                                            | other -> Error other
+                                }
+                            if Result.isError committed then
+                                try
+                                    do! tx.RollbackAsync CancellationToken.None
+                                with _ ->
+                                    ()
+                            return committed
+                        | Error e ->
+                            try
+                                do! tx.RollbackAsync CancellationToken.None
+                            with _ ->
+                                () // the connection is gone: the server rolls the transaction back itself
+                            return Error e
+            }
+
+        member _.ReadAll(after, max, ct) =
+            task {
+                if max < 1 then
+                    return Ok []
+                else
+                    try
+                        use! conn = ds.OpenConnectionAsync ct
+                        let sql, ps = Events.readAll ctx after max
+                        use cmd = new NpgsqlCommand(sql, conn)
+                        for p in ps do
+                            cmd.Parameters.Add p |> ignore
+                        use! reader = cmd.ExecuteReaderAsync ct
+                        let rows = Collections.Generic.List<Row>()
+                        let mutable go = true
+                        while go do
+                            let! has = reader.ReadAsync ct
+                            if has then rows.Add(Sql.readRow reader) else go <- false
+                        return Events.ofRows (List.ofSeq rows)
+                    with e ->
+                        return Error(PgErrors.ofExn None ct e)
+            }
+
+        member _.Head ct =
+            task {
+                try
+                    use! conn = ds.OpenConnectionAsync ct
+                    use cmd = new NpgsqlCommand(Events.head ctx, conn)
+                    use! reader = cmd.ExecuteReaderAsync ct
+                    let! has = reader.ReadAsync ct
+                    if has then
+                        return Ok { Tx = reader.GetInt64 0; Id = reader.GetInt64 1 }
+                    else
+                        return Ok Position.Origin
+                with e ->
+                    return Error(PgErrors.ofExn None ct e)
+            }
+
+        member _.Codec = ctx.Runtime.Codec

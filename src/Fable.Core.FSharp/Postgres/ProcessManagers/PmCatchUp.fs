@@ -1,0 +1,96 @@
+// CatchUp for one process manager: wait until its checkpoint reaches a target position (or it is stopped).
+// Without local runners the caller's task does the handling itself under the same lease runners use;
+// when another runner holds the lease (here or in another process) it waits for that runner's progress.
+namespace Fable.Postgres
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Fable
+
+/// Catching up to a position.
+module internal PmCatchUp =
+    /// Whether `row` needs nothing more to reach `target`.
+    let private reached (target: Position) (row: PmRow) = not row.Active || compare row.Checkpoint target >= 0
+
+    let private load (ctx: PmContext) (name: string) (ct: CancellationToken) =
+        task {
+            use! conn = ctx.Store.DataSource.OpenConnectionAsync ct
+            return! PmTable.load conn null ctx.Schema name false ct
+        }
+
+    let private missing (pm: ProcessManagerDef) = Error(InvalidDefinition [ sprintf "process manager %s has no row" pm.Name ])
+
+    /// Waits for runners (local or remote) to bring `pm` to `target`, looking again after each local batch and
+    /// at least every `poll`.
+    let wait (ctx: PmContext) (pm: ProcessManagerDef) (target: Position) (poll: TimeSpan) (progress: PmSignal) (ct: CancellationToken) : Task<Result<unit, FableError>> =
+        task {
+            try
+                let mutable result = None
+                while result.IsNone do
+                    let next = progress.Next
+                    match! load ctx pm.Name ct with
+                    | None -> result <- Some(missing pm)
+                    | Some row when reached target row -> result <- Some(Ok())
+                    | Some _ ->
+                        do! PmRunner.wait next poll ct
+                        if ct.IsCancellationRequested then result <- Some(Error Cancelled)
+                return result.Value
+            with e ->
+                return Error(PgErrors.ofExn None ct e)
+        }
+
+    /// One round of the inline catch-up: None to go on, Some result when done.
+    let private round (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (lease: PmLease option ref) (ct: CancellationToken) =
+        task {
+            let next = progress.Next
+            match! load ctx pm.Name ct with
+            | None -> return Some(missing pm)
+            | Some row when reached target row -> return Some(Ok())
+            | Some _ ->
+                match lease.Value with
+                | None ->
+                    let! l = PmLease.TryAcquire(ctx.Store.DataSource, ctx.Schema, pm.Name, runnerId, ct)
+                    lease.Value <- l
+                    // Another runner holds it: wait for its progress (here, or `poll` for another process), then look
+                    // again (or take over if it died).
+                    if l.IsNone then do! PmRunner.wait next poll ct
+                    return None
+                | Some l ->
+                    match! PmStep.run ctx pm l.Connection ct with
+                    | Ok(StepOutcome.Idle _) ->
+                        // The target is committed but still behind the horizon (an older transaction is open).
+                        do! PmRunner.wait PmRunner.never (if poll < TimeSpan.FromMilliseconds 20.0 then poll else TimeSpan.FromMilliseconds 20.0) ct
+                        return None
+                    | Ok(StepOutcome.Waiting d) ->
+                        do! PmRunner.wait PmRunner.never d ct
+                        return None
+                    | Ok(StepOutcome.Handled _)
+                    | Ok(StepOutcome.Failed _) ->
+                        progress.Set()
+                        return None
+                    | Ok _ -> return None
+                    | Error e -> return Some(Error e)
+        }
+
+    /// Handles `pm` on the caller's task until it reaches `target`, taking its lease when free; while another
+    /// runner holds it, waits for that runner's progress (and takes over if it dies). Releases the lease after.
+    let inline' (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (ct: CancellationToken) : Task<Result<unit, FableError>> =
+        task {
+            let lease = ref None
+            let! outcome =
+                task {
+                    try
+                        let mutable result = None
+                        while result.IsNone do
+                            let! r = round ctx pm runnerId target poll progress lease ct
+                            result <- if r.IsNone && ct.IsCancellationRequested then Some(Error Cancelled) else r
+                        return result.Value
+                    with e ->
+                        return Error(PgErrors.ofExn None ct e)
+                }
+            match lease.Value with
+            | Some(l: PmLease) -> do! l.Release()
+            | None -> ()
+            return outcome
+        }

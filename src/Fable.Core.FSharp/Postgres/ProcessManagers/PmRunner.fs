@@ -1,0 +1,96 @@
+// The runner loop of one process manager: take its lease (retrying while another runner holds it), then step
+// batch after batch; sleep until a notification, a control change or the poll interval when idle. Database or
+// connection failures are logged, the lease is dropped and the loop backs off: it never crashes and never skips.
+namespace Fable.Postgres
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Fable
+
+/// Timing of runners.
+type internal PmTiming =
+    {
+        /// The longest a runner waits before looking again (lock retry, idle poll).
+        Poll: TimeSpan
+        /// The first delay after a failure of the database; doubles up to `Poll` (at least a second).
+        Backoff: TimeSpan
+    }
+
+/// Background runners.
+module internal PmRunner =
+    /// Waits until `signal` completes, `delay` passes or `ct` fires (never throws).
+    let wait (signal: Task) (delay: TimeSpan) (ct: CancellationToken) : Task =
+        task {
+            if not ct.IsCancellationRequested then
+                let! _ = Task.WhenAny(signal, Task.Delay(delay, ct))
+                ()
+        }
+
+    /// A task that never completes (wait on the delay alone).
+    let never = TaskCompletionSource().Task
+
+    /// The next delay of a doubling sequence, capped.
+    let grow (d: TimeSpan) (cap: TimeSpan) = TimeSpan.FromTicks(min (d.Ticks * 2L) cap.Ticks)
+
+    /// Runs `pm` until `ct` fires, holding its lease whenever it can; sets `progress` after every batch or
+    /// recorded failure. Releases the lease on the way out (a batch in flight has rolled back or committed whole).
+    let run (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (timing: PmTiming) (wake: PmSignal) (progress: PmSignal) (ct: CancellationToken) : Task =
+        task {
+            let mutable lease: PmLease option = None
+            let maxBackoff = TimeSpan.FromTicks(max timing.Poll.Ticks (TimeSpan.FromSeconds 1.0).Ticks)
+            let mutable backoff = timing.Backoff
+            let quickStart = TimeSpan.FromMilliseconds 5.0
+            let mutable quick = quickStart
+            let drop () =
+                task {
+                    match lease with
+                    | Some l ->
+                        lease <- None
+                        do! l.Release()
+                    | None -> ()
+                }
+            while not ct.IsCancellationRequested do
+                let woke = wake.Next
+                try
+                    match lease with
+                    | None ->
+                        match! PmLease.TryAcquire(ctx.Store.DataSource, ctx.Schema, pm.Name, runnerId, ct) with
+                        | Some l ->
+                            lease <- Some l
+                            backoff <- timing.Backoff
+                            ctx.Log(sprintf "process manager %s: runner %s took it over" pm.Name runnerId)
+                        | None -> do! wait never timing.Poll ct
+                    | Some l ->
+                        match! PmStep.run ctx pm l.Connection ct with
+                        | Ok(StepOutcome.Handled _) ->
+                            quick <- quickStart
+                            backoff <- timing.Backoff
+                            progress.Set()
+                        | Ok(StepOutcome.Failed _) -> progress.Set()
+                        | Ok StepOutcome.Changed -> ()
+                        | Ok(StepOutcome.Idle true) ->
+                            // Committed events wait behind an open transaction: look again soon.
+                            do! wait woke quick ct
+                            quick <- grow quick timing.Poll
+                        | Ok(StepOutcome.Idle false) -> do! wait woke timing.Poll ct
+                        | Ok(StepOutcome.Waiting d) -> do! wait woke (if d < timing.Poll then d else timing.Poll) ct
+                        | Ok StepOutcome.Inactive ->
+                            progress.Set()
+                            do! wait woke timing.Poll ct
+                        | Error Cancelled when ct.IsCancellationRequested -> ()
+                        | Error e ->
+                            ctx.Log(sprintf "process manager %s (runner %s): %O; retrying in %O" pm.Name runnerId e backoff)
+                            do! drop ()
+                            do! wait never backoff ct
+                            backoff <- grow backoff maxBackoff
+                with
+                | :? OperationCanceledException when ct.IsCancellationRequested -> ()
+                | e ->
+                    ctx.Log(sprintf "process manager %s (runner %s): %s; retrying in %O" pm.Name runnerId e.Message backoff)
+                    do! drop ()
+                    do! wait never backoff ct
+                    backoff <- grow backoff maxBackoff
+            // Stopped: a batch in flight has committed whole or rolled back; hand the lock over.
+            do! drop ()
+        }

@@ -1,0 +1,224 @@
+// Statements over the process-managers table: register, load (optionally FOR UPDATE), the guarded checkpoint
+// write, failure bookkeeping, runtime control, the holder and the status query (lag, live lock holder).
+namespace Fable.Postgres
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Npgsql
+open NpgsqlTypes
+open Fable
+
+/// A process manager's row as the runner reads it.
+type internal PmRow =
+    { Name: string
+      State: string
+      Checkpoint: Position
+      Active: bool
+      LastError: string option
+      Attempts: int
+      /// How long until the next attempt is due (zero when due now or no retry is pending), by the server's clock.
+      RetryIn: TimeSpan
+      Holder: string option
+      /// Grows with every change of the row; every write is guarded by it.
+      Version: int64 }
+
+/// SQL over `"<schema>".process_managers`, executed on a given connection (and transaction, when not null).
+module internal PmTable =
+    let private bigint (v: int64) = NpgsqlParameter(Value = v, NpgsqlDbType = NpgsqlDbType.Bigint)
+    let private text (v: string) = NpgsqlParameter(Value = v, NpgsqlDbType = NpgsqlDbType.Text)
+    let private jsonb (v: string) = NpgsqlParameter(Value = v, NpgsqlDbType = NpgsqlDbType.Jsonb)
+    let private bool (v: bool) = NpgsqlParameter(Value = v, NpgsqlDbType = NpgsqlDbType.Boolean)
+
+    let private optional (t: NpgsqlDbType) (v: obj option) =
+        match v with
+        | Some v -> NpgsqlParameter(Value = v, NpgsqlDbType = t)
+        | None -> NpgsqlParameter(Value = DBNull.Value, NpgsqlDbType = t)
+
+    /// Runs `sql` and returns its rows.
+    let rows (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (sql: string) (ps: NpgsqlParameter list) (ct: CancellationToken) : Task<Row list> =
+        task {
+            use cmd = new NpgsqlCommand(sql, conn, tx)
+            for p in ps do
+                cmd.Parameters.Add p |> ignore
+            use! reader = cmd.ExecuteReaderAsync ct
+            let acc = Collections.Generic.List<Row>()
+            let mutable go = true
+            while go do
+                let! has = reader.ReadAsync ct
+                if has then acc.Add(Sql.readRow reader) else go <- false
+            return List.ofSeq acc
+        }
+
+    /// Runs `sql` and returns the number of rows it changed.
+    let execute (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (sql: string) (ps: NpgsqlParameter list) (ct: CancellationToken) : Task<int> =
+        task {
+            use cmd = new NpgsqlCommand(sql, conn, tx)
+            for p in ps do
+                cmd.Parameters.Add p |> ignore
+            return! cmd.ExecuteNonQueryAsync ct
+        }
+
+    let private table (schema: string) = Sql.quote schema + ".process_managers"
+
+    let private i64 (r: Row) (c: string) = Convert.ToInt64(r[c], Globalization.CultureInfo.InvariantCulture)
+
+    let private ofRow (r: Row) : PmRow =
+        { Name = string r["name"]
+          State = string r["state"]
+          Checkpoint = { Tx = i64 r "checkpoint_tx"; Id = i64 r "checkpoint_id" }
+          Active = r["active"] :?> bool
+          LastError = Row.tryGet "last_error" r |> Option.map string
+          Attempts = r["attempts"] :?> int
+          RetryIn = TimeSpan.FromSeconds(Convert.ToDouble(r["wait_seconds"], Globalization.CultureInfo.InvariantCulture))
+          Holder = Row.tryGet "holder" r |> Option.map string
+          Version = i64 r "version" }
+
+    /// Inserts the row of a process manager that has none (at `start`, with `state`); keeps an existing row.
+    let register conn (schema: string) (name: string) (state: string) (start: Position) ct =
+        execute conn null
+            (sprintf "INSERT INTO %s (name, state, checkpoint_tx, checkpoint_id) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING" (table schema))
+            [ text name; jsonb state; bigint start.Tx; bigint start.Id ] ct
+
+    /// The row of `name` (locked FOR UPDATE when `forUpdate`, inside `tx`), or None.
+    let load conn tx (schema: string) (name: string) (forUpdate: bool) ct : Task<PmRow option> =
+        task {
+            let! rs =
+                rows conn tx
+                    (sprintf
+                        """SELECT name, state::text AS state, checkpoint_tx, checkpoint_id, active, last_error, attempts, holder, version,
+                                  CASE WHEN next_attempt_at > clock_timestamp()
+                                       THEN EXTRACT(EPOCH FROM next_attempt_at - clock_timestamp())::float8 ELSE 0 END AS wait_seconds
+                           FROM %s WHERE name = $1%s"""
+                        (table schema) (if forUpdate then " FOR UPDATE" else ""))
+                    [ text name ] ct
+            return rs |> List.tryHead |> Option.map ofRow
+        }
+
+    /// Stores the state and checkpoint after a handled batch and clears the error bookkeeping, guarded by the
+    /// version and checkpoint the batch started from. 1 when written, 0 when the row changed meanwhile.
+    let save conn tx (schema: string) (old: PmRow) (state: string) (checkpoint: Position) ct =
+        execute conn tx
+            (sprintf
+                """UPDATE %s SET state = $2, checkpoint_tx = $3, checkpoint_id = $4, attempts = 0, last_error = NULL,
+                          next_attempt_at = NULL, version = version + 1, updated_at = now()
+                   WHERE name = $1 AND version = $5 AND checkpoint_tx = $6 AND checkpoint_id = $7 AND active"""
+                (table schema))
+            [ text old.Name; jsonb state; bigint checkpoint.Tx; bigint checkpoint.Id
+              bigint old.Version; bigint old.Checkpoint.Tx; bigint old.Checkpoint.Id ] ct
+
+    /// Records a failed attempt at the event after the checkpoint: attempts + 1, the error, the next attempt
+    /// after `retryAfter` (None: no retry planned), and inactive when `stop` or `maxAttempts` is reached.
+    /// Guarded by the version; returns (active, attempts) afterwards, None when the row changed meanwhile.
+    let fail conn (schema: string) (old: PmRow) (error: string) (retryAfter: TimeSpan option) (stop: bool) (maxAttempts: int option) ct =
+        task {
+            let! rs =
+                rows conn null
+                    (sprintf
+                        """UPDATE %s SET attempts = attempts + 1, last_error = $2,
+                                  next_attempt_at = CASE WHEN $3::interval IS NULL THEN NULL ELSE clock_timestamp() + $3::interval END,
+                                  active = active AND NOT ($4 OR ($5::integer IS NOT NULL AND attempts + 1 >= $5::integer)),
+                                  version = version + 1, updated_at = now()
+                           WHERE name = $1 AND version = $6
+                           RETURNING active, attempts"""
+                        (table schema))
+                    [ text old.Name; text error
+                      optional NpgsqlDbType.Interval (retryAfter |> Option.map box)
+                      bool stop
+                      optional NpgsqlDbType.Integer (maxAttempts |> Option.map box)
+                      bigint old.Version ] ct
+            return rs |> List.tryHead |> Option.map (fun r -> (r["active"] :?> bool), (r["attempts"] :?> int))
+        }
+
+    /// Marks the caller's session as the holder of `name` (after it took the advisory lock).
+    let setHolder conn (schema: string) (name: string) (holder: string) ct =
+        execute conn null
+            (sprintf "UPDATE %s SET holder = $2, holder_pid = pg_backend_pid() WHERE name = $1" (table schema))
+            [ text name; text holder ] ct
+
+    /// Clears the holder when it is the caller's session.
+    let clearHolder conn (schema: string) (name: string) ct =
+        execute conn null
+            (sprintf "UPDATE %s SET holder = NULL, holder_pid = NULL WHERE name = $1 AND holder_pid = pg_backend_pid()" (table schema))
+            [ text name ] ct
+
+    /// Enables `name` and clears its error bookkeeping; 0 when there is no such row.
+    let enable conn (schema: string) (name: string) ct =
+        execute conn null
+            (sprintf
+                "UPDATE %s SET active = true, attempts = 0, last_error = NULL, next_attempt_at = NULL, version = version + 1, updated_at = now() WHERE name = $1"
+                (table schema))
+            [ text name ] ct
+
+    /// Disables `name` (waits for a batch in flight, which holds the row lock); 0 when there is no such row.
+    let disable conn (schema: string) (name: string) ct =
+        execute conn null
+            (sprintf "UPDATE %s SET active = false, version = version + 1, updated_at = now() WHERE name = $1" (table schema))
+            [ text name ] ct
+
+    /// Moves `name` to `checkpoint` with `state`, clears the error bookkeeping and enables it when `activate`.
+    let reset conn (schema: string) (name: string) (state: string) (checkpoint: Position) (activate: bool) ct =
+        execute conn null
+            (sprintf
+                """UPDATE %s SET state = $2, checkpoint_tx = $3, checkpoint_id = $4, attempts = 0, last_error = NULL,
+                          next_attempt_at = NULL, active = active OR $5, version = version + 1, updated_at = now()
+                   WHERE name = $1"""
+                (table schema))
+            [ text name; jsonb state; bigint checkpoint.Tx; bigint checkpoint.Id; bool activate ] ct
+
+    /// The status of `name`: its row, the committed events after its checkpoint (those still behind the horizon
+    /// included: they are committed and not handled yet; by the no-skip rule none can be before the checkpoint),
+    /// and the holder only while that session still holds the advisory lock.
+    let status conn (schema: string) (name: string) ct : Task<ProcessManagerStatus option> =
+        task {
+            let s = Sql.quote schema
+            let! rs =
+                rows conn null
+                    (sprintf
+                        """SELECT p.name, p.state::text AS state, p.checkpoint_tx, p.checkpoint_id, p.active, p.last_error, p.attempts,
+                                  CASE WHEN EXISTS (SELECT 1 FROM pg_locks l
+                                                    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid = p.holder_pid
+                                                      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($2, 0))
+                                       THEN p.holder END AS holder,
+                                  (SELECT count(*) FROM %s.events e
+                                   WHERE (e.tx, e.id) > (p.checkpoint_tx, p.checkpoint_id)) AS lag
+                           FROM %s p WHERE p.name = $1"""
+                        s (table schema))
+                    [ text name; text (PmSchema.lockText schema name) ] ct
+            return
+                rs
+                |> List.tryHead
+                |> Option.map (fun r ->
+                    { Name = string r["name"]
+                      Position = { Tx = i64 r "checkpoint_tx"; Id = i64 r "checkpoint_id" }
+                      Lag = i64 r "lag"
+                      Active = r["active"] :?> bool
+                      LastError = Row.tryGet "last_error" r |> Option.map string
+                      Attempts = r["attempts"] :?> int
+                      Holder = Row.tryGet "holder" r |> Option.map string
+                      State = string r["state"] })
+        }
+
+    /// The position of the last committed event, horizon or not (Origin when there is none).
+    let lastCommitted conn (schema: string) ct : Task<Position> =
+        task {
+            let! rs = rows conn null (sprintf "SELECT tx, id FROM %s.events ORDER BY tx DESC, id DESC LIMIT 1" (Sql.quote schema)) [] ct
+            return
+                match rs with
+                | r :: _ -> { Tx = i64 r "tx"; Id = i64 r "id" }
+                | [] -> Position.Origin
+        }
+
+    /// Tries to take the session advisory lock of `name`; true when this session holds it.
+    let tryLock conn (schema: string) (name: string) ct =
+        task {
+            let! rs = rows conn null "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok" [ text (PmSchema.lockText schema name) ] ct
+            return (List.head rs)["ok"] :?> bool
+        }
+
+    /// Releases the session advisory lock of `name`.
+    let unlock conn (schema: string) (name: string) ct =
+        task {
+            let! _ = rows conn null "SELECT pg_advisory_unlock(hashtextextended($1, 0)) AS ok" [ text (PmSchema.lockText schema name) ] ct
+            return ()
+        }

@@ -1,0 +1,20 @@
+// The Postgres unit of work: IUnitOfWork over one session (connection + transaction). Emits and replays run
+// in savepoints; the connection and transaction are exposed for the caller's own SQL (Dapper, EF Core, ...).
+namespace Fable.Postgres
+
+open System.Data.Common
+open Fable
+
+/// IUnitOfWork over a session. Like the connection under it, use it from one task at a time.
+type internal PgUnitOfWork(ctx: Context, session: Session) as this =
+    let tables = PgTables(session) :> ITables
+
+    interface IUnitOfWork with
+        member _.Emit(def, key, expected, decide, ct) = Emit.emit ctx session (this :> IUnitOfWork) def key expected decide ct
+        member _.Load(def, key, ct) = Emit.load session def key ct
+        member _.Log(id, ct) = Emit.log ctx session id ct
+        member _.Replay(def, key, ct) = Emit.replay ctx session (this :> IUnitOfWork) def key ct
+        member _.Tables = tables
+        member _.Connection = Some(session.Connection :> DbConnection)
+        member _.Transaction = Some(session.Transaction :> DbTransaction)
+        member _.Codec = ctx.Runtime.Codec

@@ -1,0 +1,140 @@
+// Counts network round trips per emit with a TCP proxy between Npgsql and the server: a round trip is the
+// client speaking after the server did (or first). Measures the single-event emit and a few neighbours.
+module Fable.Tests.PgRoundTripTests
+
+open System
+open System.Net
+open System.Net.Sockets
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Npgsql
+open Fable
+open Fable.Tests.PgDomain
+
+/// A loopback TCP proxy to `target` that counts client→server turns over all its connections.
+type RoundTripProxy(target: EndPoint) =
+    let listener = new TcpListener(IPAddress.Loopback, 0)
+    let mutable trips = 0
+    let cts = new CancellationTokenSource()
+
+    let pump (src: Socket) (dst: Socket) (clientSide: bool) (turn: bool ref) =
+        task {
+            let buffer = Array.zeroCreate<byte> 65536
+            let mutable go = true
+            while go do
+                let! n = src.ReceiveAsync(Memory buffer, SocketFlags.None, cts.Token)
+                if n = 0 then
+                    go <- false
+                else
+                    lock turn (fun () ->
+                        if clientSide then
+                            if turn.Value then
+                                Interlocked.Increment &trips |> ignore
+                                turn.Value <- false
+                        else
+                            turn.Value <- true)
+                    let! _ = dst.SendAsync(ReadOnlyMemory(buffer, 0, n), SocketFlags.None, cts.Token)
+                    ()
+        }
+
+    let serve (client: Socket) =
+        task {
+            use client = client
+            use server = new Socket(target.AddressFamily, SocketType.Stream, (if target :? UnixDomainSocketEndPoint then ProtocolType.Unspecified else ProtocolType.Tcp))
+            do! server.ConnectAsync(target, cts.Token)
+            let turn = ref true
+            let up = pump client server true turn
+            let down = pump server client false turn
+            try
+                let! _ = Task.WhenAny(up, down)
+                ()
+            with _ ->
+                ()
+        }
+
+    do
+        listener.Start()
+        Task.Run(fun () ->
+            task {
+                try
+                    while not cts.IsCancellationRequested do
+                        let! s = listener.AcceptSocketAsync cts.Token
+                        serve s |> ignore
+                with _ ->
+                    ()
+            } :> Task)
+        |> ignore
+
+    /// The proxy's port on 127.0.0.1.
+    member _.Port = (listener.LocalEndpoint :?> IPEndPoint).Port
+    /// Round trips since the last reset.
+    member _.Trips = Volatile.Read &trips
+    /// Starts counting again from zero.
+    member _.Reset() = Interlocked.Exchange(&trips, 0) |> ignore
+
+    interface IDisposable with
+        member _.Dispose() =
+            cts.Cancel()
+            listener.Stop()
+
+/// The server's endpoint from a connection string (TCP host or unix socket folder).
+let private endpointOf (cs: string) : EndPoint =
+    let b = NpgsqlConnectionStringBuilder cs
+    if b.Host.StartsWith "/" then UnixDomainSocketEndPoint(IO.Path.Combine(b.Host, sprintf ".s.PGSQL.%d" b.Port))
+    else
+        match IPAddress.TryParse b.Host with
+        | true, ip -> IPEndPoint(ip, b.Port)
+        | _ -> DnsEndPoint(b.Host, b.Port)
+
+/// Round trips taken by `action`, averaged over `times` runs.
+let private measure (proxy: RoundTripProxy) (times: int) (action: unit -> Task) =
+    task {
+        proxy.Reset()
+        for _ in 1..times do
+            do! action ()
+        return float proxy.Trips / float times
+    }
+
+let tests =
+    testList "round trips" [
+        testTask "a single-event emit without handlers takes 2 round trips plus the commit" {
+            let proxy = new RoundTripProxy(endpointOf (PgServer.connectionString ()))
+            let configure (b: NpgsqlConnectionStringBuilder) =
+                b.Host <- "127.0.0.1"
+                b.Port <- proxy.Port
+                b.MaxPoolSize <- 1
+            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables true configure
+            try
+                let i = env.Interpreter
+                let key = AggregateKey.Uuid(Guid.NewGuid())
+                let emitOne (k: AggregateKey) (amounts: int64 list) () =
+                    task {
+                        let! r = emit i accounts k Expected.Any (deposit amounts)
+                        ok "emit" r |> ignore
+                    } :> Task
+                do! emitOne key [ 1L ] ()
+                let! existing = measure proxy 5 (emitOne key [ 1L ])
+                let! creating = measure proxy 5 (fun () -> emitOne (AggregateKey.Uuid(Guid.NewGuid())) [ 1L ] ())
+                let! threeEvents = measure proxy 5 (emitOne key [ 1L; 2L; 3L ])
+                use! conn = env.DataSource.OpenConnectionAsync()
+                let mutable inCallerTotal = 0
+                for _ in 1..5 do
+                    use! tx = conn.BeginTransactionAsync()
+                    proxy.Reset()
+                    let! r = env.Store.InTransaction(conn, tx, fun uow -> uow.Emit(accounts, key, Expected.Any, deposit [ 1L ], CancellationToken.None))
+                    ok "emit in the caller's transaction" r |> ignore
+                    inCallerTotal <- inCallerTotal + proxy.Trips
+                    do! tx.CommitAsync()
+                let inCaller = float inCallerTotal / 5.0
+                printfn "round trips: single-event emit %.1f (existing row), %.1f (new row), 3 events %.1f, in the caller's transaction (commit not counted) %.1f"
+                    existing creating threeEvents inCaller
+                Expect.equal existing 3.0 "existing aggregate: [SAVEPOINT, lock, load] + [INSERT, UPDATE, NOTIFY, RELEASE] + COMMIT"
+                Expect.equal creating 3.0 "new aggregate: the same"
+                Expect.equal threeEvents 4.0 "three events: one more to allocate ids"
+                Expect.equal inCaller 2.0 "in the caller's transaction: BEGIN rides with the first batch; no commit of its own"
+            finally
+                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
+                (proxy :> IDisposable).Dispose()
+        }
+    ]
