@@ -3,6 +3,7 @@
 using System.Text.Json;
 using LanguageExt;
 using LanguageExt.Common;
+using Npgsql;
 
 namespace Fable.CSharp;
 
@@ -53,7 +54,7 @@ public sealed class FableBuilder
     public FableBuilder Aggregate<TState>(AggregateType<TState> type)
     {
         if (type is null) problems.Add("an aggregate type is null");
-        else aggregates.Add(new RegisteredAggregate(type, type.Table, type.EvolvedEventTypes, type.Problems));
+        else aggregates.Add(new RegisteredAggregate(type, type.Table, type.EvolvedEventTypes, type.Problems, Interop.Checker(type)));
         return this;
     }
 
@@ -87,6 +88,22 @@ public sealed class FableBuilder
         return this;
     }
 
+    /// <summary>Runs on PostgreSQL through <paramref name="dataSource"/> (which stays yours to dispose). Build migrates
+    /// Fable's <paramref name="schema"/>, checks every aggregate table and registers the process managers.</summary>
+    /// <param name="dataSource">Where connections come from.</param>
+    /// <param name="schema">Fable's own schema (events, process managers); created when missing.</param>
+    /// <param name="notify">Whether emits wake process-manager runners with NOTIFY (they also poll).</param>
+    /// <param name="runnerId">This process's name as a process-manager runner (default: machine, process, random).</param>
+    /// <param name="pollInterval">How long a runner waits without a notification before reading again (default 1 s).</param>
+    /// <param name="log">Receives runner failures and takeovers (default: standard error).</param>
+    public FableBuilder UsePostgres(NpgsqlDataSource dataSource, string schema = "fable", bool notify = true, string? runnerId = null,
+                                    TimeSpan? pollInterval = null, Action<string>? log = null)
+    {
+        if (dataSource is null) problems.Add("the PostgreSQL data source is null");
+        else interpreters.Add(InterpreterChoice.Postgres(dataSource, new PostgresSettings(schema, notify, runnerId, pollInterval, log)));
+        return this;
+    }
+
     /// <summary>Validates the whole registration and starts the interpreter. Left is one error: the only problem's
     /// own error (such as <see cref="FableErrors.DuplicateRoute"/>), or <see cref="FableErrors.InvalidDefinition"/>
     /// listing every problem.</summary>
@@ -117,7 +134,7 @@ public sealed class FableBuilder
             foreach (var t in types.Where(t => !registered.Contains(t)))
                 Problem($"process manager {name} handles {t.Name}, which is not a registered event type");
         }
-        if (interpreters.Count == 0) Problem("no interpreter chosen: call UseInMemory()");
+        if (interpreters.Count == 0) Problem("no interpreter chosen: call UseInMemory() or UsePostgres(...)");
         if (interpreters.Count > 1) Problem($"{interpreters.Count} interpreters chosen; choose one");
 
         var routeProblems = new List<string>();
@@ -141,4 +158,5 @@ public sealed class FableBuilder
 }
 
 /// <summary>An aggregate type as the builder and the interpreter check see it.</summary>
-internal sealed record RegisteredAggregate(object Type, string Table, IReadOnlyCollection<Type> Evolved, IReadOnlyList<string> Problems);
+internal sealed record RegisteredAggregate(object Type, string Table, IReadOnlyCollection<Type> Evolved, IReadOnlyList<string> Problems,
+                                           AggregateChecker Check);

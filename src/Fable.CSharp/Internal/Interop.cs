@@ -6,7 +6,9 @@ using System.Text.Json.Nodes;
 using LanguageExt;
 using LanguageExt.Common;
 using Microsoft.FSharp.Collections;
+using Fable.Postgres;
 using Microsoft.FSharp.Core;
+using Npgsql;
 using FUnit = Microsoft.FSharp.Core.Unit;
 using Unit = LanguageExt.Unit;
 
@@ -291,8 +293,40 @@ internal static class Interop
         var store = global::Fable.InMemory.InMemoryStore.Create(
             runtime, clock is null ? null : FSharpOption<FSharpFunc<FUnit, DateTimeOffset>>.Some(FuncConvert.FromFunc(clock)),
             lockTimeout is { } timeout ? FSharpOption<TimeSpan>.Some(timeout) : null);
-        return new Backend("in-memory", store.Interpreter, store.ProcessManagers);
+        return new Backend("in-memory", store.Interpreter, store.ProcessManagers, null);
     }
+
+    /// <summary>Migrates Fable's schema, creates the store and registers the process managers (not started).</summary>
+    public static async Task<Either<Error, Backend>> Postgres(NpgsqlDataSource dataSource, global::Fable.Runtime runtime, PostgresSettings settings,
+                                                               IEnumerable<AggregateChecker> checks, CancellationToken ct)
+    {
+        var created = await Call(() => PostgresStore.Create(dataSource, runtime,
+            FSharpOption<PostgresOptions>.Some(new PostgresOptions(settings.Schema, settings.Notify)), FSharpOption<CancellationToken>.Some(ct)), s => s);
+        if (created.IsLeft) return created.Map(_ => (Backend)null!);
+        var store = (PostgresStore)created;
+        var problems = new List<string>();
+        foreach (var check in checks)
+            (await check(store, ct).ConfigureAwait(false)).IfLeft(e =>
+                problems.AddRange(e is FableErrors.InvalidDefinition d ? d.Problems : [e.Message]));
+        if (problems.Count > 0) return new FableErrors.InvalidDefinition(problems);
+        var host = await Call(() => PostgresProcessManagers.Create(store,
+            Some(settings.RunnerId),
+            settings.PollInterval is { } poll ? FSharpOption<TimeSpan>.Some(poll) : null,
+            settings.Log is { } log ? FSharpOption<FSharpFunc<string, FUnit>>.Some(FuncConvert.FromAction(log)) : null,
+            FSharpOption<CancellationToken>.Some(ct)), h => h);
+        return host.Map(h => new Backend("postgres", store, h, store));
+    }
+
+    /// <summary>Checks one aggregate table on a Postgres store (its columns, key type and last_event_id).</summary>
+    public static AggregateChecker Checker<S>(AggregateType<S> type) =>
+        (store, ct) => Call(() => ((PostgresStore)store).CheckAggregate(Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default);
+
+    /// <summary>Runs <paramref name="work"/> in the caller's open transaction (Postgres only).</summary>
+    public static Task<Either<Error, R>> InTransaction<R>(object? store, Registry registry, NpgsqlConnection connection, NpgsqlTransaction transaction,
+                                                          Func<UnitOfWork, EitherAsync<Error, R>> work, CancellationToken ct) =>
+        store is PostgresStore pg
+            ? Call(() => pg.InTransaction(connection, transaction, Work(registry, work, ct), FSharpOption<CancellationToken>.Some(ct)), r => r)
+            : Task.FromResult<Either<Error, R>>(new FableErrors.InvalidDefinition(["InTransaction needs the PostgreSQL interpreter (UsePostgres)"]));
 
 }
 

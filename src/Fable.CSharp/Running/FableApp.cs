@@ -2,6 +2,7 @@
 // end with Match or ToEither. Each operation is one transaction; Transact composes several in one.
 using LanguageExt;
 using LanguageExt.Common;
+using Npgsql;
 
 namespace Fable.CSharp;
 
@@ -76,6 +77,14 @@ public sealed class FableApp : IAsyncDisposable
     /// Bind; they must not overlap.</summary>
     public EitherAsync<Error, TResult> Transact<TResult>(Func<UnitOfWork, EitherAsync<Error, TResult>> work, CancellationToken ct = default) =>
         Interop.Transact(backend.Interpreter, registry, work, ct).ToAsync();
+
+    /// <summary>Runs <paramref name="work"/> inside the caller's open PostgreSQL transaction (the Ecto.Multi case, or a
+    /// test that rolls back at the end): you commit or roll back. Each emit runs in a savepoint, so a failed one leaves
+    /// nothing and the transaction usable. On the in-memory interpreter this is an
+    /// <see cref="FableErrors.InvalidDefinition"/>.</summary>
+    public EitherAsync<Error, TResult> InTransaction<TResult>(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        Func<UnitOfWork, EitherAsync<Error, TResult>> work, CancellationToken ct = default) =>
+        Interop.InTransaction(backend.Store, registry, connection, transaction, work, ct).ToAsync();
 
     /// <summary>Up to <paramref name="max"/> committed events after <paramref name="after"/>, in follower order
     /// (never one before an event that may still commit).</summary>
