@@ -1,11 +1,35 @@
 // The trips story: reference data, trips started (one refused), alarms and grants, a trip ended,
-// then the events, rows and process-manager output, on the in-memory interpreter.
+// then the events, rows and process-manager output. In memory by default; `--postgres "<conn>"` runs the same code on PostgreSQL.
 using Fable.CSharp;
 using LanguageExt;
 using LanguageExt.Common;
+using Npgsql;
 using TripsSample.Domain;
 
-var builder = TripsApp.Register(FableBuilder.Create()).UseInMemory();
+var postgres = args.SkipWhile(a => a != "--postgres").Skip(1).FirstOrDefault();
+if (args.Contains("--postgres") && string.IsNullOrWhiteSpace(postgres))
+{
+    Console.Error.WriteLine("usage: dotnet run --project samples/Trips [-- --postgres \"<connection string>\"]");
+    return 2;
+}
+
+await using var dataSource = postgres is null ? null : NpgsqlDataSource.Create(postgres);
+var builder = TripsApp.Register(FableBuilder.Create());
+if (dataSource is null) builder.UseInMemory();
+else
+{
+    try
+    {
+        await using var ddl = dataSource.CreateCommand(TripsApp.Ddl);
+        await ddl.ExecuteNonQueryAsync();
+    }
+    catch (NpgsqlException e)
+    {
+        Console.Error.WriteLine($"cannot create the sample tables: {e.Message}");
+        return 1;
+    }
+    builder.UsePostgres(dataSource);
+}
 
 var built = await builder.Build().ToEither();
 if (built.IsLeft)
