@@ -73,4 +73,21 @@ public sealed class BuildTests
         var error = await Expect.Left(app.Append(other, Guid.NewGuid(), [new Opened("x")]));
         Assert.Contains("not registered", Assert.IsType<FableErrors.InvalidDefinition>(error).Problems[0], StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task An_unreachable_database_is_an_Exceptional_Infrastructure_error()
+    {
+        await using var nowhere = Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Username=x;Database=x;Timeout=3");
+        var error = await Expect.Left(Accounts.Register(FableBuilder.Create()).UsePostgres(nowhere).Build());
+        var infrastructure = Assert.IsType<FableErrors.Infrastructure>(error);
+        Assert.True(infrastructure.IsExceptional);
+        Assert.Equal(FableErrors.InfrastructureCode, infrastructure.Code);
+    }
+
+    [Fact]
+    public async Task InTransaction_on_the_in_memory_interpreter_is_InvalidDefinition()
+    {
+        await using var app = await new InMemoryHarness().App();
+        var error = await Expect.Left(app.InTransaction(null!, null!, u => u.Load(Accounts.Type, Guid.NewGuid())));
+        Assert.IsType<FableErrors.InvalidDefinition>(error);
+    }
 }
