@@ -28,6 +28,7 @@ public sealed class InMemoryTests
     [Fact] public Task Concurrent_emits_on_one_aggregate_are_serial_and_lose_nothing() => Scenarios.Concurrent_emits_on_one_aggregate_are_serial_and_lose_nothing(h);
     [Fact] public Task Process_managers_are_disabled_enabled_reset_and_rebuilt_at_runtime() => Scenarios.Process_managers_are_disabled_enabled_reset_and_rebuilt_at_runtime(h);
     [Fact] public Task A_failing_process_manager_with_the_Stop_policy_is_disabled_and_keeps_its_error() => Scenarios.A_failing_process_manager_with_the_Stop_policy_is_disabled_and_keeps_its_error(h);
+    [Fact] public Task Started_runners_handle_new_events_and_stop() => Scenarios.Started_runners_handle_new_events_and_stop(h);
 
     [Fact]
     public async Task The_in_memory_clock_stamps_recorded_events()

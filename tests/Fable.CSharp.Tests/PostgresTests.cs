@@ -31,4 +31,5 @@ public sealed class PostgresTests : IAsyncLifetime
     [PostgresFact] public Task Concurrent_emits_on_one_aggregate_are_serial_and_lose_nothing() => Scenarios.Concurrent_emits_on_one_aggregate_are_serial_and_lose_nothing(h);
     [PostgresFact] public Task Process_managers_are_disabled_enabled_reset_and_rebuilt_at_runtime() => Scenarios.Process_managers_are_disabled_enabled_reset_and_rebuilt_at_runtime(h);
     [PostgresFact] public Task A_failing_process_manager_with_the_Stop_policy_is_disabled_and_keeps_its_error() => Scenarios.A_failing_process_manager_with_the_Stop_policy_is_disabled_and_keeps_its_error(h);
+    [PostgresFact] public Task Started_runners_handle_new_events_and_stop() => Scenarios.Started_runners_handle_new_events_and_stop(h);
 }
