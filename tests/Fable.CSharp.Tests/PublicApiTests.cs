@@ -92,6 +92,24 @@ public sealed class PublicApiTests
         Assert.Empty(Leaks(PublicTypes(), FromFSharpCoreOrCore));
     }
 
+    [Fact]
+    public void Every_public_async_method_takes_an_optional_CancellationToken_last()
+    {
+        static bool Async(Type t) =>
+            typeof(Task).IsAssignableFrom(t) || t == typeof(ValueTask) ||
+            (t.IsGenericType && t.GetGenericTypeDefinition() is var d && (d == typeof(ValueTask<>) || d == typeof(LanguageExt.EitherAsync<,>)));
+        var methods = PublicTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            .Where(m => !m.IsSpecialName && Async(m.ReturnType) && m.Name != nameof(IAsyncDisposable.DisposeAsync))
+            .ToList();
+        Assert.Contains(methods, m => m.Name == nameof(FableApp.Emit));
+        var missing = methods
+            .Where(m => m.GetParameters() is not [.., { ParameterType: var last, HasDefaultValue: true }] || last != typeof(CancellationToken))
+            .Select(m => $"{m.DeclaringType}.{m.Name}")
+            .ToList();
+        Assert.Empty(missing);
+    }
+
     /// <summary>A type that leaks on purpose, to prove the detector sees generic arguments inside a signature.</summary>
     public sealed class Holder
     {

@@ -27,8 +27,8 @@ public sealed class DecideContext
     public CancellationToken CancellationToken { get; }
 
     /// <summary>Reads another aggregate inside the transaction, without locking it.</summary>
-    public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id) =>
-        work.Load(type, id, CancellationToken);
+    public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+        work.Load(type, id, ct.CanBeCanceled ? ct : CancellationToken);
 }
 
 /// <summary>What a handler receives for one event, inside the emit's transaction.</summary>

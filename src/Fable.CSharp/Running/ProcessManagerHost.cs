@@ -32,8 +32,9 @@ public sealed class ProcessManagerHost
     /// <summary>Starts background runners for every registered process manager (idempotent).</summary>
     public Task Start(CancellationToken ct = default) => Interop.Start(host, ct);
 
-    /// <summary>Stops the runners; a batch in flight commits whole or not at all.</summary>
-    public Task Stop() => Interop.Stop(host);
+    /// <summary>Stops the runners; a batch in flight commits whole or not at all. Cancelling <paramref name="ct"/> stops
+    /// the wait, not the stopping.</summary>
+    public Task Stop(CancellationToken ct = default) => Interop.Stop(host).WaitAsync(ct);
 
     /// <summary>Completes once every active process manager has handled every event committed before the call
     /// (in memory and without started runners: deterministically, on this call).</summary>
