@@ -72,6 +72,30 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
             let session = Session(conn, tx)
             runWork session work (PgUnitOfWork(ctx, session)) ct
 
+    /// Returns once every event committed before the call is visible to `ReadAll` and `Head`, i.e. once every
+    /// transaction that held an xid at the call has ended. It polls the snapshot horizon every few milliseconds
+    /// and waits as long as such a transaction stays open (bound it with `ct`). For "run until caught up".
+    /// Call it outside any transaction that holds an xid: it would wait for that transaction too.
+    member _.WaitUntilReadable(?ct: CancellationToken) : Task<Result<unit, FableError>> =
+        let ct = defaultArg ct CancellationToken.None
+        task {
+            try
+                use! conn = ds.OpenConnectionAsync ct
+                use target = new NpgsqlCommand("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", conn)
+                let! xmax = target.ExecuteScalarAsync ct
+                use check = new NpgsqlCommand("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1", conn)
+                check.Parameters.Add(NpgsqlParameter(Value = xmax)) |> ignore
+                let mutable ready = false
+                while not ready do
+                    let! r = check.ExecuteScalarAsync ct
+                    ready <- unbox<bool> r
+                    if not ready then
+                        do! Task.Delay(5, ct)
+                return Ok()
+            with e ->
+                return Error(PgErrors.ofExn None ct e)
+        }
+
     interface IInterpreter with
         member _.Transact(work, ct) =
             task {
@@ -93,7 +117,10 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                         use _conn = conn
                         use _tx = tx
                         let session = Session(conn, tx)
-                        match! runWork session work (PgUnitOfWork(ctx, session)) ct with
+                        let! outcome = runWork session work (PgUnitOfWork(ctx, session)) ct
+                        // Cancelled while the work ran (even if it ignored that): roll back, as documented.
+                        let outcome = if ct.IsCancellationRequested then Error Cancelled else outcome
+                        match outcome with
                         | Ok v ->
                             // COMMIT of an aborted transaction silently rolls back: the SELECT before it fails
                             // instead (and COMMIT is skipped) when the work swallowed a database error.

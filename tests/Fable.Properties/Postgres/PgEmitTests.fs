@@ -121,6 +121,11 @@ let tests =
                 let! notes = env.Rows "notes"
                 Expect.equal notes.Length 1 "the handler rewrote its row"
                 Expect.equal (List.ofSeq seen) [ false; true ] "handlers know when they replay"
+                do! env.Exec "DELETE FROM accounts"
+                let! recreated = Store.replay i accounts key ct
+                Expect.equal (ok "replay of a deleted row" recreated).LastEventId replayed.LastEventId "replay recreates a deleted row"
+                let! rows = env.Rows "accounts"
+                Expect.equal [ for r in rows -> r["balance"], r["last_event_id"] ] [ box 15L, box replayed.LastEventId.Value ] "the recreated row"
                 let! missing = Store.replay i accounts (newKey ()) ct
                 Expect.isTrue (match err "replay of nothing" missing with NotFound _ -> true | _ -> false) "no events: NotFound"
             })

@@ -200,6 +200,24 @@ let tests =
             })
         }
 
+        testTask "a unit of work cancelled while its work carries on rolls back and is Cancelled" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                use cts = new CancellationTokenSource()
+                let! r =
+                    Store.transact env.Interpreter (fun uow -> task {
+                        let! first = uow.Emit(accounts, newKey (), Expected.Any, deposit [ 1L ], ct)
+                        ok "first emit" first |> ignore
+                        cts.Cancel()
+                        let! second = uow.Emit(accounts, newKey (), Expected.Any, deposit [ 2L ], cts.Token)
+                        Expect.equal (err "cancelled emit" second) Cancelled "the emit sees the cancellation"
+                        return Ok()
+                    }) cts.Token
+                Expect.equal r (Error Cancelled) "the unit of work is Cancelled although its work returned Ok"
+                let! after = snapshot env
+                Expect.equal after ([], 0, []) "nothing was committed"
+            })
+        }
+
         testTask "emits in the caller's transaction vanish when the caller rolls back" {
             do! PgEnv.using runtime tables (fun env -> task {
                 use! conn = env.DataSource.OpenConnectionAsync()

@@ -34,6 +34,14 @@ let private readAll (env: PgEnv.Env) () =
 
 let private ids (events: RecordedEvent list) = [ for e in events -> e.Id ]
 
+/// Waits until every event committed so far is readable (the token only bounds a hang).
+let private settle (env: PgEnv.Env) =
+    task {
+        use guard = new CancellationTokenSource(TimeSpan.FromSeconds 60.0)
+        let! r = env.Store.WaitUntilReadable guard.Token
+        ok "WaitUntilReadable" r
+    }
+
 /// One transaction of a follower plan.
 type Tx =
     { XidFirst: bool
@@ -99,11 +107,11 @@ let private followDuring (plan: Tx list list) =
             let! _ = page ()
             do! Task.Delay 1
         let! _ = writers
-        let expected = committed.Count
-        let deadline = DateTime.UtcNow.AddSeconds 60.0
-        while seen.Count < expected && DateTime.UtcNow < deadline do
+        do! settle env
+        let mutable drained = false
+        while not drained do
             let! events = page ()
-            if events.IsEmpty then do! Task.Delay 20
+            drained <- events.IsEmpty
         let seenIds = [ for e in seen -> e.Id ]
         Expect.equal (List.distinct seenIds).Length seenIds.Length "no event is delivered twice"
         Expect.equal (set seenIds) (set committed) "every committed event is delivered, no rolled-back one"
@@ -130,8 +138,9 @@ let tests =
                 let! stillBefore = readAll env ()
                 Expect.isEmpty stillBefore "still nothing while it is open"
                 do! tx.CommitAsync()
-                let! after = eventually (readAll env) (fun es -> es.Length >= 3)
-                Expect.equal (ids after) (ids held.Events @ later) "the late committer's event comes first, then the others"
+                do! settle env
+                let! after = readAll env ()
+                Expect.equal (ids after) (ids held.Events @ later) "once readable: the late committer's event first, then the others"
             })
         }
 
@@ -141,8 +150,9 @@ let tests =
                 let! empty = head ()
                 Expect.equal empty Position.Origin "no events: the origin"
                 let! _ = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L; 2L ])
-                let! events = eventually (readAll env) (fun es -> es.Length >= 2)
-                let! h = eventually head (fun h -> h <> Position.Origin)
+                do! settle env
+                let! events = readAll env ()
+                let! h = head ()
                 Expect.equal h (List.last events).Position "the head is the last visible event"
                 let! conn, tx, _ = holdXid env
                 use _conn = conn
@@ -152,8 +162,10 @@ let tests =
                 let! stillH = head ()
                 Expect.equal stillH h "the head does not pass an open transaction"
                 do! tx.CommitAsync()
-                let! all = eventually (readAll env) (fun es -> es.Length >= 4)
-                let! last = eventually head (fun x -> x = (List.last all).Position)
+                do! settle env
+                let! all = readAll env ()
+                Expect.equal all.Length 4 "every event is readable"
+                let! last = head ()
                 Expect.equal last (List.last all).Position "the head moves once it commits"
             })
         }
@@ -170,7 +182,8 @@ let tests =
                 let! before = readAll env ()
                 Expect.isEmpty before "nothing is visible while the transaction is open"
                 do! tx.RollbackAsync()
-                let! after = eventually (readAll env) (fun es -> es.Length >= 2)
+                do! settle env
+                let! after = readAll env ()
                 Expect.equal (ids after) later "the committed events, without the rolled-back one"
             })
         }
@@ -195,7 +208,8 @@ let tests =
                 Expect.equal early.Events.Head.PrevEventId (Some late.Events.Head.Id) "the early transaction's event follows the late one's"
                 Expect.isGreaterThanOrEqual early.Events.Head.Position.Tx lateXid "its ordering key is raised to its predecessor's"
                 let! log = checkChain env.Interpreter accounts key
-                let! all = eventually (readAll env) (fun es -> es.Length >= 3)
+                do! settle env
+                let! all = readAll env ()
                 Expect.equal (ids all) (ids log) "followers see the chain order"
                 Expect.equal (ids log) (ids seed.Events @ ids late.Events @ ids early.Events) "chain: seed, late, early"
             })
