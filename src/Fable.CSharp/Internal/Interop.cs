@@ -3,10 +3,10 @@
 using System.Data.Common;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Fable.Postgres;
 using LanguageExt;
 using LanguageExt.Common;
 using Microsoft.FSharp.Collections;
-using Fable.Postgres;
 using Microsoft.FSharp.Core;
 using Npgsql;
 using FUnit = Microsoft.FSharp.Core.Unit;
