@@ -1,0 +1,162 @@
+// Fluent registration, built once: event types, aggregates, routes, process managers and the interpreter.
+// Build() validates everything together and reports every problem in one error; it never throws.
+using System.Text.Json;
+using LanguageExt;
+using LanguageExt.Common;
+using Npgsql;
+
+namespace Fable.CSharp;
+
+/// <summary>Registers what an app uses, then <see cref="Build"/>s it. Registration never throws: problems are
+/// collected and <see cref="Build"/> returns them all at once.</summary>
+public sealed class FableBuilder
+{
+    private sealed record EventRegistration(Type ClrType, string Name, int Version, IReadOnlyList<Upcaster> Upcasters);
+
+    private readonly List<EventRegistration> events = [];
+    private readonly List<RegisteredAggregate> aggregates = [];
+    private readonly List<Func<Registry, ProcessManagerDef>> processManagers = [];
+    private readonly List<(string Name, IReadOnlyCollection<Type> Types, IReadOnlyList<string> Problems)> processManagerInfo = [];
+    private readonly List<string> problems = [];
+    private readonly List<InterpreterChoice> interpreters = [];
+    private Fable.CSharp.Routes routes = Fable.CSharp.Routes.Empty;
+    private JsonSerializerOptions json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>A builder with nothing registered.</summary>
+    public static FableBuilder Create() => new();
+
+    /// <summary>Registers <typeparamref name="TEvent"/> under the stable <paramref name="name"/> at version 1.</summary>
+    public FableBuilder Event<TEvent>(string name) => Event<TEvent>(name, 1);
+
+    /// <summary>Registers <typeparamref name="TEvent"/> under <paramref name="name"/> at <paramref name="version"/>,
+    /// with the upcasters that read each older version.</summary>
+    public FableBuilder Event<TEvent>(string name, int version, params Upcaster[] upcasters)
+    {
+        upcasters ??= [];
+        foreach (var u in upcasters.Where(u => u is null || u.Apply is null))
+            problems.Add($"event type {name} has a null upcaster{(u is null ? "" : $" from v{u.FromVersion}")}");
+        var valid = upcasters.Where(u => u is { Apply: not null }).ToArray();
+        foreach (var g in valid.GroupBy(u => u.FromVersion).Where(g => g.Count() > 1))
+            problems.Add($"event type {name} has {g.Count()} upcasters from v{g.Key}");
+        events.Add(new EventRegistration(typeof(TEvent), name ?? "", version, valid.DistinctBy(u => u.FromVersion).ToArray()));
+        return this;
+    }
+
+    /// <summary>The JSON options for event payloads and process-manager state (default: web defaults).</summary>
+    public FableBuilder Json(JsonSerializerOptions options)
+    {
+        if (options is null) problems.Add("the JSON options are null");
+        else json = options;
+        return this;
+    }
+
+    /// <summary>Registers an aggregate type; only registered types can be emitted to.</summary>
+    public FableBuilder Aggregate<TState>(AggregateType<TState> type)
+    {
+        if (type is null) problems.Add("an aggregate type is null");
+        else aggregates.Add(new RegisteredAggregate(type, type.Table, type.EvolvedEventTypes, type.Problems, Interop.Checker(type)));
+        return this;
+    }
+
+    /// <summary>Merges <paramref name="more"/> into the app's routes (handlers of one type run in registration order).</summary>
+    public FableBuilder Routes(Fable.CSharp.Routes more)
+    {
+        if (more is null) problems.Add("a routes value is null");
+        else routes = routes.Include(more);
+        return this;
+    }
+
+    /// <summary>Registers a process manager.</summary>
+    public FableBuilder ProcessManager<TState>(ProcessManager<TState> processManager)
+    {
+        if (processManager is null) problems.Add("a process manager is null");
+        else
+        {
+            processManagers.Add(reg => Interop.ProcessManager(processManager, reg));
+            processManagerInfo.Add((processManager.Name, processManager.EventTypes, processManager.Problems));
+        }
+        return this;
+    }
+
+    /// <summary>Runs on the in-memory interpreter (same semantics as PostgreSQL; for tests and the sample).</summary>
+    /// <param name="clock">Stamps recorded events (default: UTC now).</param>
+    /// <param name="lockTimeout">How long a unit of work waits for a locked aggregate before a retryable
+    /// <see cref="FableErrors.Conflict"/>, as a deadlock would on PostgreSQL (default: 10 seconds).</param>
+    public FableBuilder UseInMemory(Func<DateTimeOffset>? clock = null, TimeSpan? lockTimeout = null)
+    {
+        interpreters.Add(InterpreterChoice.InMemory(clock, lockTimeout));
+        return this;
+    }
+
+    /// <summary>Runs on PostgreSQL through <paramref name="dataSource"/> (which stays yours to dispose). Build migrates
+    /// Fable's <paramref name="schema"/>, checks every aggregate table and registers the process managers.</summary>
+    /// <param name="dataSource">Where connections come from.</param>
+    /// <param name="schema">Fable's own schema (events, process managers); created when missing.</param>
+    /// <param name="notify">Whether emits wake process-manager runners with NOTIFY (they also poll).</param>
+    /// <param name="runnerId">This process's name as a process-manager runner (default: machine, process, random).</param>
+    /// <param name="pollInterval">How long a runner waits without a notification before reading again (default 1 s).</param>
+    /// <param name="log">Receives runner failures and takeovers (default: standard error).</param>
+    public FableBuilder UsePostgres(NpgsqlDataSource dataSource, string schema = "fable", bool notify = true, string? runnerId = null,
+                                    TimeSpan? pollInterval = null, Action<string>? log = null)
+    {
+        if (dataSource is null) problems.Add("the PostgreSQL data source is null");
+        else interpreters.Add(InterpreterChoice.Postgres(dataSource, new PostgresSettings(schema, notify, runnerId, pollInterval, log)));
+        return this;
+    }
+
+    /// <summary>Validates the whole registration and starts the interpreter. Left is one error: the only problem's
+    /// own error (such as <see cref="FableErrors.DuplicateRoute"/>), or <see cref="FableErrors.InvalidDefinition"/>
+    /// listing every problem.</summary>
+    public EitherAsync<Error, FableApp> Build(CancellationToken ct = default) => BuildAsync(ct).ToAsync();
+
+    private async Task<Either<Error, FableApp>> BuildAsync(CancellationToken ct)
+    {
+        var registry = new Registry(json);
+        var found = new List<(string Text, Error? Typed)>(problems.Select(p => (p, (Error?)null)));
+        void Problem(string text) => found.Add((text, null));
+
+        var registered = new System.Collections.Generic.HashSet<Type>(events.Select(e => e.ClrType));
+        var routed = new System.Collections.Generic.HashSet<Type>(routes.EventTypes);
+        foreach (var a in aggregates)
+        {
+            a.Problems.ToList().ForEach(Problem);
+            if (!registry.Add(a.Type)) Problem($"aggregate type {a.Table} is registered twice");
+            foreach (var t in a.Evolved.Where(t => !registered.Contains(t)))
+                Problem($"aggregate {a.Table} evolves {t.Name}, which is not a registered event type");
+            foreach (var t in a.Evolved.Where(t => registered.Contains(t) && !routed.Contains(t)))
+                Problem($"aggregate {a.Table} evolves {t.Name}, which has no route (declare one with Routes.On<{t.Name}>())");
+        }
+        foreach (var g in aggregates.GroupBy(a => a.Table, StringComparer.Ordinal).Where(g => g.Select(a => a.Type).Distinct().Count() > 1))
+            Problem($"aggregate table {g.Key} is registered by {g.Select(a => a.Type).Distinct().Count()} aggregate types");
+        foreach (var (name, types, pmProblems) in processManagerInfo)
+        {
+            pmProblems.ToList().ForEach(Problem);
+            foreach (var t in types.Where(t => !registered.Contains(t)))
+                Problem($"process manager {name} handles {t.Name}, which is not a registered event type");
+        }
+        if (interpreters.Count == 0) Problem("no interpreter chosen: call UseInMemory() or UsePostgres(...)");
+        if (interpreters.Count > 1) Problem($"{interpreters.Count} interpreters chosen; choose one");
+
+        var routeProblems = new List<string>();
+        var router = Interop.Router(routes.Entries, registry, routeProblems);
+        routeProblems.ForEach(Problem);
+        var eventTypes = events.Select(e => Interop.EventType(e.ClrType, e.Name, e.Version, e.Upcasters));
+        var runtime = Interop.Runtime(eventTypes, json, router, processManagers.Select(p => p(registry)).ToList());
+        runtime.IfLeft(e =>
+        {
+            if (e is FableErrors.InvalidDefinition d) d.Problems.ToList().ForEach(Problem);
+            else found.Add((e.Message, e));
+        });
+
+        if (found.Count > 0 || runtime.IsLeft) return Combine(found);
+        var backend = await interpreters[0].Create((Runtime)runtime, aggregates, ct).ConfigureAwait(false);
+        return backend.Map(b => new FableApp(b, registry));
+    }
+
+    private static Error Combine(List<(string Text, Error? Typed)> found) =>
+        found is [{ Typed: { } only }] ? only : new FableErrors.InvalidDefinition(found.Select(f => f.Text).ToArray());
+}
+
+/// <summary>An aggregate type as the builder and the interpreter check see it.</summary>
+internal sealed record RegisteredAggregate(object Type, string Table, IReadOnlyCollection<Type> Evolved, IReadOnlyList<string> Problems,
+                                           AggregateChecker Check);

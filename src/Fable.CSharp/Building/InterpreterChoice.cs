@@ -1,0 +1,35 @@
+// The interpreter an app runs on: in-memory, or PostgreSQL through an NpgsqlDataSource.
+// Creating it may fail (a migration, an aggregate table that does not fit); every problem is reported together.
+using LanguageExt;
+using LanguageExt.Common;
+using Npgsql;
+
+namespace Fable.CSharp;
+
+/// <summary>Checks that an aggregate table fits on a Postgres store; Left lists the problems.</summary>
+internal delegate Task<Either<Error, Unit>> AggregateChecker(object store, CancellationToken ct);
+
+/// <summary>How the PostgreSQL interpreter and its process-manager runners are set up.</summary>
+internal sealed record PostgresSettings(string Schema, bool Notify, string? RunnerId, TimeSpan? PollInterval, Action<string>? Log);
+
+/// <summary>Creates the backend of an app.</summary>
+internal abstract class InterpreterChoice
+{
+    public abstract Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct);
+
+    public static InterpreterChoice InMemory(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) => new InMemoryChoice(clock, lockTimeout);
+
+    public static InterpreterChoice Postgres(NpgsqlDataSource dataSource, PostgresSettings settings) => new PostgresChoice(dataSource, settings);
+
+    private sealed class InMemoryChoice(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) : InterpreterChoice
+    {
+        public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct) =>
+            Task.FromResult(Interop.InMemory(runtime, clock, lockTimeout));
+    }
+
+    private sealed class PostgresChoice(NpgsqlDataSource dataSource, PostgresSettings settings) : InterpreterChoice
+    {
+        public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct) =>
+            Interop.Postgres(dataSource, runtime, settings, aggregates.Select(a => a.Check), ct);
+    }
+}

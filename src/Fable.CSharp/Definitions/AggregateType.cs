@@ -1,0 +1,84 @@
+// An aggregate as a C# definition: its table and key kind, the state of a new aggregate, how the state
+// evolves per event type, and how it maps to the row. Immutable: each On returns a new definition.
+using System.Collections.Immutable;
+
+namespace Fable.CSharp;
+
+/// <summary>How an aggregate lives in its table and evolves. The table has a primary key <c>id</c> and a column
+/// <c>last_event_id bigint NULL</c>; Fable writes the columns <see cref="ToRow"/> returns.</summary>
+/// <typeparam name="TState">The aggregate's state type.</typeparam>
+public sealed class AggregateType<TState>
+{
+    private readonly ImmutableDictionary<Type, Func<TState, object, TState>> evolvers;
+    private readonly ImmutableList<string> problems;
+
+    private AggregateType(string table, KeyKind keyKind, Func<object, TState> initial,
+                          Func<TState, IReadOnlyDictionary<string, object?>> toRow,
+                          Func<IReadOnlyDictionary<string, object?>, TState> ofRow,
+                          ImmutableDictionary<Type, Func<TState, object, TState>> evolvers, ImmutableList<string> problems)
+    {
+        Table = table;
+        KeyKind = keyKind;
+        Initial = initial;
+        ToRow = toRow;
+        OfRow = ofRow;
+        this.evolvers = evolvers;
+        this.problems = problems;
+    }
+
+    /// <summary>A definition for <paramref name="table"/> keyed by <paramref name="keyKind"/>.</summary>
+    /// <param name="table">The aggregate table (unqualified or schema-qualified).</param>
+    /// <param name="keyKind">The type of its <c>id</c> column.</param>
+    /// <param name="initial">The state of an aggregate that has no row yet, from its key (Guid, long or string).</param>
+    /// <param name="toRow">The columns Fable writes for a state, besides <c>id</c> and <c>last_event_id</c>.</param>
+    /// <param name="ofRow">The state read back from a full row (which includes <c>id</c> and <c>last_event_id</c>).</param>
+    public static AggregateType<TState> Create(string table, KeyKind keyKind, Func<object, TState> initial,
+                                               Func<TState, IReadOnlyDictionary<string, object?>> toRow,
+                                               Func<IReadOnlyDictionary<string, object?>, TState> ofRow)
+    {
+        var problems = ImmutableList<string>.Empty;
+        if (string.IsNullOrWhiteSpace(table)) problems = problems.Add("an aggregate definition has a blank table name");
+        if (initial is null) problems = problems.Add($"aggregate {table} has no initial state function");
+        if (toRow is null) problems = problems.Add($"aggregate {table} has no state-to-row mapping");
+        if (ofRow is null) problems = problems.Add($"aggregate {table} has no row-to-state mapping");
+        if (!Enum.IsDefined(keyKind)) problems = problems.Add($"aggregate {table} has an unknown key kind {(int)keyKind}");
+        return new AggregateType<TState>(table ?? "", keyKind, initial!, toRow!, ofRow!,
+                                         ImmutableDictionary<Type, Func<TState, object, TState>>.Empty, problems);
+    }
+
+    /// <summary>Adds how <typeparamref name="TEvent"/> changes the state (pure). Events without an evolve leave
+    /// the state unchanged (their handlers may still write associated rows).</summary>
+    public AggregateType<TState> On<TEvent>(Func<TState, TEvent, TState> evolve)
+    {
+        if (evolve is null)
+            return With(evolvers, problems.Add($"aggregate {Table} has a null evolve for {typeof(TEvent).Name}"));
+        if (evolvers.ContainsKey(typeof(TEvent)))
+            return With(evolvers, problems.Add($"aggregate {Table} evolves {typeof(TEvent).Name} twice"));
+        return With(evolvers.Add(typeof(TEvent), (s, e) => evolve(s, (TEvent)e)), problems);
+    }
+
+    /// <summary>The aggregate table.</summary>
+    public string Table { get; }
+    /// <summary>The type of the <c>id</c> column.</summary>
+    public KeyKind KeyKind { get; }
+    /// <summary>The state of an aggregate that has no row yet.</summary>
+    public Func<object, TState> Initial { get; }
+    /// <summary>The columns written for a state.</summary>
+    public Func<TState, IReadOnlyDictionary<string, object?>> ToRow { get; }
+    /// <summary>The state read from a row.</summary>
+    public Func<IReadOnlyDictionary<string, object?>, TState> OfRow { get; }
+    /// <summary>The event types this aggregate evolves on.</summary>
+    public IReadOnlyCollection<Type> EvolvedEventTypes => evolvers.Keys.ToArray();
+
+    /// <summary>The state after one event: its evolve, or the same state when none is registered for its type.</summary>
+    public TState Evolve(TState state, object @event) =>
+        evolvers.TryGetValue(@event.GetType(), out var f) ? f(state, @event) : state;
+
+    internal IReadOnlyList<string> Problems => problems;
+
+    /// <summary>The F# definition, built once by the interop layer.</summary>
+    internal object? Core { get; set; }
+
+    private AggregateType<TState> With(ImmutableDictionary<Type, Func<TState, object, TState>> e, ImmutableList<string> p) =>
+        new(Table, KeyKind, Initial, ToRow, OfRow, e, p);
+}

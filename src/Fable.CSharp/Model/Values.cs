@@ -1,0 +1,97 @@
+// Plain C# values Fable hands out: key kinds, log positions and recorded events.
+// They mirror the F# core's records without exposing any F# type.
+namespace Fable.CSharp;
+
+/// <summary>The type of an aggregate table's <c>id</c> column.</summary>
+public enum KeyKind
+{
+    /// <summary><c>uuid</c>, passed as <see cref="Guid"/>.</summary>
+    Uuid = 0,
+    /// <summary><c>bigint</c>, passed as <see cref="long"/> (an <see cref="int"/> is widened).</summary>
+    Int = 1,
+    /// <summary><c>text</c>, passed as <see cref="string"/>.</summary>
+    Text = 2,
+}
+
+/// <summary>A place in the global log as process managers read it: the ordering key and the event id.</summary>
+/// <param name="Tx">The follower ordering key (grows along each aggregate's chain).</param>
+/// <param name="Id">The event id.</param>
+public readonly record struct Position(long Tx, long Id)
+{
+    /// <summary>Before every event.</summary>
+    public static Position Origin => new(0, 0);
+
+    /// <summary>"tx:id".</summary>
+    public override string ToString() => $"{Tx}:{Id}";
+}
+
+/// <summary>An event as recorded in the log.</summary>
+public sealed class RecordedEvent
+{
+    /// <summary>Creates a recorded event (Fable creates these; you rarely need to).</summary>
+    public RecordedEvent(long id, long? prevEventId, string table, object key, string typeName, int typeVersion,
+                         string meta, string data, DateTimeOffset insertedAt, Position position)
+    {
+        Id = id;
+        PrevEventId = prevEventId;
+        Table = table;
+        Key = key;
+        TypeName = typeName;
+        TypeVersion = typeVersion;
+        Meta = meta;
+        Data = data;
+        InsertedAt = insertedAt;
+        Position = position;
+    }
+
+    /// <summary>The global event id.</summary>
+    public long Id { get; }
+    /// <summary>The previous event of the same aggregate; null for its first event.</summary>
+    public long? PrevEventId { get; }
+    /// <summary>The aggregate table.</summary>
+    public string Table { get; }
+    /// <summary>The aggregate key (Guid, long or string).</summary>
+    public object Key { get; }
+    /// <summary>The stable type name.</summary>
+    public string TypeName { get; }
+    /// <summary>The payload's schema version.</summary>
+    public int TypeVersion { get; }
+    /// <summary>Metadata as a JSON object text.</summary>
+    public string Meta { get; }
+    /// <summary>The payload as JSON text.</summary>
+    public string Data { get; }
+    /// <summary>When the event was recorded.</summary>
+    public DateTimeOffset InsertedAt { get; }
+    /// <summary>Where process managers see it.</summary>
+    public Position Position { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => $"#{Id} {TypeName} v{TypeVersion} on {Table}/{Key} (prev {PrevEventId?.ToString() ?? "none"})";
+}
+
+/// <summary>A snapshot of one aggregate: its type, key, last event id and state. Emitting with a snapshot
+/// expects the aggregate to still be at <see cref="LastEventId"/>.</summary>
+/// <typeparam name="TState">The aggregate's state type.</typeparam>
+public sealed class Aggregate<TState>
+{
+    /// <summary>A snapshot (Fable creates these).</summary>
+    public Aggregate(AggregateType<TState> type, object id, long? lastEventId, TState state)
+    {
+        Type = type;
+        Id = id;
+        LastEventId = lastEventId;
+        State = state;
+    }
+
+    /// <summary>The aggregate's registered type.</summary>
+    public AggregateType<TState> Type { get; }
+    /// <summary>The key (Guid, long or string).</summary>
+    public object Id { get; }
+    /// <summary>The id of its last event; null before its first.</summary>
+    public long? LastEventId { get; }
+    /// <summary>The state after that event.</summary>
+    public TState State { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Type.Table}/{Id} @ {LastEventId?.ToString() ?? "none"}: {State}";
+}

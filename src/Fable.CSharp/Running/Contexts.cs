@@ -1,0 +1,95 @@
+// What decisions, handlers and process managers receive: the transaction's tables and connection,
+// the event being handled and the cancellation token.
+using LanguageExt;
+using LanguageExt.Common;
+using Npgsql;
+
+namespace Fable.CSharp;
+
+/// <summary>What a decision that reads inside the emit's transaction receives (the aggregate is locked).</summary>
+public sealed class DecideContext
+{
+    private readonly UnitOfWork work;
+
+    internal DecideContext(UnitOfWork work, CancellationToken ct)
+    {
+        this.work = work;
+        CancellationToken = ct;
+    }
+
+    /// <summary>Ordinary rows in the emit's transaction.</summary>
+    public Tables Tables => work.Tables;
+    /// <summary>The connection on PostgreSQL (null in memory).</summary>
+    public NpgsqlConnection? Connection => work.Connection;
+    /// <summary>The transaction on PostgreSQL (null in memory).</summary>
+    public NpgsqlTransaction? Transaction => work.Transaction;
+    /// <summary>Cancellation of the emit.</summary>
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>Reads another aggregate inside the transaction, without locking it.</summary>
+    public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+        work.Load(type, id, ct.CanBeCanceled ? ct : CancellationToken);
+}
+
+/// <summary>What a handler receives for one event, inside the emit's transaction.</summary>
+public sealed class HandlerContext
+{
+    internal HandlerContext(UnitOfWork work, string table, object key, object state, RecordedEvent recorded, bool replaying, CancellationToken ct)
+    {
+        Work = work;
+        Table = table;
+        Key = key;
+        State = state;
+        Recorded = recorded;
+        Replaying = replaying;
+        CancellationToken = ct;
+    }
+
+    /// <summary>The emit's unit of work (emit to other aggregates in the same transaction).</summary>
+    public UnitOfWork Work { get; }
+    /// <summary>Ordinary rows in the emit's transaction.</summary>
+    public Tables Tables => Work.Tables;
+    /// <summary>The connection on PostgreSQL (null in memory).</summary>
+    public NpgsqlConnection? Connection => Work.Connection;
+    /// <summary>The transaction on PostgreSQL (null in memory).</summary>
+    public NpgsqlTransaction? Transaction => Work.Transaction;
+    /// <summary>The aggregate table.</summary>
+    public string Table { get; }
+    /// <summary>The aggregate key (Guid, long or string).</summary>
+    public object Key { get; }
+    /// <summary>The aggregate state after this event was evolved.</summary>
+    public object State { get; }
+    /// <summary>The event as recorded (id, previous id, type, payload).</summary>
+    public RecordedEvent Recorded { get; }
+    /// <summary>True inside a Replay: skip effects that must happen once.</summary>
+    public bool Replaying { get; }
+    /// <summary>Cancellation of the emit.</summary>
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>The state as <typeparamref name="TState"/> (an InvalidCastException fails the handler).</summary>
+    public TState StateAs<TState>() => (TState)State;
+}
+
+/// <summary>What a process manager's transactional handler receives: the checkpoint's transaction and the event.</summary>
+public sealed class ProcessContext
+{
+    internal ProcessContext(UnitOfWork work, RecordedEvent recorded, CancellationToken ct)
+    {
+        Work = work;
+        Recorded = recorded;
+        CancellationToken = ct;
+    }
+
+    /// <summary>The checkpoint's unit of work: writes and emits here commit with the new state and checkpoint.</summary>
+    public UnitOfWork Work { get; }
+    /// <summary>Ordinary rows in the checkpoint's transaction.</summary>
+    public Tables Tables => Work.Tables;
+    /// <summary>The connection on PostgreSQL (null in memory).</summary>
+    public NpgsqlConnection? Connection => Work.Connection;
+    /// <summary>The transaction on PostgreSQL (null in memory).</summary>
+    public NpgsqlTransaction? Transaction => Work.Transaction;
+    /// <summary>The event being handled, as recorded.</summary>
+    public RecordedEvent Recorded { get; }
+    /// <summary>Cancellation of the runner.</summary>
+    public CancellationToken CancellationToken { get; }
+}

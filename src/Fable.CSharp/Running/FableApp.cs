@@ -1,0 +1,102 @@
+// The running app: every operation returns a LanguageExt EitherAsync, so calls chain with Bind and Map and
+// end with Match or ToEither. Each operation is one transaction; Transact composes several in one.
+using LanguageExt;
+using LanguageExt.Common;
+using Npgsql;
+
+namespace Fable.CSharp;
+
+/// <summary>A built Fable app on one interpreter. Thread-safe. Build it with <see cref="FableBuilder"/>.
+/// Operations start when called (as tasks do); chain them with <c>Bind</c> so each starts after the previous one
+/// succeeded, and finish with <c>Match</c> or <c>ToEither</c>. They never throw: every failure is a Left.</summary>
+public sealed class FableApp : IAsyncDisposable
+{
+    private readonly Backend backend;
+    private readonly Registry registry;
+
+    internal FableApp(Backend backend, Registry registry)
+    {
+        this.backend = backend;
+        this.registry = registry;
+        ProcessManagers = new ProcessManagerHost(backend.Host, registry.Json);
+    }
+
+    /// <summary>The interpreter this app runs on: "in-memory" or "postgres".</summary>
+    public string Interpreter => backend.Name;
+
+    /// <summary>The app's process managers.</summary>
+    public ProcessManagerHost ProcessManagers { get; }
+
+    /// <summary>Locks aggregate <paramref name="id"/>, decides on its fresh state and records the events with their
+    /// handlers, in one transaction (the serial mode). A Left from <paramref name="decide"/> comes back as is.</summary>
+    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(AggregateType<TState> type, object id,
+        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+        Transact(u => u.Emit(type, id, decide, ct), ct);
+
+    /// <summary>As the serial emit, with a decision that reads inside the transaction (tables, other aggregates,
+    /// the Npgsql connection).</summary>
+    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(AggregateType<TState> type, object id,
+        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+        Transact(u => u.Emit(type, id, decide, ct), ct);
+
+    /// <summary>Decides on <paramref name="snapshot"/>'s state; <see cref="FableErrors.Conflict"/> when the aggregate
+    /// has moved past the snapshot's last event id.</summary>
+    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(Aggregate<TState> snapshot,
+        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+        Transact(u => u.Emit(snapshot, decide, ct), ct);
+
+    /// <summary>Decides on <paramref name="snapshot"/>'s state reading inside the transaction;
+    /// <see cref="FableErrors.Conflict"/> when the snapshot is stale.</summary>
+    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(Aggregate<TState> snapshot,
+        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+        Transact(u => u.Emit(snapshot, decide, ct), ct);
+
+    /// <summary>Records <paramref name="events"/> on aggregate <paramref name="id"/> without a decision.</summary>
+    public EitherAsync<Error, Aggregate<TState>> Append<TState>(AggregateType<TState> type, object id, IEnumerable<object> events,
+        CancellationToken ct = default) =>
+        Transact(u => u.Append(type, id, events, ct), ct);
+
+    /// <summary>Reads aggregate <paramref name="id"/>; None when it has no row.</summary>
+    public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+        Transact(u => u.Load(type, id, ct), ct);
+
+    /// <summary>Reads aggregate <paramref name="id"/>; <see cref="FableErrors.NotFound"/> when it has no row.</summary>
+    public EitherAsync<Error, Aggregate<TState>> Get<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+        Transact(u => u.Get(type, id, ct), ct);
+
+    /// <summary>The events of aggregate <paramref name="id"/> in chain order.</summary>
+    public EitherAsync<Error, IReadOnlyList<RecordedEvent>> Log<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+        Transact(u => u.Log(type, id, ct), ct);
+
+    /// <summary>Rebuilds aggregate <paramref name="id"/>'s row from its log in one transaction.</summary>
+    public EitherAsync<Error, Aggregate<TState>> Replay<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+        Transact(u => u.Replay(type, id, ct), ct);
+
+    /// <summary>Runs <paramref name="work"/> in one transaction: it commits when the result is Right and rolls back
+    /// on Left, an exception (returned as an Exceptional error) or cancellation. Chain the unit of work's calls with
+    /// Bind; they must not overlap.</summary>
+    public EitherAsync<Error, TResult> Transact<TResult>(Func<UnitOfWork, EitherAsync<Error, TResult>> work, CancellationToken ct = default) =>
+        Interop.Transact(backend.Interpreter, registry, work, ct).ToAsync();
+
+    /// <summary>Runs <paramref name="work"/> inside the caller's open PostgreSQL transaction (the Ecto.Multi case, or a
+    /// test that rolls back at the end): you commit or roll back. Each emit runs in a savepoint, so a failed one leaves
+    /// nothing and the transaction usable. On the in-memory interpreter this is an
+    /// <see cref="FableErrors.InvalidDefinition"/>.</summary>
+    public EitherAsync<Error, TResult> InTransaction<TResult>(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        Func<UnitOfWork, EitherAsync<Error, TResult>> work, CancellationToken ct = default) =>
+        Interop.InTransaction(backend.Store, registry, connection, transaction, work, ct).ToAsync();
+
+    /// <summary>Up to <paramref name="max"/> committed events after <paramref name="after"/>, in follower order
+    /// (never one before an event that may still commit).</summary>
+    public EitherAsync<Error, IReadOnlyList<RecordedEvent>> ReadAll(Position after, int max, CancellationToken ct = default) =>
+        Interop.ReadAll(backend.Interpreter, after, max, ct).ToAsync();
+
+    /// <summary>The position of the last event visible to followers.</summary>
+    public EitherAsync<Error, Position> Head(CancellationToken ct = default) => Interop.Head(backend.Interpreter, ct).ToAsync();
+
+    /// <summary>Decodes a recorded event into its registered CLR type (upcasting older versions).</summary>
+    public Either<Error, object> Decode(RecordedEvent recorded) => Interop.Decode(backend.Interpreter.Codec, recorded);
+
+    /// <summary>Stops the process-manager runners. The data source (on Postgres) stays yours to dispose.</summary>
+    public async ValueTask DisposeAsync() => await ProcessManagers.Stop().ConfigureAwait(false);
+}

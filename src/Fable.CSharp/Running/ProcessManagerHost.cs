@@ -1,0 +1,73 @@
+// Runtime control of an app's process managers: catch up, status, enable/disable/reset/rebuild, start/stop.
+using System.Text.Json;
+using LanguageExt;
+using LanguageExt.Common;
+
+namespace Fable.CSharp;
+
+/// <summary>The stored state of one process manager.</summary>
+/// <param name="Name">Its name.</param>
+/// <param name="Position">The last position handled.</param>
+/// <param name="Lag">Committed events after <paramref name="Position"/>.</param>
+/// <param name="Active">False when disabled (by the Stop policy or by hand).</param>
+/// <param name="LastError">The last failure, if any.</param>
+/// <param name="Attempts">Failures of the current event so far.</param>
+/// <param name="Holder">The runner that holds it now, if any.</param>
+/// <param name="StateJson">Its state as JSON.</param>
+public sealed record ProcessManagerStatus(string Name, Position Position, long Lag, bool Active, string? LastError, int Attempts,
+                                          string? Holder, string StateJson);
+
+/// <summary>Runs an app's process managers and controls them at runtime.</summary>
+public sealed class ProcessManagerHost
+{
+    private readonly IProcessManagerHost host;
+    private readonly JsonSerializerOptions json;
+
+    internal ProcessManagerHost(IProcessManagerHost host, JsonSerializerOptions json)
+    {
+        this.host = host;
+        this.json = json;
+    }
+
+    /// <summary>Starts background runners for every registered process manager (idempotent).</summary>
+    public Task Start(CancellationToken ct = default) => Interop.Start(host, ct);
+
+    /// <summary>Stops the runners; a batch in flight commits whole or not at all. Cancelling <paramref name="ct"/> stops
+    /// the wait, not the stopping.</summary>
+    public Task Stop(CancellationToken ct = default) => Interop.Stop(host).WaitAsync(ct);
+
+    /// <summary>Completes once every active process manager has handled every event committed before the call
+    /// (in memory and without started runners: deterministically, on this call).</summary>
+    public EitherAsync<Error, Unit> CatchUp(CancellationToken ct = default) => Interop.CatchUp(host, ct).ToAsync();
+
+    /// <summary>The stored status of process manager <paramref name="name"/>.</summary>
+    public EitherAsync<Error, ProcessManagerStatus> Status(string name, CancellationToken ct = default) =>
+        Interop.Status(host, name, ct).ToAsync();
+
+    /// <summary>The stored state of <paramref name="processManager"/>.</summary>
+    public EitherAsync<Error, TState> State<TState>(ProcessManager<TState> processManager, CancellationToken ct = default) =>
+        Status(processManager.Name, ct).Bind(s =>
+        {
+            try
+            {
+                return EitherAsync<Error, TState>.Right(JsonSerializer.Deserialize<TState>(s.StateJson, json)!);
+            }
+            catch (JsonException ex)
+            {
+                return EitherAsync<Error, TState>.Left(new FableErrors.UndecodablePayload(processManager.Name, 0, ex.Message));
+            }
+        });
+
+    /// <summary>Enables process manager <paramref name="name"/> (clears its error and attempts).</summary>
+    public EitherAsync<Error, Unit> Enable(string name, CancellationToken ct = default) => Interop.Enable(host, name, ct).ToAsync();
+
+    /// <summary>Disables process manager <paramref name="name"/>; its runner stops after the current batch.</summary>
+    public EitherAsync<Error, Unit> Disable(string name, CancellationToken ct = default) => Interop.Disable(host, name, ct).ToAsync();
+
+    /// <summary>Moves <paramref name="name"/>'s checkpoint to <paramref name="start"/> and resets its state to the initial one.</summary>
+    public EitherAsync<Error, Unit> Reset(string name, StartPosition start, CancellationToken ct = default) =>
+        Interop.Reset(host, name, start, ct).ToAsync();
+
+    /// <summary>Resets <paramref name="name"/> to the origin with the initial state; it handles the whole log again.</summary>
+    public EitherAsync<Error, Unit> Rebuild(string name, CancellationToken ct = default) => Interop.Rebuild(host, name, ct).ToAsync();
+}

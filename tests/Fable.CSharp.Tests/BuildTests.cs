@@ -1,0 +1,93 @@
+// Registration problems: Build reports all of them at once as one error and never throws.
+using Fable.CSharp;
+using LanguageExt;
+using Xunit;
+
+namespace FacadeTests;
+
+public sealed class BuildTests
+{
+    private sealed record Thing(Guid Id);
+
+    [Fact]
+    public async Task Build_reports_every_registration_problem_in_one_InvalidDefinition()
+    {
+        var broken = AggregateType<Thing>.Create(" ", KeyKind.Uuid, id => new Thing((Guid)id), null!, _ => new Thing(Guid.Empty))
+                                         .On<Opened>((t, _) => t)
+                                         .On<Opened>((t, _) => t);
+        var builder = FableBuilder.Create()
+            .Event<Opened>("opened")
+            .Event<Deposited>("opened")                                        // duplicate stable name
+            .Event<Withdrawn>("withdrawn", 2, new Upcaster(5, n => n))         // upcaster outside 1..1
+            .Aggregate(broken)                                                  // blank table, no ToRow, evolves Opened twice
+            .Routes(Routes.Empty.On<Exploded>("x", (_, _) => LanguageExt.Prelude.unit)) // Exploded is not registered
+            .ProcessManager(ProcessManager<int>.Create("", 0).WithBatchSize(0)); // blank name, batch size 0
+        var error = await Expect.Left(builder.Build());                          // and no interpreter
+        var invalid = Assert.IsType<FableErrors.InvalidDefinition>(error);
+        Assert.Equal(FableErrors.InvalidDefinitionCode, invalid.Code);
+        string[] expected =
+        [
+            "blank table name", "no state-to-row mapping", "evolves Opened twice", "name opened is registered 2 times",
+            "upcaster from v5", "Exploded is routed but not registered", "process manager has a blank name", "batch size 0",
+            "no interpreter chosen",
+        ];
+        foreach (var fragment in expected)
+            Assert.Contains(invalid.Problems, p => p.Contains(fragment, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_handler_registered_twice_for_one_type_is_DuplicateRoute()
+    {
+        var routes = Routes.Empty.On<Deposited>("ledger", (_, _) => LanguageExt.Prelude.unit);
+        var error = await Expect.Left(Accounts.Register(FableBuilder.Create()).Routes(routes).UseInMemory().Build());
+        var duplicate = Assert.IsType<FableErrors.DuplicateRoute>(error);
+        Assert.Equal(("Deposited", "ledger"), (duplicate.EventType, duplicate.Handler));
+        Assert.Equal(FableErrors.DuplicateRouteCode, duplicate.Code);
+    }
+
+    [Fact]
+    public async Task Routes_from_separate_modules_merge_and_run_in_registration_order()
+    {
+        var order = new List<string>();
+        var moduleA = Routes.Empty.OnAsync<Opened>("a", (_, _) => { order.Add("a"); return Task.CompletedTask; });
+        var moduleB = Routes.Empty.OnAsync<Opened>("b", (_, _) => { order.Add("b"); return Task.CompletedTask; });
+        await using var app = await Expect.Right(Accounts.Register(FableBuilder.Create()).Routes(moduleA.Include(moduleB)).UseInMemory().Build());
+        await Expect.Right(app.Emit(Accounts.Type, Guid.NewGuid(), a => Accounts.Open(a, "ada")));
+        Assert.Equal(["a", "b"], order);
+    }
+
+    [Fact]
+    public async Task An_evolved_event_type_without_a_route_is_reported_by_Build()
+    {
+        var type = AggregateType<Thing>.Create("things", KeyKind.Uuid, id => new Thing((Guid)id), _ => Rows.Of(), _ => new Thing(Guid.Empty))
+                                       .On<Withdrawn>((t, _) => t);
+        var error = await Expect.Left(FableBuilder.Create().Event<Withdrawn>("withdrawn").Aggregate(type).UseInMemory().Build());
+        Assert.Contains(Assert.IsType<FableErrors.InvalidDefinition>(error).Problems, p => p.Contains("has no route", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Emitting_to_an_aggregate_type_that_is_not_registered_is_InvalidDefinition()
+    {
+        var other = AggregateType<Thing>.Create("things", KeyKind.Uuid, id => new Thing((Guid)id), _ => Rows.Of(), _ => new Thing(Guid.Empty));
+        await using var app = await new InMemoryHarness().App();
+        var error = await Expect.Left(app.Append(other, Guid.NewGuid(), [new Opened("x")]));
+        Assert.Contains("not registered", Assert.IsType<FableErrors.InvalidDefinition>(error).Problems[0], StringComparison.Ordinal);
+    }
+    [Fact]
+    public async Task An_unreachable_database_is_an_Exceptional_Infrastructure_error()
+    {
+        await using var nowhere = Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Username=x;Database=x;Timeout=3");
+        var error = await Expect.Left(Accounts.Register(FableBuilder.Create()).UsePostgres(nowhere).Build());
+        var infrastructure = Assert.IsType<FableErrors.Infrastructure>(error);
+        Assert.True(infrastructure.IsExceptional);
+        Assert.Equal(FableErrors.InfrastructureCode, infrastructure.Code);
+    }
+
+    [Fact]
+    public async Task InTransaction_on_the_in_memory_interpreter_is_InvalidDefinition()
+    {
+        await using var app = await new InMemoryHarness().App();
+        var error = await Expect.Left(app.InTransaction(null!, null!, u => u.Load(Accounts.Type, Guid.NewGuid())));
+        Assert.IsType<FableErrors.InvalidDefinition>(error);
+    }
+}

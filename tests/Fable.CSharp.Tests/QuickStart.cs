@@ -1,0 +1,61 @@
+// The README's C# quick start, compiled and run by the tests so it stays true.
+using Fable.CSharp;
+using LanguageExt;
+using LanguageExt.Common;
+using Xunit;
+
+namespace QuickStart;
+
+public sealed record Opened(string Owner);
+public sealed record Deposited(long Amount);
+public sealed record Account(Guid Id, string? Owner, long Balance);
+
+public static class Bank
+{
+    public static readonly Error NotOpen = Error.New(1, "the account is not open");
+
+    // An aggregate: its table, key, initial state, evolve per event type, row <-> state.
+    public static readonly AggregateType<Account> Accounts =
+        AggregateType<Account>.Create("accounts", KeyKind.Uuid,
+                initial: id => new Account((Guid)id, null, 0),
+                toRow: a => Rows.Of(("owner", a.Owner), ("balance", a.Balance)),
+                ofRow: r => new Account(r.Value<Guid>("id"), r.Value<string>("owner"), r.Value<long>("balance")))
+            .On<Opened>((a, e) => a with { Owner = e.Owner })
+            .On<Deposited>((a, e) => a with { Balance = a.Balance + e.Amount });
+
+    // Handlers run in the emit's transaction: here each deposit also writes a ledger row.
+    public static readonly Routes Routes = Routes.Empty
+        .On<Opened>()
+        .On<Deposited>("ledger", (ctx, e) =>
+            ctx.Tables.Insert("ledger", Rows.Of(("id", ctx.Recorded.Id), ("account_id", ctx.Key), ("amount", e.Amount))));
+
+    public static Either<Error, IEnumerable<object>> Deposit(Account a, long amount) =>
+        a.Owner is null ? NotOpen : Events.Of(new Deposited(amount));
+
+    public static async Task<string> Run()
+    {
+        await using var app = await FableBuilder.Create()
+            .Event<Opened>("opened")
+            .Event<Deposited>("deposited")
+            .Aggregate(Accounts)
+            .Routes(Routes)
+            .UseInMemory()                               // or .UsePostgres(dataSource)
+            .Build()
+            .IfLeft(e => throw new InvalidOperationException(e.Message));
+
+        var id = Guid.NewGuid();
+        var refused = await app.Emit(Accounts, Guid.NewGuid(), a => Deposit(a, 5))
+                               .Match(Right: _ => "accepted", Left: e => $"refused {e.Code}");
+        var balance = await app.Emit(Accounts, id, a => Events.Of(new Opened("ada")))
+                               .Bind(a => app.Emit(a, s => Deposit(s, 100)))
+                               .Bind(a => app.Emit(a, s => Deposit(s, 20)))
+                               .Match(Right: a => $"balance {a.State.Balance}", Left: e => $"refused {e.Code}");
+        return $"{refused}, {balance}";
+    }
+}
+
+public sealed class QuickStartTests
+{
+    [Fact]
+    public async Task The_README_quick_start_runs() => Assert.Equal("refused 1, balance 120", await Bank.Run());
+}
