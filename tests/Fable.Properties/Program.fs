@@ -9,7 +9,7 @@ open Expecto.Impl
 open Fable.Tests
 
 /// The interpreters under test (add a fixture here to run the whole suite against it).
-let fixtures = [ Fixtures.inMemory ]
+let fixtures = [ Fixtures.inMemory; PgFixture.postgres ]
 
 /// The properties every interpreter must satisfy.
 let interpreterTests (fixture: Fixture.Fixture) =
