@@ -8,7 +8,8 @@ open Expecto
 open Expecto.Impl
 open Fable.Tests
 
-/// The interpreters under test (add a fixture here to run the whole suite against it).
+/// The interpreters under test (add a fixture here to run the whole suite against it, and its agreement with
+/// the in-memory interpreter).
 let fixtures = [ Fixtures.inMemory; PgFixture.postgres ]
 
 /// The properties every interpreter must satisfy.
@@ -19,7 +20,9 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "replay" (Replay.tests fixture)
           testList "units of work" (UnitsOfWork.tests fixture)
           testList "tables" (Tables.tests fixture)
-          testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture) ]
+          testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
+          if fixture.Name <> Fixtures.inMemory.Name then
+              testList "agreement" (Agreement.tests Fixtures.inMemory fixture) ]
 
 let allTests =
     testList "fable" [

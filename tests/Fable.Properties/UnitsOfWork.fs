@@ -108,7 +108,7 @@ let exceptionDiscards (fixture: Fixture) =
                     return raise (InvalidOperationException "the work throws")
                 }
             let e = run (i.Transact(work, ct)) |> err "a throwing unit of work"
-            Expect.notEqual e.Code ErrorCodes.Rejected (sprintf "a thrown exception is not a rejection: %O" e)
+            Expect.equal e.Code ErrorCodes.HandlerFailed (sprintf "a thrown exception is a HandlerFailed of the work: %O" e)
             Expect.isEmpty (readAll inst) "no event is committed"
             Expect.isEmpty (rows inst accountsTable) "no aggregate row is committed"
             Expect.isEmpty (rows inst kvTable) "no table write is committed"))
