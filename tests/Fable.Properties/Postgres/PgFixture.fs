@@ -8,8 +8,8 @@ open System.Threading
 open Fable.Postgres
 open Fable.Tests.Fixture
 
-/// A fifth of the in-memory case count, at least 10: each case creates schemas and runs real transactions.
-let cases (inMemory: int) = max 10 (inMemory / 5)
+/// A quarter of the in-memory case count, at least 10: each case creates schemas and runs real transactions.
+let cases (inMemory: int) = max 10 (inMemory / 4)
 
 /// Isolated Postgres instances on the test server (FABLE_PG_CONNECTION or a throwaway cluster).
 let postgres: Fixture =
