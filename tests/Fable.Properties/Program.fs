@@ -20,6 +20,7 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "replay" (Replay.tests fixture)
           testList "units of work" (UnitsOfWork.tests fixture)
           testList "tables" (Tables.tests fixture)
+          testList "global log" (GlobalLog.tests fixture)
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
           if fixture.Name <> Fixtures.inMemory.Name then
               testList "agreement" (Agreement.tests Fixtures.inMemory fixture) ]
