@@ -35,6 +35,10 @@ type Op =
     /// Loads the account in the unit of work, then emits expecting the head it read.
     | AtHead of account: int * command: Commands.Command
     | Increment of counter: int
+    /// A decision that reads the kv row in the transaction: deposits its `a` (at least 1), refuses when it is missing.
+    | DepositKv of account: int * id: int64
+    /// An emit whose own token is cancelled before it starts.
+    | CancelledDeposit of account: int
     | ReplayAccount of account: int
     | UpsertKv of id: int64 * value: int64
     | InsertKv of id: int64 * text: string
@@ -70,6 +74,8 @@ let private plan =
                   1, Gen.map2 (fun a c -> IfNew(a, c)) account Gens.command
                   2, Gen.map2 (fun a c -> AtHead(a, c)) account Gens.command
                   3, Gen.choose (0, counters - 1) |> Gen.map Increment
+                  1, Gen.map2 (fun a i -> DepositKv(a, i)) account kvId
+                  1, account |> Gen.map CancelledDeposit
                   1, account |> Gen.map ReplayAccount
                   1, Gen.map2 (fun i v -> UpsertKv(i, int64 v)) kvId (Gen.choose (0, 9))
                   1, Gen.map2 (fun i t -> InsertKv(i, t)) kvId Gens.text
@@ -177,6 +183,23 @@ let private runOp (uow: IUnitOfWork) (accountKeys: Guid[]) (counterKeys: string[
                 return! emitAccount a (Expected.At head) (Pure(Commands.decide cmd))
         | Increment c ->
             let! r = uow.Emit(counters, AggregateKey.Text counterKeys[c], Expected.Any, Pure(fun s -> Ok [ box { Seen = s.Value } ]), ct)
+            return emitted r
+        | DepositKv(a, kv) ->
+            let decide =
+                InTransaction(fun uow (s: Account) ct ->
+                    task {
+                        match! uow.Tables.Get(kvTable, box kv, ct) with
+                        | Error e -> return Error e
+                        | Ok None -> return Decider.reject "no such kv row"
+                        | Ok(Some row) ->
+                            let amount = row |> Row.tryGet "a" |> Option.map Convert.ToInt64 |> Option.defaultValue 0L
+                            return Ok [ box { Amount = max 1L amount; BalanceBefore = s.Balance } ]
+                    })
+            return! emitAccount a Expected.Any decide
+        | CancelledDeposit a ->
+            use cts = new Threading.CancellationTokenSource()
+            cts.Cancel()
+            let! r = uow.Emit(accounts, account a, Expected.Any, Pure(Commands.decide (Commands.Deposit 1L)), cts.Token)
             return emitted r
         | ReplayAccount a ->
             match! uow.Replay(accounts, account a, ct) with
