@@ -87,14 +87,14 @@ type private Snapshot =
 let private snapshot (inst: Instance) (key: Guid) =
     let forAccount table =
         rows inst table |> List.filter (fun r -> Row.tryGet "account" r = Some(box key)) |> List.map canon
-    { Events = readAll inst.Interpreter |> List.map (fun e -> e.Id)
+    { Events = readAll inst |> List.map (fun e -> e.Id)
       Account = rowOf inst accountsTable (box key) |> Option.map canon
       Ledger = forAccount ledgerTable
       Notes = rows inst notesTable |> List.map canon }
 
 /// Whatever step fails, the failed emit leaves nothing, and the chain continues from the old head.
 let injectedFailures (fixture: Fixture) =
-    property "an emit failing at any step leaves no event, no row change and no handler write" 300
+    propertyOn fixture "an emit failing at any step leaves no event, no row change and no handler write" 300
         (Gen.zip3 Gens.history (Gen.elements faults) (Gen.elements [ Alone; AllOrNothing; IgnoringTheError ]))
         (fun (history, fault, mode) ->
             withInstance fixture runtime (fun inst ->

@@ -24,8 +24,8 @@ let chain (what: string) (log: RecordedEvent list) =
 
 /// Checks the global log: positions strictly increase, ids are unique, and no two events of one aggregate
 /// share a previous event (no fork). Returns the log.
-let globalLog (i: IInterpreter) =
-    let all = readAll i
+let globalLog (inst: Instance) =
+    let all = readAll inst
     for (a, b) in List.pairwise all do
         Expect.isLessThan a.Position b.Position "ReadAll is in strictly increasing (Tx, Id) order"
     Expect.equal (all |> List.distinctBy (fun e -> e.Id) |> List.length) all.Length "no event is read twice"

@@ -13,13 +13,13 @@ open Fable.Tests.Support
 
 /// Every aggregate's events form one chain, the row points at its head, and exactly the acknowledged events exist.
 let chains (fixture: Fixture) =
-    property "concurrent interleavings leave one gap-free chain per aggregate, headed by the row, with exactly the acknowledged events" 200
+    propertyOn fixture "concurrent interleavings leave one gap-free chain per aggregate, headed by the row, with exactly the acknowledged events" 200
         Gens.interleaving
         (fun il ->
             withInstance fixture runtime (fun inst ->
                 let keys = Array.init il.Accounts (fun _ -> Guid.NewGuid())
                 let outcomes = Runner.runConcurrently inst.Interpreter keys il.Threads
-                let all = Checks.globalLog inst.Interpreter
+                let all = Checks.globalLog inst
                 Expect.equal (all |> List.map (fun e -> e.Id) |> Set.ofList) (Runner.committedIds outcomes)
                     "the log holds exactly the events of acknowledged emits"
                 for k in keys do
@@ -32,7 +32,7 @@ let chains (fixture: Fixture) =
 
 /// Each thread's emits on its own account, in order, give exactly the sequential model's state.
 let perAccountOrder (fixture: Fixture) =
-    property "emits of one thread on its own account give the state of running its commands one after another" 60
+    propertyOn fixture "emits of one thread on its own account give the state of running its commands one after another" 60
         (Gen.choose (1, 8) |> Gen.bind (fun n -> Gen.listOfLength n Gens.history))
         (fun histories ->
             withInstance fixture runtime (fun inst ->
@@ -52,7 +52,7 @@ let perAccountOrder (fixture: Fixture) =
 /// Many workers increment one counter: no lost update, each decision saw every earlier event, optimistic
 /// emits (Expected.At) either commit on the version they read or get a Conflict.
 let serial (fixture: Fixture) =
-    property "concurrent emits on one aggregate lose no update and every decision sees all earlier events" 40
+    propertyOn fixture "concurrent emits on one aggregate lose no update and every decision sees all earlier events" 40
         (Gen.zip3 (Gen.choose (2, 32)) (Gen.choose (1, 30)) (Gen.elements [ true; false ]))
         (fun (threads, perThread, someOptimistic) ->
             withInstance fixture runtime (fun inst ->
@@ -85,7 +85,7 @@ let serial (fixture: Fixture) =
                 let results = workers |> List.map run
                 let committed = results |> List.sumBy fst
                 Expect.isGreaterThanOrEqual committed (threads / 2 * perThread) "every serial emit commits"
-                let all = Checks.globalLog i
+                let all = Checks.globalLog inst
                 let log = Checks.aggregate inst all counters key
                 Expect.equal log.Length committed "one event per acknowledged emit"
                 let seen = Checks.decode i.Codec log |> List.map (fun e -> (e :?> Incremented).Seen)

@@ -18,9 +18,19 @@ type Instance =
       ProcessManagers: IProcessManagerHost
       /// Every committed row of a table, ordered by id, read outside any unit of work.
       ReadTable: string -> Task<Row list>
+      /// Returns once every event committed before the call is visible to `ReadAll` and `Head` (Postgres only
+      /// shows events below the oldest open transaction; in memory they are visible at commit). Never call it
+      /// inside a unit of work of this instance: it would wait for that unit of work to end.
+      Settle: unit -> Task
       Dispose: unit -> Task }
 
 /// Creates isolated instances of one interpreter.
 type Fixture =
     { Name: string
+      /// The number of cases a property runs on this interpreter, given its case count in memory (a real
+      /// server is slower per case; it still runs tens of cases on real threads).
+      Cases: int -> int
+      /// A payload this interpreter stores but the test domain's codec cannot read as `account.noted`: not JSON
+      /// at all in memory; JSON of the wrong shape on Postgres (jsonb refuses text that is not JSON).
+      UnreadablePayload: string
       Create: Runtime -> TableSpec list -> Task<Instance> }

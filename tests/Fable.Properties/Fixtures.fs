@@ -8,6 +8,8 @@ open Fable.Tests.Fixture
 /// A fresh in-memory store per instance.
 let inMemory: Fixture =
     { Name = "in-memory"
+      Cases = id
+      UnreadablePayload = "not json"
       Create =
         fun rt _tables ->
             let store = InMemoryStore.Create rt
@@ -15,4 +17,5 @@ let inMemory: Fixture =
                 { Interpreter = store.Interpreter
                   ProcessManagers = store.ProcessManagers
                   ReadTable = fun table -> Task.FromResult(store.Rows table)
+                  Settle = fun () -> Task.CompletedTask
                   Dispose = fun () -> store.ProcessManagers.Stop() } }

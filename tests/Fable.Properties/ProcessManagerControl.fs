@@ -27,7 +27,7 @@ let private append (i: IInterpreter) (key: Guid) n =
 
 /// Disable, enable, reset and rebuild move the checkpoint as asked and handle again from there.
 let control (fixture: Fixture) =
-    property "disable pauses, enable resumes, reset and rebuild handle again from the chosen position" 30
+    propertyOn fixture "disable pauses, enable resumes, reset and rebuild handle again from the chosen position" 30
         (Gen.zip3 (Gen.choose (1, 10)) (Gen.choose (1, 6)) (Gen.choose (0, 15)))
         (fun (n, m, j) ->
             withInstance fixture (runtimeWith [ counting "counter" ]) (fun inst ->
@@ -47,7 +47,7 @@ let control (fixture: Fixture) =
                 run (host.Enable("counter", ct)) |> ok "Enable"
                 catchUp inst
                 Expect.equal (timesHandled inst "counter").Count (n + m) "enabled again, it handles the rest"
-                let all = readAll i
+                let all = readAll inst
                 let j = j % all.Length
                 run (host.Reset("counter", StartAt.After all[j].Position, ct)) |> ok "Reset"
                 let reset = status inst "counter"
@@ -77,7 +77,7 @@ let control (fixture: Fixture) =
 let unknownAndUnreadable (fixture: Fixture) =
     testCase "unknown event types arrive as None; unreadable payloads stop the process manager by its policy" <| fun () ->
         let tolerant, _ = follower "tolerant" ErrorPolicy.Stop 10 (fun _ _ -> false)
-        withInstance fixture (trickyRuntime [ tolerant ]) (fun inst ->
+        withInstance fixture (trickyRuntime fixture.UnreadablePayload [ tolerant ]) (fun inst ->
             let i = inst.Interpreter
             let key = Guid.NewGuid()
             run (Store.append i accounts (accountKey key) [ box { Amount = 1L; BalanceBefore = 0L }; box ({ Note = "?" }: Mystery) ] ct) |> ok "append" |> ignore
@@ -99,7 +99,7 @@ let unknownAndUnreadable (fixture: Fixture) =
 
 /// Emits made by a handle commit with its checkpoint: a failed attempt's emits vanish, the retry's stay, once.
 let emitsWithCheckpoint (fixture: Fixture) =
-    property "a handle's emits commit with its checkpoint, exactly once even when an attempt fails after emitting" 30
+    propertyOn fixture "a handle's emits commit with its checkpoint, exactly once even when an attempt fails after emitting" 30
         (Gen.zip (Gen.listOf Gens.amount) (Gen.choose (0, 20)))
         (fun (amounts, failIndex) ->
             let audit = Guid.NewGuid()

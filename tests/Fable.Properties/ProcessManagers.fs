@@ -34,7 +34,7 @@ let private appendNotes (i: IInterpreter) (key: Guid) n =
 
 /// Exactly once, in chain order, never a rolled-back event.
 let exactlyOnce (fixture: Fixture) =
-    property "every committed event is handled exactly once per process manager, in chain order per aggregate, never a rolled-back one" 60
+    propertyOn fixture "every committed event is handled exactly once per process manager, in chain order per aggregate, never a rolled-back one" 60
         (Gen.zip Gens.interleaving (Gen.elements [ Runners; CatchUpAfterwards; CatchUpWhileWriting ]))
         (fun (il, drive) ->
             let one, _ = follower "one-by-one" ErrorPolicy.Stop 1 (fun _ _ -> false)
@@ -51,7 +51,7 @@ let exactlyOnce (fixture: Fixture) =
                 catchUps |> Option.iter wait
                 catchUp inst
                 wait (host.Stop())
-                let all = readAll inst.Interpreter
+                let all = readAll inst
                 Expect.equal (all |> List.map (fun e -> e.Id) |> Set.ofList) (Runner.committedIds outcomes) "the log is the acknowledged events"
                 for name in [ "one-by-one"; "batched" ] do
                     let st = status inst name
@@ -68,7 +68,7 @@ let exactlyOnce (fixture: Fixture) =
 
 /// Retry after the interval until success; the failed attempts leave no writes.
 let retryThenSucceed (fixture: Fixture) =
-    property "a failing handle is retried after its interval until it succeeds, and failed attempts leave no writes" 30
+    propertyOn fixture "a failing handle is retried after its interval until it succeeds, and failed attempts leave no writes" 30
         (Gen.zip3 (Gen.choose (1, 12)) (Gen.choose (0, 11)) (Gen.choose (1, 3)))
         (fun (n, at, failures) ->
             let at = at % n
@@ -79,7 +79,7 @@ let retryThenSucceed (fixture: Fixture) =
             withInstance fixture (runtimeWith [ pm ]) (fun inst ->
                 let key = Guid.NewGuid()
                 appendNotes inst.Interpreter key n
-                let all = readAll inst.Interpreter
+                let all = readAll inst
                 failAt.Value <- all[at].Id
                 catchUp inst
                 let st = status inst "retrying"
@@ -92,7 +92,7 @@ let retryThenSucceed (fixture: Fixture) =
 
 /// Stop (or exhausted retries) disables at the failing event and keeps the error; enabling resumes.
 let stopKeepsError (fixture: Fixture) =
-    property "a process manager stopped by its policy keeps its error and position until enabled again" 40
+    propertyOn fixture "a process manager stopped by its policy keeps its error and position until enabled again" 40
         (Gen.zip3 (Gen.choose (1, 10)) (Gen.choose (0, 9)) (Gen.elements [ None; Some 1; Some 2; Some 3 ]))
         (fun (n, at, maxAttempts) ->
             let at = at % n
@@ -106,7 +106,7 @@ let stopKeepsError (fixture: Fixture) =
             withInstance fixture (runtimeWith [ pm ]) (fun inst ->
                 let key = Guid.NewGuid()
                 appendNotes inst.Interpreter key n
-                let all = readAll inst.Interpreter
+                let all = readAll inst
                 failAt.Value <- all[at].Id
                 catchUp inst
                 let st = status inst "fragile"

@@ -8,8 +8,9 @@ open Expecto
 open Expecto.Impl
 open Fable.Tests
 
-/// The interpreters under test (add a fixture here to run the whole suite against it).
-let fixtures = [ Fixtures.inMemory ]
+/// The interpreters under test (add a fixture here to run the whole suite against it, and its agreement with
+/// the in-memory interpreter).
+let fixtures = [ Fixtures.inMemory; PgFixture.postgres ]
 
 /// The properties every interpreter must satisfy.
 let interpreterTests (fixture: Fixture.Fixture) =
@@ -19,7 +20,10 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "replay" (Replay.tests fixture)
           testList "units of work" (UnitsOfWork.tests fixture)
           testList "tables" (Tables.tests fixture)
-          testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture) ]
+          testList "global log" (GlobalLog.tests fixture)
+          testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
+          if fixture.Name <> Fixtures.inMemory.Name then
+              testList "agreement" (Agreement.tests Fixtures.inMemory fixture) ]
 
 let allTests =
     testList "fable" [

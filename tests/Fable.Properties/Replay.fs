@@ -19,7 +19,7 @@ let private emitAll (i: IInterpreter) key cmds =
 
 /// Replay rebuilds the same row and associated rows; an aggregate without events is NotFound.
 let sameRow (fixture: Fixture) =
-    property "replaying an aggregate's log rebuilds the same row and the same associated rows" 150 Gens.history (fun cmds ->
+    propertyOn fixture "replaying an aggregate's log rebuilds the same row and the same associated rows" 150 Gens.history (fun cmds ->
         withInstance fixture runtime (fun inst ->
             let i = inst.Interpreter
             let key = Guid.NewGuid()
@@ -39,7 +39,7 @@ let sameRow (fixture: Fixture) =
 
 /// A row changed without events is restored by replay.
 let repairs (fixture: Fixture) =
-    property "replay restores a row that was changed without events" 100 Gens.history (fun cmds ->
+    propertyOn fixture "replay restores a row that was changed without events" 100 Gens.history (fun cmds ->
         withInstance fixture runtime (fun inst ->
             let i = inst.Interpreter
             let key = Guid.NewGuid()

@@ -39,13 +39,22 @@ let withInstance (fixture: Fixture) (rt: Runtime) (f: Instance -> 'T) =
     finally
         wait (inst.Dispose())
 
-/// Every committed event in (Tx, Id) order, read page by page.
-let readAll (i: IInterpreter) =
+/// Every event a follower can read right now, in (Tx, Id) order, page by page (on Postgres an event committed
+/// while an older transaction is still open is not readable yet: use `readAll` to see every committed event).
+let readAllNow (i: IInterpreter) =
     let rec go after acc =
         match run (i.ReadAll(after, 200, ct)) |> ok "ReadAll" with
         | [] -> List.rev acc
         | page -> go (List.last page).Position (List.rev page @ acc)
     go Position.Origin []
+
+/// Waits until every event committed so far is readable (see `Instance.Settle`). Not inside a unit of work.
+let settle (inst: Instance) = wait (inst.Settle())
+
+/// Every committed event in (Tx, Id) order: settles, then reads the whole log. Not inside a unit of work.
+let readAll (inst: Instance) =
+    settle inst
+    readAllNow inst.Interpreter
 
 /// The committed rows of a table.
 let rows (inst: Instance) table = run (inst.ReadTable table)
@@ -63,6 +72,9 @@ let cases n = { FsCheckConfig.defaultConfig with maxTest = n }
 /// A property test over one generator.
 let property name n (gen: FsCheck.Gen<'a>) (body: 'a -> unit) =
     testPropertyWithConfig (cases n) name (FsCheck.FSharp.Prop.forAll (FsCheck.FSharp.Arb.fromGen gen) body)
+
+/// A property test of an interpreter: `n` cases in memory, the fixture's share of them elsewhere.
+let propertyOn (fixture: Fixture) name n (gen: FsCheck.Gen<'a>) (body: 'a -> unit) = property name (fixture.Cases n) gen body
 
 /// The key of an account.
 let accountKey (g: Guid) = AggregateKey.Uuid g

@@ -82,7 +82,7 @@ let private step (uow: IUnitOfWork) (model: Model) (op: Op) : Model =
 
 /// Table operations agree with the model inside units of work, and only committed ones stay.
 let agreesWithModel (fixture: Fixture) =
-    property "table writes and reads agree with a model, and only committed units of work keep their writes" 200 phases (fun phases ->
+    propertyOn fixture "table writes and reads agree with a model, and only committed units of work keep their writes" 200 phases (fun phases ->
         withInstance fixture runtime (fun inst ->
             let i = inst.Interpreter
             let mutable committed: Model = Map.empty

@@ -24,7 +24,7 @@ let private modelOf (keys: Guid[]) (steps: (int * Commands.Command) list) (a: in
 
 /// With all-or-nothing work, either every emit commits (each account in its model state) or nothing does.
 let together (fixture: Fixture) =
-    property "emits in one unit of work commit together, or none does when one fails" 200 steps (fun (accountCount, steps) ->
+    propertyOn fixture "emits in one unit of work commit together, or none does when one fails" 200 steps (fun (accountCount, steps) ->
         withInstance fixture runtime (fun inst ->
             let i = inst.Interpreter
             let keys = Array.init accountCount (fun _ -> Guid.NewGuid())
@@ -57,14 +57,14 @@ let together (fixture: Fixture) =
                         "each account is in its model state"
             | Error(Rejected _) ->
                 Expect.isTrue rejected "only a refused decision fails the unit of work"
-                Expect.isEmpty (readAll i) "no event of a failed unit of work is committed"
+                Expect.isEmpty (readAll inst) "no event of a failed unit of work is committed"
                 Expect.isEmpty (rows inst accountsTable) "no row of a failed unit of work is committed"
                 Expect.isEmpty (rows inst ledgerTable) "no ledger row of a failed unit of work is committed"
             | Error e -> failtestf "unexpected error %O" e))
 
 /// When the work ignores a failed emit, that emit alone leaves nothing and the rest commits.
 let failedEmitAlone (fixture: Fixture) =
-    property "a failed emit inside a unit of work is taken back alone when the work goes on" 200
+    propertyOn fixture "a failed emit inside a unit of work is taken back alone when the work goes on" 200
         (Gen.zip steps (Gen.choose (0, 12)))
         (fun ((accountCount, steps), faultAt) ->
             withInstance fixture runtime (fun inst ->
@@ -89,13 +89,13 @@ let failedEmitAlone (fixture: Fixture) =
                         "each account is in the state of its successful commands"
                 Expect.isEmpty (rows inst notesTable |> List.filter (fun r -> Row.tryGet "text" r = Some(box "faulty")))
                     "the failed emit's note is gone"
-                let all = Checks.globalLog i
+                let all = Checks.globalLog inst
                 for k in keys do
                     Checks.aggregate inst all accounts (accountKey k) |> ignore))
 
 /// An exception thrown by the work discards every emit and write made in it.
 let exceptionDiscards (fixture: Fixture) =
-    property "an exception thrown by the work discards the whole unit of work" 100 steps (fun (accountCount, steps) ->
+    propertyOn fixture "an exception thrown by the work discards the whole unit of work" 100 steps (fun (accountCount, steps) ->
         withInstance fixture runtime (fun inst ->
             let i = inst.Interpreter
             let keys = Array.init accountCount (fun _ -> Guid.NewGuid())
@@ -108,8 +108,8 @@ let exceptionDiscards (fixture: Fixture) =
                     return raise (InvalidOperationException "the work throws")
                 }
             let e = run (i.Transact(work, ct)) |> err "a throwing unit of work"
-            Expect.notEqual e.Code ErrorCodes.Rejected (sprintf "a thrown exception is not a rejection: %O" e)
-            Expect.isEmpty (readAll i) "no event is committed"
+            Expect.equal e.Code ErrorCodes.HandlerFailed (sprintf "a thrown exception is a HandlerFailed of the work: %O" e)
+            Expect.isEmpty (readAll inst) "no event is committed"
             Expect.isEmpty (rows inst accountsTable) "no aggregate row is committed"
             Expect.isEmpty (rows inst kvTable) "no table write is committed"))
 
@@ -129,12 +129,12 @@ let isolation (fixture: Fixture) =
                     Expect.isSome (own |> ok "Get inside") "the unit of work sees its own write"
                     Expect.isEmpty (run (inst.ReadTable accountsTable)) "others do not see the uncommitted aggregate row"
                     Expect.isEmpty (run (inst.ReadTable kvTable)) "others do not see the uncommitted write"
-                    Expect.isEmpty (readAll i) "followers do not see uncommitted events"
+                    Expect.isEmpty (readAllNow i) "followers do not see uncommitted events"
                     return Ok()
                 }
             run (i.Transact(work, ct)) |> ok "the unit of work"
             Expect.equal (rows inst kvTable).Length 1 "the write is visible after commit"
-            Expect.equal (readAll i).Length 1 "the event is visible after commit")
+            Expect.equal (readAll inst).Length 1 "the event is visible after commit")
 
 /// A unit of work used after it ended returns an error instead of writing.
 let endedRefuses (fixture: Fixture) =
@@ -147,12 +147,12 @@ let endedRefuses (fixture: Fixture) =
             let late = run (captured.Value.Emit(accounts, accountKey key, Expected.Any, Pure(Commands.decide (Commands.Deposit 1L)), ct))
             Expect.isError late "an emit on an ended unit of work fails"
             Expect.isError (run (captured.Value.Tables.Insert(kvTable, Row.ofSeq [ "id", box 1L ], ct))) "a write on an ended unit of work fails"
-            Expect.isEmpty (readAll i) "nothing was recorded"
+            Expect.isEmpty (readAll inst) "nothing was recorded"
             Expect.isEmpty (rows inst kvTable) "nothing was written")
 
 /// A follower reading while an earlier transaction is still open never skips that transaction's event.
 let noSkip (fixture: Fixture) =
-    property "a follower never skips an event whose transaction commits after a later one" 50 (Gen.choose (0, 3)) (fun laterCount ->
+    propertyOn fixture "a follower never skips an event whose transaction commits after a later one" 50 (Gen.choose (0, 3)) (fun laterCount ->
         withInstance fixture runtime (fun inst ->
             let i = inst.Interpreter
             let early, later = Guid.NewGuid(), Guid.NewGuid()
@@ -164,16 +164,17 @@ let noSkip (fixture: Fixture) =
                     mine |> ok "the early emit" |> ignore
                     for _ in 1..laterCount do
                         run (Store.emitPure i accounts (accountKey later) (Commands.decide (Commands.Deposit 2L)) ct) |> ok "a later emit" |> ignore
-                    let seen = readAll i
+                    let seen = readAllNow i
                     readEarly <- seen
                     checkpoint <- (match List.tryLast seen with Some e -> e.Position | None -> Position.Origin)
                     return Ok(mine |> Result.map (fun e -> e.Events.Head.Id))
                 }
             let earlyId = run (i.Transact(work, ct)) |> ok "the early unit of work" |> ok "its emit"
             Expect.isFalse (readEarly |> List.exists (fun e -> e.Id = earlyId)) "an uncommitted event is not read"
+            settle inst
             let after = run (i.ReadAll(checkpoint, 1000, ct)) |> ok "ReadAll"
             Expect.isTrue (after |> List.exists (fun e -> e.Id = earlyId)) "reading on from the checkpoint finds the early event"
-            Expect.equal (readEarly @ after |> List.map (fun e -> e.Id) |> List.sort) (readAll i |> List.map (fun e -> e.Id) |> List.sort)
+            Expect.equal (readEarly @ after |> List.map (fun e -> e.Id) |> List.sort) (readAll inst |> List.map (fun e -> e.Id) |> List.sort)
                 "together the two reads saw every event once"))
 
 let tests (fixture: Fixture) =

@@ -108,7 +108,7 @@ type IInterpreter =
     /// Runs `work` in one transaction: commits when it returns Ok, rolls back on Error, exception or cancellation.
     abstract Transact<'T> : work: (IUnitOfWork -> Task<Result<'T, FableError>>) * ct: CancellationToken -> Task<Result<'T, FableError>>
     /// Up to `max` committed events after `after`, in (Tx, Id) order; never returns an event before one that
-    /// may still commit (the no-skip rule).
+    /// may still commit (the no-skip rule). InvalidDefinition when `max` is below 1.
     abstract ReadAll: after: Position * max: int * ct: CancellationToken -> Task<Result<RecordedEvent list, FableError>>
     /// The position of the last event visible to followers (Origin when none).
     abstract Head: ct: CancellationToken -> Task<Result<Position, FableError>>

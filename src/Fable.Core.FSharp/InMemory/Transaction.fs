@@ -28,7 +28,8 @@ module internal Transaction =
                         | Error e -> return Error e
                     with
                     | :? OperationCanceledException -> return Error Cancelled
-                    | e -> return Error(Infrastructure(sprintf "the unit of work threw: %s" e.Message, Some e))
+                    // The caller's own code threw (as on Postgres, and as a throwing handler or decide is reported).
+                    | e -> return Error(HandlerFailed("transaction", "work", e.Message, Some e))
                 finally
                     uow.End()
             }

@@ -158,7 +158,8 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
         member _.ReadAll(after, max, ct) =
             task {
                 if max < 1 then
-                    return Ok []
+                    // As in memory: a page size below 1 is a caller's mistake, not an empty page.
+                    return Error(InvalidDefinition [ sprintf "ReadAll needs max of 1 or more, got %d" max ])
                 else
                     try
                         use! conn = ds.OpenConnectionAsync ct

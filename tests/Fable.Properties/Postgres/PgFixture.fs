@@ -1,15 +1,21 @@
 // The Postgres fixture of the parametrised suite: each instance gets its own schemas on the test server,
 // the TableSpec tables, a migrated PostgresStore, its process managers (PostgresProcessManagers, not started),
-// and ReadTable over committed rows.
+// ReadTable over committed rows and Settle through WaitUntilReadable.
 module Fable.Tests.PgFixture
 
 open System
+open System.Threading
 open Fable.Postgres
 open Fable.Tests.Fixture
+
+/// A quarter of the in-memory case count, at least 10: each case creates schemas and runs real transactions.
+let cases (inMemory: int) = max 10 (inMemory / 4)
 
 /// Isolated Postgres instances on the test server (FABLE_PG_CONNECTION or a throwaway cluster).
 let postgres: Fixture =
     { Name = "postgres"
+      Cases = cases
+      UnreadablePayload = """{"text": ["not", "a", "string"], "fault": 7}"""
       Create =
         fun rt specs ->
             task {
@@ -24,6 +30,16 @@ let postgres: Fixture =
                         { Interpreter = env.Interpreter
                           ProcessManagers = host
                           ReadTable = env.Rows
+                          Settle =
+                            fun () ->
+                                task {
+                                    // The token only turns a hang into a failure; settling waits on other tests'
+                                    // open transactions too, which end on their own.
+                                    use guard = new CancellationTokenSource(TimeSpan.FromMinutes 1.0)
+                                    match! env.Store.WaitUntilReadable guard.Token with
+                                    | Ok() -> ()
+                                    | Error e -> failwithf "settling failed: %O" e
+                                }
                           Dispose =
                             fun () ->
                                 task {
