@@ -1,5 +1,6 @@
-// Statements over the process-managers table: register, load (optionally FOR UPDATE), the guarded checkpoint
-// write, failure bookkeeping, runtime control, the holder and the status query (lag, live lock holder).
+// Statements over the process-managers table: register, load (optionally FOR UPDATE), failure bookkeeping,
+// runtime control, the holder and the status query (lag, live lock holder). The batch's own reads and guarded
+// checkpoint write are in PmBatch.
 namespace Fable.Postgres
 
 open System
@@ -59,11 +60,19 @@ module internal PmTable =
             return! cmd.ExecuteNonQueryAsync ct
         }
 
-    let private table (schema: string) = Sql.quote schema + ".process_managers"
+    /// The table in `schema` (unquoted) as SQL.
+    let table (schema: string) = Sql.quote schema + ".process_managers"
 
     let private i64 (r: Row) (c: string) = Convert.ToInt64(r[c], Globalization.CultureInfo.InvariantCulture)
 
-    let private ofRow (r: Row) : PmRow =
+    /// The columns of a PmRow as selected from the table (`wait_seconds`: until the next attempt, by the server's clock).
+    let rowColumns =
+        """name, state::text AS state, checkpoint_tx, checkpoint_id, active, last_error, attempts, holder, version,
+           CASE WHEN next_attempt_at > clock_timestamp()
+                THEN EXTRACT(EPOCH FROM next_attempt_at - clock_timestamp())::float8 ELSE 0 END AS wait_seconds"""
+
+    /// A PmRow from a row selected with `rowColumns`.
+    let ofRow (r: Row) : PmRow =
         { Name = string r["name"]
           State = string r["state"]
           Checkpoint = { Tx = i64 r "checkpoint_tx"; Id = i64 r "checkpoint_id" }
@@ -85,27 +94,10 @@ module internal PmTable =
         task {
             let! rs =
                 rows conn tx
-                    (sprintf
-                        """SELECT name, state::text AS state, checkpoint_tx, checkpoint_id, active, last_error, attempts, holder, version,
-                                  CASE WHEN next_attempt_at > clock_timestamp()
-                                       THEN EXTRACT(EPOCH FROM next_attempt_at - clock_timestamp())::float8 ELSE 0 END AS wait_seconds
-                           FROM %s WHERE name = $1%s"""
-                        (table schema) (if forUpdate then " FOR UPDATE" else ""))
+                    (sprintf "SELECT %s FROM %s WHERE name = $1%s" rowColumns (table schema) (if forUpdate then " FOR UPDATE" else ""))
                     [ text name ] ct
             return rs |> List.tryHead |> Option.map ofRow
         }
-
-    /// Stores the state and checkpoint after a handled batch and clears the error bookkeeping, guarded by the
-    /// version and checkpoint the batch started from. 1 when written, 0 when the row changed meanwhile.
-    let save conn tx (schema: string) (old: PmRow) (state: string) (checkpoint: Position) ct =
-        execute conn tx
-            (sprintf
-                """UPDATE %s SET state = $2, checkpoint_tx = $3, checkpoint_id = $4, attempts = 0, last_error = NULL,
-                          next_attempt_at = NULL, version = version + 1, updated_at = now()
-                   WHERE name = $1 AND version = $5 AND checkpoint_tx = $6 AND checkpoint_id = $7 AND active"""
-                (table schema))
-            [ text old.Name; jsonb state; bigint checkpoint.Tx; bigint checkpoint.Id
-              bigint old.Version; bigint old.Checkpoint.Tx; bigint old.Checkpoint.Id ] ct
 
     /// Records a failed attempt at the event after the checkpoint: attempts + 1, the error, the next attempt
     /// after `retryAfter` (None: no retry planned), and inactive when `stop` or `maxAttempts` is reached.
