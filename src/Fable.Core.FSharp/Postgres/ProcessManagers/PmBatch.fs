@@ -1,6 +1,7 @@
-// The two round trips of a handled batch on the connection that holds the process manager's lock: Open sends
-// BEGIN, reads the row, locks it only when events wait after its checkpoint and reads those events below the
-// horizon, in one batch; Close sends the guarded state + checkpoint write and COMMIT in one batch.
+// The round trips of a handled batch on the connection that holds the process manager's lock: Open sends BEGIN,
+// reads the row, locks it only when events wait after its checkpoint and reads those events below the horizon,
+// in one batch (LockAt only locks, for a batch read ahead); Close sends the guarded state + checkpoint write and
+// COMMIT in one batch.
 namespace Fable.Postgres
 
 open System
@@ -104,6 +105,18 @@ module internal PmBatch =
                         { Row = Seq.tryHead row |> Option.map PmTable.ofRow
                           Locked = Seq.tryHead locked |> Option.map PmTable.ofRow
                           Events = events.ToArray() }
+        }
+
+    /// The row locked FOR UPDATE in `tx` when its checkpoint is still `checkpoint` and it is due (one round trip,
+    /// BEGIN included), for a batch read ahead after that checkpoint; None otherwise (nothing locked).
+    let lockAt (schema: string) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (name: string) (checkpoint: Position) (ct: CancellationToken) : Task<PmRow option> =
+        task {
+            let! rows =
+                PmTable.rows conn tx
+                    (sprintf "SELECT %s FROM %s p WHERE p.name = $1 AND p.checkpoint_tx = $2 AND p.checkpoint_id = $3 AND %s FOR UPDATE"
+                        PmTable.rowColumns (PmTable.table schema) due)
+                    [ text name; bigint checkpoint.Tx; bigint checkpoint.Id ] ct
+            return rows |> List.tryHead |> Option.map PmTable.ofRow
         }
 
     /// Close: writes `state` and `checkpoint` over `old` (the locked row) and commits, in one round trip. The

@@ -40,13 +40,13 @@ module internal PmCatchUp =
                 return Error(PgErrors.ofExn None ct e)
         }
 
-    /// One round of the inline catch-up: None to go on, Some result when done. `ahead` is set after a batch that
+    /// One round of the inline catch-up: None to go on, Some result when done. `stepNow` is set after a batch that
     /// ended before the target: the next round steps at once, without looking at the row.
-    let private round (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (lease: PmLease option ref) (ahead: bool ref) (ct: CancellationToken) =
+    let private round (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (lease: PmLease option ref) (ahead: PmAhead) (stepNow: bool ref) (ct: CancellationToken) =
         task {
             let next = progress.Next
             let! look =
-                if ahead.Value then
+                if stepNow.Value then
                     Task.FromResult(Ok false)
                 else
                     task {
@@ -54,7 +54,7 @@ module internal PmCatchUp =
                         | None -> return missing pm
                         | Some row -> return Ok(reached target row)
                     }
-            ahead.Value <- false
+            stepNow.Value <- false
             match look with
             | Error e -> return Some(Error e)
             | Ok true -> return Some(Ok())
@@ -68,7 +68,7 @@ module internal PmCatchUp =
                     if l.IsNone then do! PmRunner.wait next poll ct
                     return None
                 | Some l ->
-                    match! PmStep.run ctx pm l.Connection ct with
+                    match! PmStep.run ctx pm l.Connection ahead ct with
                     | Ok(StepOutcome.Idle _) ->
                         // The target is committed but still behind the horizon (an older transaction is open).
                         do! PmRunner.wait PmRunner.never (if poll < TimeSpan.FromMilliseconds 20.0 then poll else TimeSpan.FromMilliseconds 20.0) ct
@@ -82,7 +82,7 @@ module internal PmCatchUp =
                         if compare checkpoint target >= 0 then
                             return Some(Ok())
                         else
-                            ahead.Value <- true
+                            stepNow.Value <- true
                             return None
                     | Ok(StepOutcome.Failed _) ->
                         progress.Set()
@@ -96,18 +96,20 @@ module internal PmCatchUp =
     let inline' (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (ct: CancellationToken) : Task<Result<unit, FableError>> =
         task {
             let lease = ref None
-            let ahead = ref false
+            let ahead = PmAhead(ctx.Store)
+            let stepNow = ref false
             let! outcome =
                 task {
                     try
                         let mutable result = None
                         while result.IsNone do
-                            let! r = round ctx pm runnerId target poll progress lease ahead ct
+                            let! r = round ctx pm runnerId target poll progress lease ahead stepNow ct
                             result <- if r.IsNone && ct.IsCancellationRequested then Some(Error Cancelled) else r
                         return result.Value
                     with e ->
                         return Error(PgErrors.ofExn None ct e)
                 }
+            do! ahead.Drain()
             match lease.Value with
             | Some(l: PmLease) -> do! l.Release()
             | None -> ()
