@@ -15,16 +15,19 @@ let private ids (handled: (int64 * string * bool) list) = [ for (id, _, _) in ha
 
 let private isInvalid (r: Result<'T, FableError>) = match r with Error(InvalidDefinition _) -> true | _ -> false
 
-/// Whether a session waits on a lock while running the reset of a process manager in `env`.
-let private resetWaiting (env: PgEnv.Env) =
+/// Whether some session waits on a lock held by the session of the runner that holds `name` in `env`.
+let private blockedByRunner (env: PgEnv.Env) (name: string) =
     task {
         use! conn = env.DataSource.OpenConnectionAsync()
         use cmd =
             new Npgsql.NpgsqlCommand(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0", conn)
-        cmd.Parameters.AddWithValue(PgEnv.q env.FableSchema + ".process_managers SET state") |> ignore
-        let! n = cmd.ExecuteScalarAsync()
-        return (n :?> int64) > 0L
+                sprintf
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity a, %s.process_managers p WHERE p.name = $1 AND p.holder_pid = ANY (pg_blocking_pids(a.pid)))"
+                    (PgEnv.q env.FableSchema),
+                conn)
+        cmd.Parameters.AddWithValue(name) |> ignore
+        let! blocked = cmd.ExecuteScalarAsync()
+        return blocked :?> bool
     }
 
 let tests =
@@ -190,7 +193,7 @@ let tests =
                     do! inBatch.Task
                     // The second batch holds the row: the reset waits for it to commit.
                     let reset = h.Reset("resettable", StartAt.Origin, ct)
-                    let! waiting = PgDomain.eventually (fun () -> resetWaiting env) id
+                    let! waiting = PgDomain.eventually (fun () -> blockedByRunner env "resettable") id
                     Expect.isTrue waiting "the reset waits for the batch in flight"
                     release.TrySetResult() |> ignore
                     let! r = reset

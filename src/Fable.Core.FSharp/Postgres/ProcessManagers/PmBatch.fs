@@ -1,7 +1,7 @@
 // The round trips of a handled batch on the connection that holds the process manager's lock: Open sends BEGIN,
-// reads the row, locks it only when events wait after its checkpoint and reads those events below the horizon,
-// in one batch (LockAt only locks, for a batch read ahead); Close sends the guarded state + checkpoint write and
-// COMMIT in one batch.
+// takes the gate, reads the row, locks it only when events wait after its checkpoint and reads those events below
+// the horizon, in one batch (Lock only takes the gate and the row, for a batch read ahead or a retried prefix);
+// Close sends the guarded state + checkpoint write and COMMIT in one batch.
 namespace Fable.Postgres
 
 open System
@@ -41,13 +41,14 @@ module internal PmBatch =
     /// The row is active and no retry is pending (the same test as RetryIn <= 0).
     let private due = "p.active AND (p.next_attempt_at IS NULL OR p.next_attempt_at <= clock_timestamp())"
 
-    /// The three statements of Open: the row; the row FOR UPDATE when due and events wait below the horizon;
+    /// The statements of Open: the gate (shared); the row; the row FOR UPDATE when due and events wait below the horizon;
     /// the events after the checkpoint of the row as it is now. Without the lock the third reads nothing useful
     /// and is ignored; with it, the row cannot change before the third statement's snapshot, so the events
     /// follow exactly the locked checkpoint.
     let private openCommands (schema: string) (name: string) (batchSize: int) =
         let pm = PmTable.table schema
-        [ Sql.command (sprintf "SELECT %s FROM %s p WHERE p.name = $1" PmTable.rowColumns pm) [ text name ]
+        [ PmTable.gate schema name false
+          Sql.command (sprintf "SELECT %s FROM %s p WHERE p.name = $1" PmTable.rowColumns pm) [ text name ]
           Sql.command
               (sprintf
                   """SELECT %s FROM %s p
@@ -80,6 +81,7 @@ module internal PmBatch =
             for c in openCommands schema name batchSize do
                 batch.BatchCommands.Add c
             use! reader = batch.ExecuteReaderAsync ct
+            let! _ = reader.NextResultAsync ct
             let! row = readRows reader ct
             let! _ = reader.NextResultAsync ct
             let! locked = readRows reader ct
@@ -107,16 +109,25 @@ module internal PmBatch =
                           Events = events.ToArray() }
         }
 
-    /// The row locked FOR UPDATE in `tx` when its checkpoint is still `checkpoint` and it is due (one round trip,
-    /// BEGIN included), for a batch read ahead after that checkpoint; None otherwise (nothing locked).
-    let lockAt (schema: string) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (name: string) (checkpoint: Position) (ct: CancellationToken) : Task<PmRow option> =
+    /// Takes the gate (shared) and the row FOR UPDATE in `tx`, in one round trip (BEGIN included): with
+    /// `checkpoint`, only when the row's checkpoint is still that position and it is due (for a batch read ahead
+    /// after it). None when nothing was locked.
+    let lock (schema: string) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (name: string) (checkpoint: Position option) (ct: CancellationToken) : Task<PmRow option> =
         task {
-            let! rows =
-                PmTable.rows conn tx
-                    (sprintf "SELECT %s FROM %s p WHERE p.name = $1 AND p.checkpoint_tx = $2 AND p.checkpoint_id = $3 AND %s FOR UPDATE"
-                        PmTable.rowColumns (PmTable.table schema) due)
-                    [ text name; bigint checkpoint.Tx; bigint checkpoint.Id ] ct
-            return rows |> List.tryHead |> Option.map PmTable.ofRow
+            use batch = new NpgsqlBatch(conn, tx)
+            batch.BatchCommands.Add(PmTable.gate schema name false)
+            let select = sprintf "SELECT %s FROM %s p WHERE p.name = $1" PmTable.rowColumns (PmTable.table schema)
+            batch.BatchCommands.Add(
+                match checkpoint with
+                | Some c ->
+                    Sql.command (select + sprintf " AND p.checkpoint_tx = $2 AND p.checkpoint_id = $3 AND %s FOR UPDATE" due)
+                        [ text name; bigint c.Tx; bigint c.Id ]
+                | None -> Sql.command (select + " FOR UPDATE") [ text name ]
+            )
+            use! reader = batch.ExecuteReaderAsync ct
+            let! _ = reader.NextResultAsync ct
+            let! rows = readRows reader ct
+            return rows |> Seq.tryHead |> Option.map PmTable.ofRow
         }
 
     /// Close: writes `state` and `checkpoint` over `old` (the locked row) and commits, in one round trip. The

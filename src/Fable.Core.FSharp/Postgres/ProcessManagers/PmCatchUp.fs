@@ -16,7 +16,7 @@ module internal PmCatchUp =
     let private load (ctx: PmContext) (name: string) (ct: CancellationToken) =
         task {
             use! conn = ctx.Store.DataSource.OpenConnectionAsync ct
-            return! PmTable.load conn null ctx.Schema name false ct
+            return! PmTable.load conn ctx.Schema name ct
         }
 
     let private missing (pm: ProcessManagerDef) = Error(InvalidDefinition [ sprintf "process manager %s has no row" pm.Name ])

@@ -149,7 +149,7 @@ module internal PmStep =
         task {
             let! tx = conn.BeginTransactionAsync ct
             try
-                match! PmTable.load conn tx ctx.Schema pm.Name true ct with
+                match! PmBatch.lock ctx.Schema conn tx pm.Name None ct with
                 | Some l when l.Version = row.Version && l.Active && l.RetryIn <= TimeSpan.Zero ->
                     return! handleLocked ctx pm conn tx l items ct
                 | _ ->
@@ -191,7 +191,7 @@ module internal PmStep =
         task {
             match! ahead.Take() with
             | Some(after, items) when items.Length > 0 ->
-                match! PmBatch.lockAt ctx.Schema conn tx pm.Name after ct with
+                match! PmBatch.lock ctx.Schema conn tx pm.Name (Some after) ct with
                 | Some l -> return Some(l, items)
                 | None -> return None
             | _ -> return None

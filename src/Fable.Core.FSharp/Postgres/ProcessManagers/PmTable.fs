@@ -1,5 +1,5 @@
-// Statements over the process-managers table: register, load (optionally FOR UPDATE), failure bookkeeping,
-// runtime control, the holder and the status query (lag, live lock holder). The batch's own reads and guarded
+// Statements over the process-managers table: register, load, failure bookkeeping, runtime control (behind the
+// exclusive gate), the holder and the status query (lag, live lock holder). The batch's own reads and guarded
 // checkpoint write are in PmBatch.
 namespace Fable.Postgres
 
@@ -60,6 +60,26 @@ module internal PmTable =
             return! cmd.ExecuteNonQueryAsync ct
         }
 
+    /// Takes the gate of `name` for the rest of the transaction: shared for a batch, exclusive for a control
+    /// operation (waits while the other kind holds it; a waiting exclusive request goes before later shared ones).
+    let gate (schema: string) (name: string) (exclusive: bool) =
+        Sql.command
+            (if exclusive then "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+             else "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
+            [ text (PmSchema.gateText schema name) ]
+
+    /// Runs the control statement `sql` on `name` behind the exclusive gate, in one round trip and one implicit
+    /// transaction; returns the number of rows it changed.
+    let private control conn (schema: string) (name: string) (sql: string) (ps: NpgsqlParameter list) (ct: CancellationToken) : Task<int> =
+        task {
+            use batch = new NpgsqlBatch(conn)
+            batch.BatchCommands.Add(gate schema name true)
+            let statement = Sql.command sql ps
+            batch.BatchCommands.Add statement
+            let! _ = batch.ExecuteNonQueryAsync ct
+            return statement.RecordsAffected
+        }
+
     /// The table in `schema` (unquoted) as SQL.
     let table (schema: string) = Sql.quote schema + ".process_managers"
 
@@ -89,13 +109,10 @@ module internal PmTable =
             (sprintf "INSERT INTO %s (name, state, checkpoint_tx, checkpoint_id) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING" (table schema))
             [ text name; jsonb state; bigint start.Tx; bigint start.Id ] ct
 
-    /// The row of `name` (locked FOR UPDATE when `forUpdate`, inside `tx`), or None.
-    let load conn tx (schema: string) (name: string) (forUpdate: bool) ct : Task<PmRow option> =
+    /// The row of `name`, or None.
+    let load conn (schema: string) (name: string) ct : Task<PmRow option> =
         task {
-            let! rs =
-                rows conn tx
-                    (sprintf "SELECT %s FROM %s WHERE name = $1%s" rowColumns (table schema) (if forUpdate then " FOR UPDATE" else ""))
-                    [ text name ] ct
+            let! rs = rows conn null (sprintf "SELECT %s FROM %s WHERE name = $1" rowColumns (table schema)) [ text name ] ct
             return rs |> List.tryHead |> Option.map ofRow
         }
 
@@ -134,23 +151,24 @@ module internal PmTable =
             (sprintf "UPDATE %s SET holder = NULL, holder_pid = NULL WHERE name = $1 AND holder_pid = pg_backend_pid()" (table schema))
             [ text name ] ct
 
-    /// Enables `name` and clears its error bookkeeping; 0 when there is no such row.
+    /// Enables `name` and clears its error bookkeeping (after a batch in flight); 0 when there is no such row.
     let enable conn (schema: string) (name: string) ct =
-        execute conn null
+        control conn schema name
             (sprintf
                 "UPDATE %s SET active = true, attempts = 0, last_error = NULL, next_attempt_at = NULL, version = version + 1, updated_at = now() WHERE name = $1"
                 (table schema))
             [ text name ] ct
 
-    /// Disables `name` (waits for a batch in flight, which holds the row lock); 0 when there is no such row.
+    /// Disables `name` (waits for a batch in flight, and goes before the next one); 0 when there is no such row.
     let disable conn (schema: string) (name: string) ct =
-        execute conn null
+        control conn schema name
             (sprintf "UPDATE %s SET active = false, version = version + 1, updated_at = now() WHERE name = $1" (table schema))
             [ text name ] ct
 
-    /// Moves `name` to `checkpoint` with `state`, clears the error bookkeeping and enables it when `activate`.
+    /// Moves `name` to `checkpoint` with `state`, clears the error bookkeeping and enables it when `activate`
+    /// (waits for a batch in flight, and goes before the next one); 0 when there is no such row.
     let reset conn (schema: string) (name: string) (state: string) (checkpoint: Position) (activate: bool) ct =
-        execute conn null
+        control conn schema name
             (sprintf
                 """UPDATE %s SET state = $2, checkpoint_tx = $3, checkpoint_id = $4, attempts = 0, last_error = NULL,
                           next_attempt_at = NULL, active = active OR $5, version = version + 1, updated_at = now()
