@@ -1,7 +1,6 @@
-// Reading ahead: while a batch is handled and committed, the batch after its last event is read and decoded on a
-// pooled connection, so a catch-up overlaps reading and decoding with handling and the commit's flush. A read
-// ahead is only a read below the horizon after a position; a step uses it only when the locked row's checkpoint
-// is that position. Also the batch item (an event and what its handler receives).
+// Reading ahead: while a batch is decoded, handled and committed, the batch after its last event is read on a
+// pooled connection, so a catch-up overlaps reading with the rest. A read ahead is only a read below the horizon
+// after a position; a step uses it only when the locked row's checkpoint is that position.
 namespace Fable.Postgres
 
 open System
@@ -10,32 +9,13 @@ open System.Threading.Tasks
 open Npgsql
 open Fable
 
-/// An event of a batch with what its handler receives.
-type internal PmItem =
-    { Event: RecordedEvent
-      /// The decoded event (Event = None for a type the codec does not know), or the decoding error (an
-      /// unreadable payload goes through the error policy).
-      Incoming: Result<Incoming, FableError> }
-
-/// Batch items.
-module internal PmItem =
-    /// `e` decoded with `codec`.
-    let decode (codec: IEventCodec) (e: RecordedEvent) =
-        { Event = e
-          Incoming =
-            match codec.Decode(e.TypeName, e.TypeVersion, e.Data) with
-            | Ok o -> Ok { Recorded = e; Event = Some o }
-            | Error(UnknownEventType _) -> Ok { Recorded = e; Event = None }
-            | Error err -> Error err }
-
-/// The next batch of one process manager, read and decoded ahead. Used by one runner (or catch-up) at a time.
+/// The next batch of one process manager, read ahead. Used by one runner (or catch-up) at a time.
 type internal PmAhead(store: PostgresStore) =
     let events = Events.context store.Runtime store.Options
-    let codec = (store :> IInterpreter).Codec
-    let mutable pending: (Position * Task<Result<PmItem[], FableError>>) option = None
+    let mutable pending: (Position * Task<Result<RecordedEvent[], FableError>>) option = None
 
-    /// Up to `max` events after `after` below the horizon, in (tx, id) order, decoded; never throws.
-    let read (after: Position) (max: int) (ct: CancellationToken) : Task<Result<PmItem[], FableError>> =
+    /// Up to `max` events after `after` below the horizon, in (tx, id) order; never throws.
+    let read (after: Position) (max: int) (ct: CancellationToken) : Task<Result<RecordedEvent[], FableError>> =
         task {
             try
                 use! conn = store.DataSource.OpenConnectionAsync ct
@@ -44,7 +24,7 @@ type internal PmAhead(store: PostgresStore) =
                 for p in ps do
                     cmd.Parameters.Add p |> ignore
                 use! reader = cmd.ExecuteReaderAsync ct
-                let acc = Collections.Generic.List<PmItem>(max)
+                let acc = Collections.Generic.List<RecordedEvent>(max)
                 let mutable failure = None
                 let mutable go = true
                 while go do
@@ -53,7 +33,7 @@ type internal PmAhead(store: PostgresStore) =
                         go <- false
                     else
                         match Events.ofReader reader with
-                        | Ok e -> acc.Add(PmItem.decode codec e)
+                        | Ok e -> acc.Add e
                         | Error e ->
                             failure <- Some e
                             go <- false
@@ -81,7 +61,7 @@ type internal PmAhead(store: PostgresStore) =
 
     /// Takes the read started: its position and events (empty when it found none or failed: the step then reads
     /// on its own connection, which reports a failure). None when no read was started.
-    member _.Take() : Task<(Position * PmItem[]) option> =
+    member _.Take() : Task<(Position * RecordedEvent[]) option> =
         task {
             match pending with
             | None -> return None

@@ -36,22 +36,30 @@ type internal PmContext =
 
 /// Running steps.
 module internal PmStep =
+    /// The incoming event for a handler: the decoded event, None for a type the codec does not know, or the
+    /// decoding error (an unreadable payload goes through the error policy).
+    let private incoming (codec: IEventCodec) (e: RecordedEvent) =
+        match codec.Decode(e.TypeName, e.TypeVersion, e.Data) with
+        | Ok o -> Ok { Recorded = e; Event = Some o }
+        | Error(UnknownEventType _) -> Ok { Recorded = e; Event = None }
+        | Error err -> Error err
+
     /// How a batch attempt ended inside its transaction.
     type private Run =
         | AllHandled of state: obj
         /// Event `index` failed (or, with `saving`, the state after the batch could not be saved).
         | FailedAt of index: int * error: FableError * saving: bool
 
-    /// Handles `items` in order inside the unit of work, from `state`.
-    let private handleAll (pm: ProcessManagerDef) (items: PmItem[]) (state: obj) (current: int ref) (uow: IUnitOfWork) (ct: CancellationToken) =
+    /// Handles `events` in order inside the unit of work, from `state`.
+    let private handleAll (pm: ProcessManagerDef) (codec: IEventCodec) (events: RecordedEvent[]) (state: obj) (current: int ref) (uow: IUnitOfWork) (ct: CancellationToken) =
         task {
             let mutable s = state
             let mutable failure = None
             let mutable i = 0
-            while failure.IsNone && i < items.Length do
+            while failure.IsNone && i < events.Length do
                 current.Value <- i
-                let e = items[i].Event
-                match items[i].Incoming with
+                let e = events[i]
+                match incoming codec e with
                 | Error err -> failure <- Some(FailedAt(i, err, false))
                 | Ok inc ->
                     let! r =
@@ -89,28 +97,28 @@ module internal PmStep =
             | None -> return StepOutcome.Changed
         }
 
-    /// Handles `items` in the transaction `tx` on `conn`, which holds the lock of the row `l` (due, its items
+    /// Handles `events` in the transaction `tx` on `conn`, which holds the lock of the row `l` (due, its events
     /// read after its checkpoint), and ends that transaction: state + checkpoint written and committed in one
-    /// round trip, or rolled back. On a failure at item k, items 0..k-1 are handled again in a new transaction
+    /// round trip, or rolled back. On a failure at event k, events 0..k-1 are handled again in a new transaction
     /// and committed, then the failure of event k is recorded.
-    let rec private handleLocked (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (l: PmRow) (items: PmItem[]) (ct: CancellationToken) : Task<StepOutcome> =
+    let rec private handleLocked (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (l: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
         task {
             let current = ref 0
             let! run =
                 match (try Ok(pm.Load l.State) with ex -> Error ex) with
                 | Error ex ->
                     Task.FromResult(Ok(FailedAt(0, HandlerFailed("state", pm.Name, "the stored state cannot be loaded: " + ex.Message, Some ex), false)))
-                | Ok state -> ctx.Store.InTransaction(conn, tx, (fun uow -> handleAll pm items state current uow ct), ct)
+                | Ok state -> ctx.Store.InTransaction(conn, tx, (fun uow -> handleAll pm ctx.Interpreter.Codec events state current uow ct), ct)
             let run =
                 match run with
                 | Ok(AllHandled s) ->
                     match (try Ok(pm.Save s) with ex -> Error ex) with
                     | Ok json when not (isNull json) -> Choice1Of2 json
-                    | Ok _ -> Choice2Of2(FailedAt(items.Length - 1, HandlerFailed("state", pm.Name, "Save returned null", None), true))
-                    | Error ex -> Choice2Of2(FailedAt(items.Length - 1, HandlerFailed("state", pm.Name, "the state cannot be saved: " + ex.Message, Some ex), true))
+                    | Ok _ -> Choice2Of2(FailedAt(events.Length - 1, HandlerFailed("state", pm.Name, "Save returned null", None), true))
+                    | Error ex -> Choice2Of2(FailedAt(events.Length - 1, HandlerFailed("state", pm.Name, "the state cannot be saved: " + ex.Message, Some ex), true))
                 | Ok f -> Choice2Of2 f
                 | Error err -> Choice2Of2(FailedAt(current.Value, err, false))
-            let last = items[items.Length - 1].Event.Position
+            let last = events[events.Length - 1].Position
             // A handler that swallowed a database error leaves the transaction aborted: the save fails
             // (25P02), which counts as a failure of the batch's last event, not of the connection.
             let! run =
@@ -120,11 +128,11 @@ module internal PmStep =
                         match! PmBatch.close ctx.Schema conn tx l json last with
                         | PmClosed.Committed -> return Choice1Of2 true
                         | PmClosed.Changed -> return Choice1Of2 false
-                        | PmClosed.Aborted p -> return Choice2Of2(FailedAt(items.Length - 1, PgErrors.ofExn None ct p, true))
+                        | PmClosed.Aborted p -> return Choice2Of2(FailedAt(events.Length - 1, PgErrors.ofExn None ct p, true))
                     }
                 | Choice2Of2 f -> Task.FromResult(Choice2Of2 f)
             match run with
-            | Choice1Of2 true -> return StepOutcome.Handled(items.Length, last)
+            | Choice1Of2 true -> return StepOutcome.Handled(events.Length, last)
             | Choice1Of2 false ->
                 do! tx.RollbackAsync CancellationToken.None
                 return StepOutcome.Changed
@@ -132,26 +140,26 @@ module internal PmStep =
                 do! tx.RollbackAsync CancellationToken.None
                 match failure with
                 | _ when ct.IsCancellationRequested -> return raise (OperationCanceledException ct)
-                | FailedAt(_, _, true) when items.Length > 1 -> return! attempt ctx pm conn l items[0..0] ct
-                | FailedAt(0, err, _) -> return! recordFailure ctx pm conn l items[0].Event err
+                | FailedAt(_, _, true) when events.Length > 1 -> return! attempt ctx pm conn l events[0..0] ct
+                | FailedAt(0, err, _) -> return! recordFailure ctx pm conn l events[0] err
                 | FailedAt(k, err, _) ->
-                    match! attempt ctx pm conn l items[0 .. k - 1] ct with
+                    match! attempt ctx pm conn l events[0 .. k - 1] ct with
                     | StepOutcome.Handled _ ->
-                        let after = { l with Version = l.Version + 1L; Checkpoint = items[k - 1].Event.Position }
-                        return! recordFailure ctx pm conn after items[k].Event err
+                        let after = { l with Version = l.Version + 1L; Checkpoint = events[k - 1].Position }
+                        return! recordFailure ctx pm conn after events[k] err
                     | other -> return other
                 | AllHandled _ -> return StepOutcome.Changed
         }
 
-    /// Handles the known `items` after `row` in a new transaction (a prefix of a batch that failed): locks the
+    /// Handles the known `events` after `row` in a new transaction (a prefix of a batch that failed): locks the
     /// row, checks it is still `row` (same version) and due, then goes on as handleLocked.
-    and private attempt (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (items: PmItem[]) (ct: CancellationToken) : Task<StepOutcome> =
+    and private attempt (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
         task {
             let! tx = conn.BeginTransactionAsync ct
             try
                 match! PmBatch.lock ctx.Schema conn tx pm.Name None ct with
                 | Some l when l.Version = row.Version && l.Active && l.RetryIn <= TimeSpan.Zero ->
-                    return! handleLocked ctx pm conn tx l items ct
+                    return! handleLocked ctx pm conn tx l events ct
                 | _ ->
                     do! tx.RollbackAsync CancellationToken.None
                     return StepOutcome.Changed
@@ -173,13 +181,13 @@ module internal PmStep =
                 return StepOutcome.Idle(compare last row.Checkpoint > 0)
         }
 
-    /// Handles the batch `items` locked in `tx` (as handleLocked), reading the next batch ahead meanwhile when
+    /// Handles the batch `events` locked in `tx` (as handleLocked), reading the next batch ahead meanwhile when
     /// this one is full; a read ahead is kept only when the batch committed whole.
-    let private handleBatch (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (l: PmRow) (items: PmItem[]) (ct: CancellationToken) =
+    let private handleBatch (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (l: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) =
         task {
-            let last = items[items.Length - 1].Event.Position
-            if items.Length >= pm.BatchSize then ahead.Start(last, pm.BatchSize, ct)
-            let! outcome = handleLocked ctx pm conn tx l items ct
+            let last = events[events.Length - 1].Position
+            if events.Length >= pm.BatchSize then ahead.Start(last, pm.BatchSize, ct)
+            let! outcome = handleLocked ctx pm conn tx l events ct
             match outcome with
             | StepOutcome.Handled(_, checkpoint) when checkpoint = last -> ()
             | _ -> ahead.Clear()
@@ -190,9 +198,9 @@ module internal PmStep =
     let private lockAhead (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (ct: CancellationToken) =
         task {
             match! ahead.Take() with
-            | Some(after, items) when items.Length > 0 ->
+            | Some(after, events) when events.Length > 0 ->
                 match! PmBatch.lock ctx.Schema conn tx pm.Name (Some after) ct with
-                | Some l -> return Some(l, items)
+                | Some l -> return Some(l, events)
                 | None -> return None
             | _ -> return None
         }
@@ -207,14 +215,13 @@ module internal PmStep =
                 let! tx = conn.BeginTransactionAsync ct
                 try
                     match! lockAhead ctx pm conn tx ahead ct with
-                    | Some(l, items) ->
-                        let! outcome = handleBatch ctx pm conn tx ahead l items ct
+                    | Some(l, events) ->
+                        let! outcome = handleBatch ctx pm conn tx ahead l events ct
                         return Ok outcome
                     | None ->
                         match! PmBatch.open' ctx.Schema conn tx pm.Name pm.BatchSize ct with
                         | Ok { Locked = Some l; Events = events } when events.Length > 0 && l.Active && l.RetryIn <= TimeSpan.Zero ->
-                            let items = events |> Array.map (PmItem.decode ctx.Interpreter.Codec)
-                            let! outcome = handleBatch ctx pm conn tx ahead l items ct
+                            let! outcome = handleBatch ctx pm conn tx ahead l events ct
                             return Ok outcome
                         | opened ->
                             do! tx.RollbackAsync CancellationToken.None
