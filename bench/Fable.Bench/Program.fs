@@ -1,5 +1,6 @@
 // The benchmark runner: starts a durable throwaway PostgreSQL, measures every row against its baseline in one
-// run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test).
+// run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
+// `--only catchup` runs row 4 alone and prints it without writing the results file (for profiling).
 module Fable.Bench.Program
 
 open System
@@ -33,10 +34,18 @@ let private print (lines: Line list) =
 [<EntryPoint>]
 let main argv =
     let quick = argv |> Array.contains "--quick"
+    let only = argv |> Array.tryFindIndex ((=) "--only") |> Option.bind (fun i -> Array.tryItem (i + 1) argv)
     let timing =
         if quick then { Warmup = TimeSpan.FromSeconds 0.5; Duration = TimeSpan.FromSeconds 2.0; CatchUpEvents = 20_000 }
         else { Warmup = TimeSpan.FromSeconds 3.0; Duration = TimeSpan.FromSeconds 15.0; CatchUpEvents = 1_000_000 }
-    let run =
+    let catchUpOnly () =
+        task {
+            use server = new Server()
+            use ds = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2")).Build()
+            let! r = catchUpRow timing ds
+            printfn "%s" (print r)
+        }
+    let run () =
         task {
             use server = new Server()
             use ds = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2")).Build()
@@ -86,7 +95,10 @@ let main argv =
             printfn "results written to %s" file
         }
     try
-        run.GetAwaiter().GetResult()
+        match only with
+        | None -> (run ()).GetAwaiter().GetResult()
+        | Some "catchup" -> (catchUpOnly ()).GetAwaiter().GetResult()
+        | Some other -> failwithf "--only %s: the only row that runs alone is catchup" other
         0
     with e ->
         eprintfn "benchmark failed: %O" e

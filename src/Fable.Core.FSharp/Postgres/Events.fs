@@ -101,6 +101,24 @@ module internal Events =
                   InsertedAt = insertedAt
                   Position = { Tx = get "tx" :?> int64; Id = id } }
 
+    /// The current row of `reader`, selected with `columns` (read by position, in that order), as an event:
+    /// the same result as `ofRow` without building a Row, for followers that read many rows.
+    let ofReader (reader: NpgsqlDataReader) : Result<RecordedEvent, FableError> =
+        let id = reader.GetInt64 0
+        match Sql.parseKey (reader.GetString 4) (reader.GetString 3) with
+        | Error m -> Error(Infrastructure(sprintf "event %d: %s" id m, None))
+        | Ok key ->
+            Ok
+                { Id = id
+                  PrevEventId = if reader.IsDBNull 1 then None else Some(reader.GetInt64 1)
+                  Aggregate = { Table = reader.GetString 2; Key = key }
+                  TypeName = reader.GetString 5
+                  TypeVersion = reader.GetInt32 6
+                  Meta = reader.GetString 7
+                  Data = reader.GetString 8
+                  InsertedAt = reader.GetFieldValue<DateTimeOffset> 9
+                  Position = { Tx = reader.GetInt64 10; Id = id } }
+
     /// Every row as an event, or the first error.
     let ofRows (rows: Row list) =
         let rec go acc rows =

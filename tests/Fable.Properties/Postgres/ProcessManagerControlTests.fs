@@ -1,6 +1,6 @@
-// Runtime control on a real server: status (position, lag, holder), disable/enable, reset and rebuild,
-// registration that keeps existing rows and starts new ones at the head, catch-up that waits for the runner
-// holding the lock, and a graceful stop in the middle of a batch that loses nothing.
+// Runtime control on a real server: status (position, lag, holder), disable/enable, reset and rebuild (also
+// while a batch is in flight), registration that keeps existing rows and starts new ones at the head, catch-up
+// that waits for the runner holding the lock, and a graceful stop in the middle of a batch that loses nothing.
 module Fable.Tests.ProcessManagerControlTests
 
 open System
@@ -14,6 +14,21 @@ let private ct = CancellationToken.None
 let private ids (handled: (int64 * string * bool) list) = [ for (id, _, _) in handled -> id ]
 
 let private isInvalid (r: Result<'T, FableError>) = match r with Error(InvalidDefinition _) -> true | _ -> false
+
+/// Whether some session waits on a lock held by the session of the runner that holds `name` in `env`.
+let private blockedByRunner (env: PgEnv.Env) (name: string) =
+    task {
+        use! conn = env.DataSource.OpenConnectionAsync()
+        use cmd =
+            new Npgsql.NpgsqlCommand(
+                sprintf
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity a, %s.process_managers p WHERE p.name = $1 AND p.holder_pid = ANY (pg_blocking_pids(a.pid)))"
+                    (PgEnv.q env.FableSchema),
+                conn)
+        cmd.Parameters.AddWithValue(name) |> ignore
+        let! blocked = cmd.ExecuteScalarAsync()
+        return blocked :?> bool
+    }
 
 let tests =
     testList "control" [
@@ -150,6 +165,45 @@ let tests =
                     let! handled = seen env "awake"
                     Expect.equal (ids handled) [ for e in events -> e.Id ] "handled"
                     do! h.Stop()
+                })
+        }
+
+        testTask "a reset to the origin while a batch is in flight applies after that batch: the runner handles the whole log again" {
+            do! using (fun env ->
+                task {
+                    let! store = writer env
+                    let! events = bump store 1L 30
+                    // Batches are full only once every event is visible (see `visible`).
+                    do! visible env (List.last events).Position
+                    let target = events[7].Id
+                    let inBatch = TaskCompletionSource()
+                    let release = TaskCompletionSource()
+                    let hold = ref true
+                    let before (_: IUnitOfWork) (inc: Incoming) (_: CancellationToken) =
+                        task {
+                            if hold.Value && inc.Recorded.Id = target then
+                                hold.Value <- false
+                                inBatch.TrySetResult() |> ignore
+                                do! release.Task
+                            return Ok()
+                        }
+                    let! h = host env "me" [ recorderWith "resettable" "me" 5 (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Origin before ]
+                    let h = h :> IProcessManagerHost
+                    do! h.Start ct
+                    do! inBatch.Task
+                    // The second batch holds the row: the reset waits for it to commit.
+                    let reset = h.Reset("resettable", StartAt.Origin, ct)
+                    let! waiting = PgDomain.eventually (fun () -> blockedByRunner env "resettable") id
+                    Expect.isTrue waiting "the reset waits for the batch in flight"
+                    release.TrySetResult() |> ignore
+                    let! r = reset
+                    ok "reset" r
+                    do! catchUp h
+                    do! h.Stop()
+                    let! handled = seen env "resettable"
+                    Expect.equal (ids handled) [ for e in events[0..9] @ events -> e.Id ] "the two batches before the reset, then every event again from the origin"
+                    let! st = status h "resettable"
+                    Expect.equal (st.Position, st.State) ((List.last events).Position, "30") "the state counts the events handled since the reset"
                 })
         }
 

@@ -16,7 +16,7 @@ module internal PmCatchUp =
     let private load (ctx: PmContext) (name: string) (ct: CancellationToken) =
         task {
             use! conn = ctx.Store.DataSource.OpenConnectionAsync ct
-            return! PmTable.load conn null ctx.Schema name false ct
+            return! PmTable.load conn ctx.Schema name ct
         }
 
     let private missing (pm: ProcessManagerDef) = Error(InvalidDefinition [ sprintf "process manager %s has no row" pm.Name ])
@@ -40,14 +40,25 @@ module internal PmCatchUp =
                 return Error(PgErrors.ofExn None ct e)
         }
 
-    /// One round of the inline catch-up: None to go on, Some result when done.
-    let private round (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (lease: PmLease option ref) (ct: CancellationToken) =
+    /// One round of the inline catch-up: None to go on, Some result when done. `stepNow` is set after a batch that
+    /// ended before the target: the next round steps at once, without looking at the row.
+    let private round (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (lease: PmLease option ref) (ahead: PmAhead) (stepNow: bool ref) (ct: CancellationToken) =
         task {
             let next = progress.Next
-            match! load ctx pm.Name ct with
-            | None -> return Some(missing pm)
-            | Some row when reached target row -> return Some(Ok())
-            | Some _ ->
+            let! look =
+                if stepNow.Value then
+                    Task.FromResult(Ok false)
+                else
+                    task {
+                        match! load ctx pm.Name ct with
+                        | None -> return missing pm
+                        | Some row -> return Ok(reached target row)
+                    }
+            stepNow.Value <- false
+            match look with
+            | Error e -> return Some(Error e)
+            | Ok true -> return Some(Ok())
+            | Ok false ->
                 match lease.Value with
                 | None ->
                     let! l = PmLease.TryAcquire(ctx.Store.DataSource, ctx.Schema, pm.Name, runnerId, ct)
@@ -57,7 +68,7 @@ module internal PmCatchUp =
                     if l.IsNone then do! PmRunner.wait next poll ct
                     return None
                 | Some l ->
-                    match! PmStep.run ctx pm l.Connection ct with
+                    match! PmStep.run ctx pm l.Connection ahead ct with
                     | Ok(StepOutcome.Idle _) ->
                         // The target is committed but still behind the horizon (an older transaction is open).
                         do! PmRunner.wait PmRunner.never (if poll < TimeSpan.FromMilliseconds 20.0 then poll else TimeSpan.FromMilliseconds 20.0) ct
@@ -65,7 +76,14 @@ module internal PmCatchUp =
                     | Ok(StepOutcome.Waiting d) ->
                         do! PmRunner.wait PmRunner.never d ct
                         return None
-                    | Ok(StepOutcome.Handled _)
+                    | Ok(StepOutcome.Handled(_, checkpoint)) ->
+                        progress.Set()
+                        // The batch committed with the row active: the target is reached exactly when the checkpoint is there.
+                        if compare checkpoint target >= 0 then
+                            return Some(Ok())
+                        else
+                            stepNow.Value <- true
+                            return None
                     | Ok(StepOutcome.Failed _) ->
                         progress.Set()
                         return None
@@ -78,17 +96,20 @@ module internal PmCatchUp =
     let inline' (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (ct: CancellationToken) : Task<Result<unit, FableError>> =
         task {
             let lease = ref None
+            let ahead = PmAhead(ctx.Store)
+            let stepNow = ref false
             let! outcome =
                 task {
                     try
                         let mutable result = None
                         while result.IsNone do
-                            let! r = round ctx pm runnerId target poll progress lease ct
+                            let! r = round ctx pm runnerId target poll progress lease ahead stepNow ct
                             result <- if r.IsNone && ct.IsCancellationRequested then Some(Error Cancelled) else r
                         return result.Value
                     with e ->
                         return Error(PgErrors.ofExn None ct e)
                 }
+            do! ahead.Drain()
             match lease.Value with
             | Some(l: PmLease) -> do! l.Release()
             | None -> ()

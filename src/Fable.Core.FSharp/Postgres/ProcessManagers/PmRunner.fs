@@ -38,6 +38,7 @@ module internal PmRunner =
     let run (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (timing: PmTiming) (wake: PmSignal) (progress: PmSignal) (ct: CancellationToken) : Task =
         task {
             let mutable lease: PmLease option = None
+            let ahead = PmAhead(ctx.Store)
             let maxBackoff = TimeSpan.FromTicks(max timing.Poll.Ticks (TimeSpan.FromSeconds 1.0).Ticks)
             let mutable backoff = timing.Backoff
             let quickStart = TimeSpan.FromMilliseconds 5.0
@@ -47,6 +48,7 @@ module internal PmRunner =
                     match lease with
                     | Some l ->
                         lease <- None
+                        do! ahead.Drain()
                         do! l.Release()
                     | None -> ()
                 }
@@ -62,7 +64,7 @@ module internal PmRunner =
                             ctx.Log(sprintf "process manager %s: runner %s took it over" pm.Name runnerId)
                         | None -> do! wait never timing.Poll ct
                     | Some l ->
-                        match! PmStep.run ctx pm l.Connection ct with
+                        match! PmStep.run ctx pm l.Connection ahead ct with
                         | Ok(StepOutcome.Handled _) ->
                             quick <- quickStart
                             backoff <- timing.Backoff

@@ -1,5 +1,6 @@
 // The process-managers table of Fable's schema (one row per name: state, checkpoint, error policy bookkeeping,
-// holder) as a migration step, and the advisory-lock key that gives one runner per name across processes.
+// holder) as a migration step, the advisory-lock key that gives one runner per name across processes, and the
+// key that lets control operations go before the next batch.
 namespace Fable.Postgres
 
 /// The process-managers table and lock naming.
@@ -27,3 +28,8 @@ module internal PmSchema =
     /// The text hashed (hashtextextended(text, 0)) into the session advisory-lock key of process manager `name`
     /// in `schema` (the unquoted schema name).
     let lockText (schema: string) (name: string) = "fable.pm:" + schema + ":" + name
+
+    /// The text hashed into the transaction advisory-lock key that orders control operations on `name` against
+    /// its batches: each batch takes it shared, each control operation exclusive, so a waiting control operation
+    /// goes before the next batch (a row lock alone lets a runner that relocks at once go first every time).
+    let gateText (schema: string) (name: string) = "fable.pm.gate:" + schema + ":" + name

@@ -1,6 +1,7 @@
-// One step of a process manager on the connection that holds its lock: read the next batch below the horizon,
-// handle it and store state + checkpoint in ONE transaction guarded by the row's version and checkpoint,
-// or apply the error policy to the first failing event (events before it still commit). Never skips an event.
+// One step of a process manager on the connection that holds its lock: lock its row and read the next batch
+// below the horizon (one round trip), handle it and store state + checkpoint in the same transaction guarded by
+// the row's version and checkpoint (one round trip with COMMIT), or apply the error policy to the first failing
+// event (events before it still commit). Never skips an event.
 namespace Fable.Postgres
 
 open System
@@ -12,8 +13,8 @@ open Fable
 /// What one step did.
 [<RequireQualifiedAccess>]
 type internal StepOutcome =
-    /// A batch of this many events committed.
-    | Handled of count: int
+    /// A batch of `count` events committed; the checkpoint is now `checkpoint`.
+    | Handled of count: int * checkpoint: Position
     /// An event failed; the failure was recorded (the process manager is still active or now stopped).
     | Failed of error: FableError * active: bool * attempts: int
     /// Nothing to read; `blocked` when committed events wait behind the horizon (an older transaction is open).
@@ -96,65 +97,69 @@ module internal PmStep =
             | None -> return StepOutcome.Changed
         }
 
-    /// Handles `events` after `row` in one transaction on `conn`. On a failure at event k the transaction rolls
-    /// back, events 0..k-1 are handled again and committed, then the failure of event k is recorded.
-    let rec private attempt (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
+    /// Handles `events` in the transaction `tx` on `conn`, which holds the lock of the row `l` (due, its events
+    /// read after its checkpoint), and ends that transaction: state + checkpoint written and committed in one
+    /// round trip, or rolled back. On a failure at event k, events 0..k-1 are handled again in a new transaction
+    /// and committed, then the failure of event k is recorded.
+    let rec private handleLocked (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (l: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
+        task {
+            let current = ref 0
+            let! run =
+                match (try Ok(pm.Load l.State) with ex -> Error ex) with
+                | Error ex ->
+                    Task.FromResult(Ok(FailedAt(0, HandlerFailed("state", pm.Name, "the stored state cannot be loaded: " + ex.Message, Some ex), false)))
+                | Ok state -> ctx.Store.InTransaction(conn, tx, (fun uow -> handleAll pm ctx.Interpreter.Codec events state current uow ct), ct)
+            let run =
+                match run with
+                | Ok(AllHandled s) ->
+                    match (try Ok(pm.Save s) with ex -> Error ex) with
+                    | Ok json when not (isNull json) -> Choice1Of2 json
+                    | Ok _ -> Choice2Of2(FailedAt(events.Length - 1, HandlerFailed("state", pm.Name, "Save returned null", None), true))
+                    | Error ex -> Choice2Of2(FailedAt(events.Length - 1, HandlerFailed("state", pm.Name, "the state cannot be saved: " + ex.Message, Some ex), true))
+                | Ok f -> Choice2Of2 f
+                | Error err -> Choice2Of2(FailedAt(current.Value, err, false))
+            let last = events[events.Length - 1].Position
+            // A handler that swallowed a database error leaves the transaction aborted: the save fails
+            // (25P02), which counts as a failure of the batch's last event, not of the connection.
+            let! run =
+                match run with
+                | Choice1Of2 json ->
+                    task {
+                        match! PmBatch.close ctx.Schema conn tx l json last with
+                        | PmClosed.Committed -> return Choice1Of2 true
+                        | PmClosed.Changed -> return Choice1Of2 false
+                        | PmClosed.Aborted p -> return Choice2Of2(FailedAt(events.Length - 1, PgErrors.ofExn None ct p, true))
+                    }
+                | Choice2Of2 f -> Task.FromResult(Choice2Of2 f)
+            match run with
+            | Choice1Of2 true -> return StepOutcome.Handled(events.Length, last)
+            | Choice1Of2 false ->
+                do! tx.RollbackAsync CancellationToken.None
+                return StepOutcome.Changed
+            | Choice2Of2 failure ->
+                do! tx.RollbackAsync CancellationToken.None
+                match failure with
+                | _ when ct.IsCancellationRequested -> return raise (OperationCanceledException ct)
+                | FailedAt(_, _, true) when events.Length > 1 -> return! attempt ctx pm conn l events[0..0] ct
+                | FailedAt(0, err, _) -> return! recordFailure ctx pm conn l events[0] err
+                | FailedAt(k, err, _) ->
+                    match! attempt ctx pm conn l events[0 .. k - 1] ct with
+                    | StepOutcome.Handled _ ->
+                        let after = { l with Version = l.Version + 1L; Checkpoint = events[k - 1].Position }
+                        return! recordFailure ctx pm conn after events[k] err
+                    | other -> return other
+                | AllHandled _ -> return StepOutcome.Changed
+        }
+
+    /// Handles the known `events` after `row` in a new transaction (a prefix of a batch that failed): locks the
+    /// row, checks it is still `row` (same version) and due, then goes on as handleLocked.
+    and private attempt (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
         task {
             let! tx = conn.BeginTransactionAsync ct
             try
-                let! locked = PmTable.load conn tx ctx.Schema pm.Name true ct
-                match locked with
+                match! PmBatch.lock ctx.Schema conn tx pm.Name None ct with
                 | Some l when l.Version = row.Version && l.Active && l.RetryIn <= TimeSpan.Zero ->
-                    let current = ref 0
-                    let! run =
-                        match (try Ok(pm.Load l.State) with ex -> Error ex) with
-                        | Error ex ->
-                            Task.FromResult(Ok(FailedAt(0, HandlerFailed("state", pm.Name, "the stored state cannot be loaded: " + ex.Message, Some ex), false)))
-                        | Ok state -> ctx.Store.InTransaction(conn, tx, (fun uow -> handleAll pm ctx.Interpreter.Codec events state current uow ct), ct)
-                    let run =
-                        match run with
-                        | Ok(AllHandled s) ->
-                            match (try Ok(pm.Save s) with ex -> Error ex) with
-                            | Ok json when not (isNull json) -> Choice1Of2 json
-                            | Ok _ -> Choice2Of2(FailedAt(events.Length - 1, HandlerFailed("state", pm.Name, "Save returned null", None), true))
-                            | Error ex -> Choice2Of2(FailedAt(events.Length - 1, HandlerFailed("state", pm.Name, "the state cannot be saved: " + ex.Message, Some ex), true))
-                        | Ok f -> Choice2Of2 f
-                        | Error err -> Choice2Of2(FailedAt(current.Value, err, false))
-                    let last = events[events.Length - 1].Position
-                    // A handler that swallowed a database error leaves the transaction aborted: the save fails
-                    // (25P02), which counts as a failure of the batch's last event, not of the connection.
-                    let! run =
-                        match run with
-                        | Choice1Of2 json ->
-                            task {
-                                try
-                                    let! written = PmTable.save conn tx ctx.Schema l json last CancellationToken.None
-                                    return Choice1Of2 written
-                                with :? PostgresException as p when p.SqlState = "25P02" ->
-                                    return Choice2Of2(FailedAt(events.Length - 1, PgErrors.ofExn None ct p, true))
-                            }
-                        | Choice2Of2 f -> Task.FromResult(Choice2Of2 f)
-                    match run with
-                    | Choice1Of2 written ->
-                        if written = 1 then
-                            do! tx.CommitAsync CancellationToken.None
-                            return StepOutcome.Handled events.Length
-                        else
-                            do! tx.RollbackAsync CancellationToken.None
-                            return StepOutcome.Changed
-                    | Choice2Of2 failure ->
-                        do! tx.RollbackAsync CancellationToken.None
-                        match failure with
-                        | _ when ct.IsCancellationRequested -> return raise (OperationCanceledException ct)
-                        | FailedAt(_, _, true) when events.Length > 1 -> return! attempt ctx pm conn row events[0..0] ct
-                        | FailedAt(0, err, _) -> return! recordFailure ctx pm conn row events[0] err
-                        | FailedAt(k, err, _) ->
-                            match! attempt ctx pm conn row events[0 .. k - 1] ct with
-                            | StepOutcome.Handled _ ->
-                                let after = { row with Version = row.Version + 1L; Checkpoint = events[k - 1].Position }
-                                return! recordFailure ctx pm conn after events[k] err
-                            | other -> return other
-                        | AllHandled _ -> return StepOutcome.Changed
+                    return! handleLocked ctx pm conn tx l events ct
                 | _ ->
                     do! tx.RollbackAsync CancellationToken.None
                     return StepOutcome.Changed
@@ -163,24 +168,74 @@ module internal PmStep =
                 try tx.Dispose() with _ -> ()
         }
 
-    /// One step of `pm` on `conn` (which holds its advisory lock). An Error is a failure of the database or
+    /// Why nothing was locked: the process manager is inactive, waits for a retry, or has nothing to read
+    /// (`blocked` when committed events wait behind the horizon).
+    let private notLocked (ctx: PmContext) (conn: NpgsqlConnection) (row: PmRow) (ct: CancellationToken) =
+        task {
+            if not row.Active then
+                return StepOutcome.Inactive
+            elif row.RetryIn > TimeSpan.Zero then
+                return StepOutcome.Waiting row.RetryIn
+            else
+                let! last = PmTable.lastCommitted conn ctx.Schema ct
+                return StepOutcome.Idle(compare last row.Checkpoint > 0)
+        }
+
+    /// Handles the batch `events` locked in `tx` (as handleLocked), reading the next batch ahead meanwhile when
+    /// this one is full; a read ahead is kept only when the batch committed whole.
+    let private handleBatch (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (l: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) =
+        task {
+            let last = events[events.Length - 1].Position
+            if events.Length >= pm.BatchSize then ahead.Start(last, pm.BatchSize, ct)
+            let! outcome = handleLocked ctx pm conn tx l events ct
+            match outcome with
+            | StepOutcome.Handled(_, checkpoint) when checkpoint = last -> ()
+            | _ -> ahead.Clear()
+            return outcome
+        }
+
+    /// The batch read ahead, when there is one and the row's checkpoint is still where it starts: locked in `tx`.
+    let private lockAhead (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (ct: CancellationToken) =
+        task {
+            match! ahead.Take() with
+            | Some(after, events) when events.Length > 0 ->
+                match! PmBatch.lock ctx.Schema conn tx pm.Name (Some after) ct with
+                | Some l -> return Some(l, events)
+                | None -> return None
+            | _ -> return None
+        }
+
+    /// One step of `pm` on `conn` (which holds its advisory lock): with a batch read ahead after the row's
+    /// checkpoint, one round trip locks the row; otherwise one round trip reads the row, locks it and reads the next
+    /// batch when there is one. A second round trip commits the batch. An Error is a failure of the database or
     /// the connection (nothing was recorded); Cancelled when `ct` fired (a batch in flight rolled back whole).
-    let run (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (ct: CancellationToken) : Task<Result<StepOutcome, FableError>> =
+    let run (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (ahead: PmAhead) (ct: CancellationToken) : Task<Result<StepOutcome, FableError>> =
         task {
             try
-                match! PmTable.load conn null ctx.Schema pm.Name false ct with
-                | None -> return Error(InvalidDefinition [ sprintf "process manager %s has no row in %s.process_managers" pm.Name ctx.Schema ])
-                | Some row when not row.Active -> return Ok StepOutcome.Inactive
-                | Some row when row.RetryIn > TimeSpan.Zero -> return Ok(StepOutcome.Waiting row.RetryIn)
-                | Some row ->
-                    match! ctx.Interpreter.ReadAll(row.Checkpoint, pm.BatchSize, ct) with
-                    | Error e -> return Error e
-                    | Ok [] ->
-                        let! last = PmTable.lastCommitted conn ctx.Schema ct
-                        return Ok(StepOutcome.Idle(compare last row.Checkpoint > 0))
-                    | Ok events ->
-                        let! outcome = attempt ctx pm conn row (Array.ofList events) ct
+                let! tx = conn.BeginTransactionAsync ct
+                try
+                    match! lockAhead ctx pm conn tx ahead ct with
+                    | Some(l, events) ->
+                        let! outcome = handleBatch ctx pm conn tx ahead l events ct
                         return Ok outcome
+                    | None ->
+                        match! PmBatch.open' ctx.Schema conn tx pm.Name pm.BatchSize ct with
+                        | Ok { Locked = Some l; Events = events } when events.Length > 0 && l.Active && l.RetryIn <= TimeSpan.Zero ->
+                            let! outcome = handleBatch ctx pm conn tx ahead l events ct
+                            return Ok outcome
+                        | opened ->
+                            do! tx.RollbackAsync CancellationToken.None
+                            match opened with
+                            | Error e -> return Error e
+                            | Ok { Row = None } -> return Error(InvalidDefinition [ sprintf "process manager %s has no row in %s.process_managers" pm.Name ctx.Schema ])
+                            // Locked, but the events were gone or the row was not due after all: look again.
+                            | Ok { Locked = Some _ } -> return Ok StepOutcome.Changed
+                            | Ok { Row = Some row } ->
+                                let! outcome = notLocked ctx conn row ct
+                                return Ok outcome
+                finally
+                    try tx.Dispose() with _ -> ()
             with e ->
+                ahead.Clear()
                 return Error(PgErrors.ofExn None ct e)
         }

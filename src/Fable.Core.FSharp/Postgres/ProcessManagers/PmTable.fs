@@ -1,5 +1,6 @@
-// Statements over the process-managers table: register, load (optionally FOR UPDATE), the guarded checkpoint
-// write, failure bookkeeping, runtime control, the holder and the status query (lag, live lock holder).
+// Statements over the process-managers table: register, load, failure bookkeeping, runtime control (behind the
+// exclusive gate), the holder and the status query (lag, live lock holder). The batch's own reads and guarded
+// checkpoint write are in PmBatch.
 namespace Fable.Postgres
 
 open System
@@ -59,11 +60,39 @@ module internal PmTable =
             return! cmd.ExecuteNonQueryAsync ct
         }
 
-    let private table (schema: string) = Sql.quote schema + ".process_managers"
+    /// Takes the gate of `name` for the rest of the transaction: shared for a batch, exclusive for a control
+    /// operation (waits while the other kind holds it; a waiting exclusive request goes before later shared ones).
+    let gate (schema: string) (name: string) (exclusive: bool) =
+        Sql.command
+            (if exclusive then "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+             else "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
+            [ text (PmSchema.gateText schema name) ]
+
+    /// Runs the control statement `sql` on `name` behind the exclusive gate, in one round trip and one implicit
+    /// transaction; returns the number of rows it changed.
+    let private control conn (schema: string) (name: string) (sql: string) (ps: NpgsqlParameter list) (ct: CancellationToken) : Task<int> =
+        task {
+            use batch = new NpgsqlBatch(conn)
+            batch.BatchCommands.Add(gate schema name true)
+            let statement = Sql.command sql ps
+            batch.BatchCommands.Add statement
+            let! _ = batch.ExecuteNonQueryAsync ct
+            return statement.RecordsAffected
+        }
+
+    /// The table in `schema` (unquoted) as SQL.
+    let table (schema: string) = Sql.quote schema + ".process_managers"
 
     let private i64 (r: Row) (c: string) = Convert.ToInt64(r[c], Globalization.CultureInfo.InvariantCulture)
 
-    let private ofRow (r: Row) : PmRow =
+    /// The columns of a PmRow as selected from the table (`wait_seconds`: until the next attempt, by the server's clock).
+    let rowColumns =
+        """name, state::text AS state, checkpoint_tx, checkpoint_id, active, last_error, attempts, holder, version,
+           CASE WHEN next_attempt_at > clock_timestamp()
+                THEN EXTRACT(EPOCH FROM next_attempt_at - clock_timestamp())::float8 ELSE 0 END AS wait_seconds"""
+
+    /// A PmRow from a row selected with `rowColumns`.
+    let ofRow (r: Row) : PmRow =
         { Name = string r["name"]
           State = string r["state"]
           Checkpoint = { Tx = i64 r "checkpoint_tx"; Id = i64 r "checkpoint_id" }
@@ -80,32 +109,12 @@ module internal PmTable =
             (sprintf "INSERT INTO %s (name, state, checkpoint_tx, checkpoint_id) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING" (table schema))
             [ text name; jsonb state; bigint start.Tx; bigint start.Id ] ct
 
-    /// The row of `name` (locked FOR UPDATE when `forUpdate`, inside `tx`), or None.
-    let load conn tx (schema: string) (name: string) (forUpdate: bool) ct : Task<PmRow option> =
+    /// The row of `name`, or None.
+    let load conn (schema: string) (name: string) ct : Task<PmRow option> =
         task {
-            let! rs =
-                rows conn tx
-                    (sprintf
-                        """SELECT name, state::text AS state, checkpoint_tx, checkpoint_id, active, last_error, attempts, holder, version,
-                                  CASE WHEN next_attempt_at > clock_timestamp()
-                                       THEN EXTRACT(EPOCH FROM next_attempt_at - clock_timestamp())::float8 ELSE 0 END AS wait_seconds
-                           FROM %s WHERE name = $1%s"""
-                        (table schema) (if forUpdate then " FOR UPDATE" else ""))
-                    [ text name ] ct
+            let! rs = rows conn null (sprintf "SELECT %s FROM %s WHERE name = $1" rowColumns (table schema)) [ text name ] ct
             return rs |> List.tryHead |> Option.map ofRow
         }
-
-    /// Stores the state and checkpoint after a handled batch and clears the error bookkeeping, guarded by the
-    /// version and checkpoint the batch started from. 1 when written, 0 when the row changed meanwhile.
-    let save conn tx (schema: string) (old: PmRow) (state: string) (checkpoint: Position) ct =
-        execute conn tx
-            (sprintf
-                """UPDATE %s SET state = $2, checkpoint_tx = $3, checkpoint_id = $4, attempts = 0, last_error = NULL,
-                          next_attempt_at = NULL, version = version + 1, updated_at = now()
-                   WHERE name = $1 AND version = $5 AND checkpoint_tx = $6 AND checkpoint_id = $7 AND active"""
-                (table schema))
-            [ text old.Name; jsonb state; bigint checkpoint.Tx; bigint checkpoint.Id
-              bigint old.Version; bigint old.Checkpoint.Tx; bigint old.Checkpoint.Id ] ct
 
     /// Records a failed attempt at the event after the checkpoint: attempts + 1, the error, the next attempt
     /// after `retryAfter` (None: no retry planned), and inactive when `stop` or `maxAttempts` is reached.
@@ -142,23 +151,24 @@ module internal PmTable =
             (sprintf "UPDATE %s SET holder = NULL, holder_pid = NULL WHERE name = $1 AND holder_pid = pg_backend_pid()" (table schema))
             [ text name ] ct
 
-    /// Enables `name` and clears its error bookkeeping; 0 when there is no such row.
+    /// Enables `name` and clears its error bookkeeping (after a batch in flight); 0 when there is no such row.
     let enable conn (schema: string) (name: string) ct =
-        execute conn null
+        control conn schema name
             (sprintf
                 "UPDATE %s SET active = true, attempts = 0, last_error = NULL, next_attempt_at = NULL, version = version + 1, updated_at = now() WHERE name = $1"
                 (table schema))
             [ text name ] ct
 
-    /// Disables `name` (waits for a batch in flight, which holds the row lock); 0 when there is no such row.
+    /// Disables `name` (waits for a batch in flight, and goes before the next one); 0 when there is no such row.
     let disable conn (schema: string) (name: string) ct =
-        execute conn null
+        control conn schema name
             (sprintf "UPDATE %s SET active = false, version = version + 1, updated_at = now() WHERE name = $1" (table schema))
             [ text name ] ct
 
-    /// Moves `name` to `checkpoint` with `state`, clears the error bookkeeping and enables it when `activate`.
+    /// Moves `name` to `checkpoint` with `state`, clears the error bookkeeping and enables it when `activate`
+    /// (waits for a batch in flight, and goes before the next one); 0 when there is no such row.
     let reset conn (schema: string) (name: string) (state: string) (checkpoint: Position) (activate: bool) ct =
-        execute conn null
+        control conn schema name
             (sprintf
                 """UPDATE %s SET state = $2, checkpoint_tx = $3, checkpoint_id = $4, attempts = 0, last_error = NULL,
                           next_attempt_at = NULL, active = active OR $5, version = version + 1, updated_at = now()

@@ -1,0 +1,73 @@
+// Reading ahead: while a batch is decoded, handled and committed, the batch after its last event is read on a
+// pooled connection, so a catch-up overlaps reading with the rest. A read ahead is only a read below the horizon
+// after a position; a step uses it only when the locked row's checkpoint is that position.
+namespace Fable.Postgres
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Npgsql
+open Fable
+
+/// The next batch of one process manager, read ahead. Used by one runner (or catch-up) at a time.
+type internal PmAhead(store: PostgresStore) =
+    let events = Events.context store.Runtime store.Options
+    let mutable pending: (Position * Task<Result<RecordedEvent[], FableError>>) option = None
+
+    /// Up to `max` events after `after` below the horizon, in (tx, id) order; never throws.
+    let read (after: Position) (max: int) (ct: CancellationToken) : Task<Result<RecordedEvent[], FableError>> =
+        task {
+            try
+                use! conn = store.DataSource.OpenConnectionAsync ct
+                let sql, ps = Events.readAll events after max
+                use cmd = new NpgsqlCommand(sql, conn)
+                for p in ps do
+                    cmd.Parameters.Add p |> ignore
+                use! reader = cmd.ExecuteReaderAsync ct
+                let acc = Collections.Generic.List<RecordedEvent>(max)
+                let mutable failure = None
+                let mutable go = true
+                while go do
+                    let! has = reader.ReadAsync ct
+                    if not has then
+                        go <- false
+                    else
+                        match Events.ofReader reader with
+                        | Ok e -> acc.Add e
+                        | Error e ->
+                            failure <- Some e
+                            go <- false
+                return
+                    match failure with
+                    | Some e -> Error e
+                    | None -> Ok(acc.ToArray())
+            with e ->
+                return Error(PgErrors.ofExn None ct e)
+        }
+
+    /// Starts reading the batch after `after` (replacing a read not taken).
+    member _.Start(after: Position, max: int, ct: CancellationToken) = pending <- Some(after, read after max ct)
+
+    /// Forgets the read in progress (it completes on its own and returns its connection).
+    member _.Clear() = pending <- None
+
+    /// Waits for a read in progress and forgets it: nothing is left running on the way out of a runner or a
+    /// catch-up.
+    member this.Drain() : Task =
+        task {
+            let! _ = this.Take()
+            ()
+        }
+
+    /// Takes the read started: its position and events (empty when it found none or failed: the step then reads
+    /// on its own connection, which reports a failure). None when no read was started.
+    member _.Take() : Task<(Position * RecordedEvent[]) option> =
+        task {
+            match pending with
+            | None -> return None
+            | Some(after, t) ->
+                pending <- None
+                match! t with
+                | Ok es -> return Some(after, es)
+                | Error _ -> return Some(after, [||])
+        }
