@@ -36,7 +36,7 @@ module internal Emit =
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
             let id = AggregateDef.idOf def key
-            s.InSavepoint(Some id, ct, fun sp -> task {
+            s.InScope(Some id, true, ct, fun sp -> task {
                 let! loaded = s.Run(sp, AggregateRows.lockAndLoad ctx id @ [ meta ctx id ], false, ct)
                 let row = rowOf loaded 1
                 let m = (rowOf loaded 2).Value
@@ -91,7 +91,6 @@ module internal Emit =
                         match! Steps.applyEvents ctx.Runtime uow def id state last events record false ct with
                         | Error e -> return Error e
                         | Ok(_, _, []) ->
-                            let! _ = flush true []
                             return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
                         | Ok(state', last', recorded) ->
                             match AggregateRows.columnsOf def state' with

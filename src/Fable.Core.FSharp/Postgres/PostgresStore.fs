@@ -115,8 +115,9 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                     | Error e -> return Error e
                     | Ok(conn, tx) ->
                         use _conn = conn
-                        use _tx = tx
-                        let session = Session(conn, tx)
+                        // The session may replace the transaction (a failed first emit rolls it back).
+                        let session = Session(conn, tx, true)
+                        use _tx = { new IDisposable with member _.Dispose() = session.Transaction.Dispose() }
                         let! outcome = runWork session work (PgUnitOfWork(ctx, session)) ct
                         // Cancelled while the work ran (even if it ignored that): roll back, as documented.
                         let outcome = if ct.IsCancellationRequested then Error Cancelled else outcome
@@ -127,7 +128,7 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                             let! committed =
                                 task {
                                     try
-                                        use batch = new NpgsqlBatch(conn, tx)
+                                        use batch = new NpgsqlBatch(conn, session.Transaction)
                                         batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
                                         batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
                                         let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
@@ -143,13 +144,13 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                                 }
                             if Result.isError committed then
                                 try
-                                    do! tx.RollbackAsync CancellationToken.None
+                                    do! session.Transaction.RollbackAsync CancellationToken.None
                                 with _ ->
                                     ()
                             return committed
                         | Error e ->
                             try
-                                do! tx.RollbackAsync CancellationToken.None
+                                do! session.Transaction.RollbackAsync CancellationToken.None
                             with _ ->
                                 () // the connection is gone: the server rolls the transaction back itself
                             return Error e

@@ -36,5 +36,6 @@ let all =
         PgConcurrencyTests.tests
         PgFollowerTests.tests
         PgRoundTripTests.tests
+        PgFirstEmitTests.tests
         fixtureSmoke
     ]
