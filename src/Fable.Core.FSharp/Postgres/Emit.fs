@@ -97,7 +97,11 @@ module internal Emit =
                             | Error e -> return Error e
                             | Ok cols ->
                                 let write = AggregateRows.write ctx id row.IsSome last last' cols
-                                let! _ = flush true ([ write ] @ (if ctx.Options.Notify then [ notify ctx ] else []))
+                                // In the caller's transaction Fable does not see the commit: notify in it. A
+                                // transaction Fable owns wakes followers after its commit (PostgresStore).
+                                let inline' = ctx.Options.Notify && not s.Owned
+                                let! _ = flush true ([ write ] @ (if inline' then [ notify ctx ] else []))
+                                s.Recorded <- s.Recorded + recorded.Length
                                 return
                                     Ok { Aggregate = { Id = id; LastEventId = last'; State = state' }
                                          Events = List.map asStored recorded }

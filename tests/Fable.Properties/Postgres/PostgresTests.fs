@@ -37,5 +37,6 @@ let all =
         PgFollowerTests.tests
         PgRoundTripTests.tests
         PgFirstEmitTests.tests
+        PgWakeTests.tests
         fixtureSmoke
     ]
