@@ -1,6 +1,7 @@
 // The benchmark runner: starts a durable throwaway PostgreSQL, measures every row against its baseline in one
 // run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
-// `--only 1,6,7` runs only the listed rows (1–7, and `mem` for the in-memory rate) to iterate on one measure.
+// `--only 1,6,7` runs only the listed rows (1–7, and `mem` for the in-memory rate) to iterate on one measure;
+// `--alloc-types` also prints where a Postgres emit's allocations go.
 module Fable.Bench.Program
 
 open System
@@ -92,6 +93,13 @@ let main argv =
             if runs "mem" then
                 let! r = inMemoryRow timing mem
                 add r
+            // Where a Postgres emit's allocations go (sampled by type); not part of the table.
+            if argv |> Array.contains "--alloc-types" then
+                let decide = deposits 1
+                let! _ = allocationsPer 200 (fun i -> emit pgQuiet (int64 (i % 10_000 + 1)) decide :> Threading.Tasks.Task)
+                let! types = allocationTypes 5_000 (fun i -> emit pgQuiet (int64 (i % 10_000 + 1)) decide :> Threading.Tasks.Task)
+                for (t, b) in List.truncate 25 types do
+                    eprintfn "  %8.0f B/emit  %s" b t
             let table = print (List.ofSeq lines)
             printfn "%s" table
             let machine =
