@@ -48,6 +48,7 @@ let main argv =
             use server = new Server()
             use ds = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2")).Build()
             do! setupTable ds 10_000
+            do! setupTableOf notifyAccounts ds 10_000
             do! Baseline.setup ds 10_000
             let! pg = store ds "fable_bench" true []
             let! pgQuiet = store ds "fable_bench_quiet" false []
@@ -88,7 +89,7 @@ let main argv =
                 let! r = allocationRows ds pg mem (if quick then 500 else 5_000)
                 add r
             if runs "7" then
-                let! r = notifyRow timing pg pgQuiet
+                let! r = notifyRow timing ds
                 add r
             if runs "mem" then
                 let! r = inMemoryRow timing mem
