@@ -11,14 +11,18 @@ open Fable
 /// The only event of the benchmark.
 type Deposited = { Amount: int64 }
 
-/// The accounts aggregate: state = balance.
-let accounts: AggregateDef<int64> =
-    { Table = "fable_accounts"
+/// The accounts aggregate in `table`: state = balance. Each store gets its own table: event ids of two stores
+/// overlap, so chains of two stores on one row would collide.
+let accountsIn (table: string) : AggregateDef<int64> =
+    { Table = table
       KeyKind = KeyKind.Int
       Initial = fun _ -> 0L
       Evolve = fun s e -> s + (e :?> Deposited).Amount
       ToRow = fun s -> Row.ofSeq [ "balance", box s ]
       OfRow = fun r -> match Row.tryGet "balance" r with Some v -> Convert.ToInt64 v | None -> 0L }
+
+/// The accounts of the main store (rows 1–3 and 6).
+let accounts = accountsIn "fable_accounts"
 
 /// The events registry and an empty route (no extra work) for Deposited.
 let definition (pms: ProcessManagerDef list) =
@@ -32,18 +36,20 @@ let counter (name: string) (onEvent: RecordedEvent -> unit) =
     |> fun pm -> { pm with BatchSize = 500 }
     |> ProcessManager.erase
 
-/// Creates the aggregate table with `n` accounts (ids 1..n).
-let setupTable (ds: NpgsqlDataSource) (n: int) =
+/// Creates the aggregate table of `def` with `n` accounts (ids 1..n).
+let setupTableOf (def: AggregateDef<int64>) (ds: NpgsqlDataSource) (n: int) =
     task {
         use cmd =
             ds.CreateCommand(
-                """
-                DROP TABLE IF EXISTS public.fable_accounts;
-                CREATE TABLE public.fable_accounts (id bigint PRIMARY KEY, last_event_id bigint NULL, balance bigint NOT NULL DEFAULT 0);
-                """
+                sprintf
+                    """
+                    DROP TABLE IF EXISTS public.%s;
+                    CREATE TABLE public.%s (id bigint PRIMARY KEY, last_event_id bigint NULL, balance bigint NOT NULL DEFAULT 0);
+                    """
+                    def.Table def.Table
             )
         let! _ = cmd.ExecuteNonQueryAsync()
-        use ins = ds.CreateCommand("INSERT INTO public.fable_accounts SELECT g, NULL, 0 FROM generate_series(1, $1) g")
+        use ins = ds.CreateCommand(sprintf "INSERT INTO public.%s SELECT g, NULL, 0 FROM generate_series(1, $1) g" def.Table)
         ins.Parameters.AddWithValue(int64 n) |> ignore
         let! _ = ins.ExecuteNonQueryAsync()
         ()
@@ -54,11 +60,17 @@ let deposits (count: int) : Decide<int64> =
     let events = List.init count (fun _ -> box { Amount = 1L })
     Pure(fun _ -> Ok events)
 
-/// One emit through any interpreter; the number of events recorded (0 on error).
-let emit (i: IInterpreter) (id: int64) (decide: Decide<int64>) =
+/// Creates the table of `accounts`.
+let setupTable ds n = setupTableOf accounts ds n
+
+/// One emit on `def` through any interpreter; the number of events recorded (0 on error).
+let emitOn (def: AggregateDef<int64>) (i: IInterpreter) (id: int64) (decide: Decide<int64>) =
     task {
-        match! Store.emit i accounts (AggregateKey.Int id) Expected.Any decide CancellationToken.None with
+        match! Store.emit i def (AggregateKey.Int id) Expected.Any decide CancellationToken.None with
         | Ok e -> return e.Events.Length
         | Error(Conflict _) -> return 0
         | Error e -> return failwithf "emit failed: %O" e
     }
+
+/// One emit on `accounts`.
+let emit i id decide = emitOn accounts i id decide

@@ -70,6 +70,36 @@ let allocationsPer (n: int) (f: int -> Task) =
         return float (after - before) / float n
     }
 
+/// Samples the runtime's allocation ticks (one per ~100 KB allocated) by type name.
+type private AllocationSampler() =
+    inherit Diagnostics.Tracing.EventListener()
+    member val Recording = false with get, set
+    member val Bytes = Collections.Concurrent.ConcurrentDictionary<string, int64>()
+
+    override this.OnEventSourceCreated(source) =
+        if source.Name = "Microsoft-Windows-DotNETRuntime" then
+            // Keyword 0x1: GC events, among them GCAllocationTick.
+            this.EnableEvents(source, Diagnostics.Tracing.EventLevel.Verbose, LanguagePrimitives.EnumOfValue 1L)
+
+    override this.OnEventWritten(e) =
+        if this.Recording && e.EventName = "GCAllocationTick_V4" then
+            let name = string e.Payload[e.PayloadNames.IndexOf "TypeName"]
+            let amount = Convert.ToInt64(e.Payload[e.PayloadNames.IndexOf "AllocationAmount64"])
+            this.Bytes.AddOrUpdate(name, amount, fun _ v -> v + amount) |> ignore
+
+/// Runs `f` `n` times and returns the sampled bytes per call by allocated type, largest first (`--alloc-types`).
+let allocationTypes (n: int) (f: int -> Task) =
+    task {
+        use sampler = new AllocationSampler()
+        sampler.Recording <- true
+        for i in 0 .. n - 1 do
+            do! f i
+        sampler.Recording <- false
+        return
+            [ for KeyValue(t, b) in sampler.Bytes -> t, float b / float n ]
+            |> List.sortByDescending snd
+    }
+
 /// Finds the repository root (the folder with Fable.sln).
 let repoRoot () =
     let rec up (d: DirectoryInfo) =

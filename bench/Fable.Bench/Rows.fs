@@ -33,6 +33,9 @@ type Timing =
 
 let private accountsCount = 10_000
 
+/// The accounts of the store with NOTIFY on (row 6).
+let notifyAccounts = accountsIn "fable_accounts_notify"
+
 let private ok (r: Task<Result<'T, FableError>>) =
     task {
         match! r with
@@ -109,6 +112,8 @@ let wakeRow (t: Timing) (ds: NpgsqlDataSource) (rate: float) =
         let handled = ConcurrentDictionary<int64, int64>()
         let pm = counter "bench_wake" (fun r -> handled.TryAdd(r.Id, Stopwatch.GetTimestamp()) |> ignore)
         let! s = store ds "fable_wake" true [ pm ]
+        let wakeAccounts = accountsIn "fable_wake_accounts"
+        do! setupTableOf wakeAccounts ds accountsCount
         let! host = ok (PostgresProcessManagers.Create(s, pollInterval = TimeSpan.FromSeconds 1.0))
         let h = host :> IProcessManagerHost
         do! h.Start CancellationToken.None
@@ -121,7 +126,7 @@ let wakeRow (t: Timing) (ds: NpgsqlDataSource) (rate: float) =
                 let rnd = Random(w)
                 let mutable next = Stopwatch.GetTimestamp()
                 while Stopwatch.GetTimestamp() < stopAt do
-                    match! Store.emit s accounts (AggregateKey.Int(int64 (rnd.Next(1, accountsCount + 1)))) Expected.Any (deposits 1) CancellationToken.None with
+                    match! Store.emit s wakeAccounts (AggregateKey.Int(int64 (rnd.Next(1, accountsCount + 1)))) Expected.Any (deposits 1) CancellationToken.None with
                     | Ok e ->
                         let now = Stopwatch.GetTimestamp()
                         if now > warmEnd then
@@ -151,8 +156,8 @@ let wakeRow (t: Timing) (ds: NpgsqlDataSource) (rate: float) =
 let allocationRows (ds: NpgsqlDataSource) (pg: IInterpreter) (mem: IInterpreter) (n: int) =
     task {
         let decide = deposits 1
-        let! _ = allocationsPer 200 (fun i -> emit pg (int64 (i % accountsCount + 1)) decide :> Task)
-        let! fablePg = allocationsPer n (fun i -> emit pg (int64 (i % accountsCount + 1)) decide :> Task)
+        let! _ = allocationsPer 200 (fun i -> emitOn notifyAccounts pg (int64 (i % accountsCount + 1)) decide :> Task)
+        let! fablePg = allocationsPer n (fun i -> emitOn notifyAccounts pg (int64 (i % accountsCount + 1)) decide :> Task)
         let! _ = allocationsPer 200 (fun i -> Baseline.emit ds (int64 (i % accountsCount + 1)) 1 :> Task)
         let! basePg = allocationsPer n (fun i -> Baseline.emit ds (int64 (i % accountsCount + 1)) 1 :> Task)
         let! fableMem = allocationsPer n (fun i -> emit mem (int64 (i % accountsCount + 1)) decide :> Task)
@@ -161,13 +166,18 @@ let allocationRows (ds: NpgsqlDataSource) (pg: IInterpreter) (mem: IInterpreter)
               { Row = "6. allocations / emit (in-memory)"; Metric = "bytes"; Fable = fableMem; Baseline = basePg; Target = "" } ]
     }
 
-/// Row 7: throughput with NOTIFY on (Fable default) vs off, 8 writers.
-let notifyRow (t: Timing) (withNotify: IInterpreter) (without: IInterpreter) =
+/// Row 7: throughput with NOTIFY on (Fable default) vs off, 8 writers, each on a fresh store and table.
+let notifyRow (t: Timing) (ds: NpgsqlDataSource) =
     task {
         let decide = deposits 1
-        let pick w (i: int64) = int64 ((w * 7919 + int i * 104729) % accountsCount + 1)
-        let! on = load 8 t.Warmup t.Duration (fun w i -> emit withNotify (pick w i) decide)
-        let! off = load 8 t.Warmup t.Duration (fun w i -> emit without (pick w i) decide)
+        let onAccounts, offAccounts = accountsIn "fable_notify_on_accounts", accountsIn "fable_notify_off_accounts"
+        do! setupTableOf onAccounts ds accountsCount
+        do! setupTableOf offAccounts ds accountsCount
+        let! withNotify = store ds "fable_notify_on" true []
+        let! without = store ds "fable_notify_off" false []
+        let pick w (i: int64) = (int64 w * 7919L + i * 104729L) % int64 accountsCount + 1L
+        let! on = load 8 t.Warmup t.Duration (fun w i -> emitOn onAccounts withNotify (pick w i) decide)
+        let! off = load 8 t.Warmup t.Duration (fun w i -> emitOn offAccounts without (pick w i) decide)
         return [ { Row = "7. NOTIFY on / off, 8 writers"; Metric = "events/s"; Fable = on.EventsPerSecond; Baseline = off.EventsPerSecond; Target = "" } ]
     }
 

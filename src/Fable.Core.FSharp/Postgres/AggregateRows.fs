@@ -15,15 +15,16 @@ module internal AggregateRows =
     /// schema, table and key only when the row is missing, so concurrent creators of one aggregate queue up;
     /// the second (a new statement, hence a fresh snapshot) reads the row FOR UPDATE: a creator that waited
     /// sees the row its predecessor committed.
+    /// The lock is keyed by the text `fable.create:<schema>:<table>:<key as text>` (the key's text form is the
+    /// same in SQL as in `Sql.keyText`).
     let lockAndLoad (ctx: Context) (id: AggregateId) : NpgsqlBatchCommand list =
-        let t = Sql.table id.Table
-        let lockKey = sprintf "fable.create:%s:%s:%s" ctx.Options.Schema id.Table (Sql.keyText id.Key)
-        [ Sql.command
-              (sprintf
-                  "SELECT CASE WHEN EXISTS (SELECT 1 FROM %s WHERE %s = $2) THEN false ELSE (SELECT true FROM pg_advisory_xact_lock(hashtextextended($1, 0))) END AS create_lock"
-                  t idCol)
-              [ Sql.textParam lockKey; Sql.keyParam id.Key ]
-          Sql.command (sprintf "SELECT * FROM %s WHERE %s = $1 FOR UPDATE" t idCol) [ Sql.keyParam id.Key ] ]
+        let createLock =
+            Events.text ctx "create-lock" id.Table (fun () ->
+                sprintf
+                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM %s WHERE %s = $1) THEN false ELSE (SELECT true FROM pg_advisory_xact_lock(hashtextextended(%s || $1::text, 0))) END AS create_lock"
+                    (Sql.table id.Table) idCol (Sql.literal (sprintf "fable.create:%s:%s:" ctx.Options.Schema id.Table)))
+        let lockRow = Events.text ctx "lock-row" id.Table (fun () -> sprintf "SELECT * FROM %s WHERE %s = $1 FOR UPDATE" (Sql.table id.Table) idCol)
+        [ Sql.command createLock [ Sql.keyParam id.Key ]; Sql.command lockRow [ Sql.keyParam id.Key ] ]
 
     /// The row without locking.
     let select (id: AggregateId) =
@@ -54,22 +55,31 @@ module internal AggregateRows =
     /// unique violation, hence a conflict), else an UPDATE guarded by `old` that raises the guard error
     /// when the row's last_event_id is not `old` any more.
     let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * obj) list) =
-        let t = Sql.table id.Table
-        if existed then
-            let sets =
-                [ for (i, (c, _)) in List.indexed cols -> sprintf "%s = $%d" (Sql.quote c) (i + 1) ]
-                @ [ sprintf "%s = $%d" lastCol (cols.Length + 1) ]
-            let n = cols.Length
-            let message = sprintf "aggregate %O: last_event_id is no longer %s under the emit's lock; nothing was written" id (match old with Some o -> string o | None -> "NULL")
-            Sql.command
-                (sprintf
+        // The text depends on the table and ToRow's column names: cached under both (names joined by NUL,
+        // which no identifier contains).
+        let names = String.Join("\000", [ for (c, _) in cols -> c ])
+        let build () =
+            let t = Sql.table id.Table
+            if existed then
+                let sets =
+                    [ for (i, (c, _)) in List.indexed cols -> sprintf "%s = $%d" (Sql.quote c) (i + 1) ]
+                    @ [ sprintf "%s = $%d" lastCol (cols.Length + 1) ]
+                let n = cols.Length
+                sprintf
                     "WITH u AS (UPDATE %s SET %s WHERE %s = $%d AND %s IS NOT DISTINCT FROM $%d RETURNING 1) SELECT %s.guard_row(EXISTS (SELECT 1 FROM u), $%d)"
-                    t (String.Join(", ", sets)) idCol (n + 2) lastCol (n + 3) ctx.Schema (n + 4))
-                ([ for (_, v) in cols -> Sql.valueParam v ]
-                 @ [ Sql.int64Param last; Sql.keyParam id.Key; Sql.int64Param old; Sql.textParam message ])
+                    t (String.Join(", ", sets)) idCol (n + 2) lastCol (n + 3) ctx.Schema (n + 4)
+            else
+                let quoted = [ idCol ] @ [ for (c, _) in cols -> Sql.quote c ] @ [ lastCol ]
+                let values = [ for i in 1 .. quoted.Length -> sprintf "$%d" i ]
+                sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", quoted)) (String.Join(", ", values))
+        let sql = Events.text ctx (if existed then "update-row" else "insert-row") (id.Table + "\000" + names) build
+        let values = [ for (_, v) in cols -> Sql.valueParam v ]
+        if existed then
+            let message =
+                String.Concat(
+                    "aggregate ", id.Table, "/", id.Key.ToString(), ": last_event_id is no longer ",
+                    (match old with Some o -> o.ToString(Globalization.CultureInfo.InvariantCulture) | None -> "NULL"),
+                    " under the emit's lock; nothing was written")
+            Sql.command sql (values @ [ Sql.int64Param last; Sql.keyParam id.Key; Sql.int64Param old; Sql.textParam message ])
         else
-            let names = [ idCol ] @ [ for (c, _) in cols -> Sql.quote c ] @ [ lastCol ]
-            let values = [ for i in 1 .. names.Length -> sprintf "$%d" i ]
-            Sql.command
-                (sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", names)) (String.Join(", ", values)))
-                ([ Sql.keyParam id.Key ] @ [ for (_, v) in cols -> Sql.valueParam v ] @ [ Sql.int64Param last ])
+            Sql.command sql ([ Sql.keyParam id.Key ] @ values @ [ Sql.int64Param last ])

@@ -16,9 +16,10 @@ module internal Emit =
     /// transaction time, and one pre-allocated event id.
     let private meta (ctx: Context) (id: AggregateId) =
         Sql.command
-            (sprintf
-                "SELECT GREATEST(pg_current_xact_id()::text::bigint, COALESCE((SELECT e.tx FROM %s.events e WHERE e.id = (SELECT t.%s FROM %s t WHERE t.%s = $1)), 0)) AS tx, now() AS now, %s AS first_id"
-                ctx.Schema (Sql.quote "last_event_id") (Sql.table id.Table) (Sql.quote "id") (Events.nextId ctx))
+            (Events.text ctx "meta" id.Table (fun () ->
+                sprintf
+                    "SELECT GREATEST(pg_current_xact_id()::text::bigint, COALESCE((SELECT e.tx FROM %s.events e WHERE e.id = (SELECT t.%s FROM %s t WHERE t.%s = $1)), 0)) AS tx, now() AS now, %s AS first_id"
+                    ctx.Schema (Sql.quote "last_event_id") (Sql.table id.Table) (Sql.quote "id") (Events.nextId ctx)))
             [ Sql.keyParam id.Key ]
 
     let private notify (ctx: Context) =
@@ -29,6 +30,19 @@ module internal Emit =
         | Some rows -> List.tryHead rows
         | None -> None
 
+    /// Reads the results of [create lock; SELECT … FOR UPDATE; meta]: the row (if any), the ordering key, the
+    /// transaction time and the first event id.
+    let private readLoaded (ct: CancellationToken) (reader: NpgsqlDataReader) =
+        task {
+            let! _ = reader.NextResultAsync ct // past the create lock
+            let! found = reader.ReadAsync ct
+            let row = if found then Some(Sql.readRow reader) else None
+            let! _ = reader.NextResultAsync ct
+            let! _ = reader.ReadAsync ct
+            let now = System.DateTimeOffset(System.DateTime.SpecifyKind(reader.GetDateTime 1, System.DateTimeKind.Utc))
+            return struct (row, reader.GetInt64 0, now, reader.GetInt64 2)
+        }
+
     /// Emits on `key` of `def` inside a savepoint of `s`: lock and load, check `expected`, decide, record,
     /// evolve and run handlers per event, write the row guarded by its old last_event_id, notify.
     let emit (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected) (decide: Decide<'S>) (ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
@@ -36,12 +50,8 @@ module internal Emit =
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
             let id = AggregateDef.idOf def key
-            s.InSavepoint(Some id, ct, fun sp -> task {
-                let! loaded = s.Run(sp, AggregateRows.lockAndLoad ctx id @ [ meta ctx id ], false, ct)
-                let row = rowOf loaded 1
-                let m = (rowOf loaded 2).Value
-                let tx = m["tx"] :?> int64
-                let now = System.DateTimeOffset(System.DateTime.SpecifyKind(m["now"] :?> System.DateTime, System.DateTimeKind.Utc))
+            s.InScope(Some id, true, ct, fun sp -> task {
+                let! struct (row, tx, now, firstId) = s.Run(sp, AggregateRows.lockAndLoad ctx id @ [ meta ctx id ], false, ct, readLoaded ct)
                 let last = row |> Option.bind Sql.lastEventId
                 match Steps.checkExpected id expected last, AggregateRows.stateOf def key row with
                 | Error e, _
@@ -50,21 +60,40 @@ module internal Emit =
                     match! Steps.decide uow decide state ct with
                     | Error e -> return Error e
                     | Ok events ->
-                        let ids = Queue<int64>([ m["first_id"] :?> int64 ])
+                        let ids = Queue<int64>(1)
+                        ids.Enqueue firstId
                         // Inserts not sent yet, and the payload text as stored (jsonb's form) of sent ones.
                         let pending = List<RecordedEvent>()
                         let stored = Dictionary<int64, string>()
-                        let unassigned = ref events.Length
-                        let flush release extra =
-                            task {
-                                let sent = List.ofSeq pending
-                                pending.Clear()
-                                let! results = s.Run(sp, [ for e in sent -> Events.insert ctx e ] @ extra, release, ct)
-                                for (e, rows) in List.zip sent (List.take sent.Length results) do
-                                    let r: Row = List.head rows
-                                    stored[e.Id] <- string r["data"]
-                                return List.skip sent.Length results
-                            }
+                        let mutable unassigned = events.Length
+                        // Sends the pending inserts (one statement for several) followed by `extra`, and reads
+                        // the stored payloads and, when `allocating`, the ids `extra`'s first command returns.
+                        let flush release (extra: NpgsqlBatchCommand list) allocating =
+                            let sent = pending.ToArray()
+                            pending.Clear()
+                            let inserts =
+                                match sent.Length with
+                                | 0 -> []
+                                | 1 -> [ Events.insert ctx sent[0] ]
+                                | _ -> [ Events.insertMany ctx sent ]
+                            s.Run(sp, inserts @ extra, release, ct, fun reader -> task {
+                                if sent.Length > 0 then
+                                    let mutable go = true
+                                    while go do
+                                        let! has = reader.ReadAsync ct
+                                        if has then
+                                            if sent.Length = 1 then stored[sent[0].Id] <- reader.GetString 0
+                                            else stored[reader.GetInt64 0] <- reader.GetString 1
+                                        else
+                                            go <- false
+                                    let! _ = reader.NextResultAsync ct
+                                    ()
+                                if allocating then
+                                    let mutable go = true
+                                    while go do
+                                        let! has = reader.ReadAsync ct
+                                        if has then ids.Enqueue(reader.GetInt64 0) else go <- false
+                            })
                         let asStored (e: RecordedEvent) =
                             match stored.TryGetValue e.Id with
                             | true, data -> { e with Data = data }
@@ -72,11 +101,9 @@ module internal Emit =
                         let record (enc: EncodedEvent) (prev: int64 option) =
                             task {
                                 if ids.Count = 0 then
-                                    let! more = flush false [ Events.allocate ctx unassigned.Value ]
-                                    for r in List.head more do
-                                        ids.Enqueue(r["nextval"] :?> int64)
+                                    do! flush false [ Events.allocate ctx unassigned ] true
                                 let eid = ids.Dequeue()
-                                unassigned.Value <- unassigned.Value - 1
+                                unassigned <- unassigned - 1
                                 let recorded =
                                     { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
                                       TypeVersion = enc.TypeVersion; Meta = "{}"; Data = enc.Data; InsertedAt = now
@@ -84,21 +111,23 @@ module internal Emit =
                                 pending.Add recorded
                                 // Handlers may read the log or reference the event: write it before they run.
                                 if ctx.HasHandlers.Contains enc.TypeName then
-                                    let! _ = flush false []
-                                    ()
+                                    do! flush false [] false
                                 return Ok(asStored recorded)
                             }
                         match! Steps.applyEvents ctx.Runtime uow def id state last events record false ct with
                         | Error e -> return Error e
                         | Ok(_, _, []) ->
-                            let! _ = flush true []
                             return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
                         | Ok(state', last', recorded) ->
                             match AggregateRows.columnsOf def state' with
                             | Error e -> return Error e
                             | Ok cols ->
                                 let write = AggregateRows.write ctx id row.IsSome last last' cols
-                                let! _ = flush true ([ write ] @ (if ctx.Options.Notify then [ notify ctx ] else []))
+                                // In the caller's transaction Fable does not see the commit: notify in it. A
+                                // transaction Fable owns wakes followers after its commit (PostgresStore).
+                                let inline' = ctx.Options.Notify && not s.Owned
+                                do! flush true (if inline' then [ write; notify ctx ] else [ write ]) false
+                                s.Recorded <- s.Recorded + recorded.Length
                                 return
                                     Ok { Aggregate = { Id = id; LastEventId = last'; State = state' }
                                          Events = List.map asStored recorded }

@@ -1,8 +1,9 @@
 // The events table as SQL: the statements that record, list and follow events, and RecordedEvent read back
-// from a row. Also the interpreter context every operation shares (runtime, options, schema).
+// from a row. Also the interpreter context every operation shares (runtime, options, schema, statement texts).
 namespace Fable.Postgres
 
 open System
+open System.Collections.Concurrent
 open Npgsql
 open NpgsqlTypes
 open Fable
@@ -14,7 +15,9 @@ type internal Context =
       /// The schema as a quoted identifier.
       Schema: string
       /// Stable type names whose route has at least one handler (their events are written before handlers run).
-      HasHandlers: Set<string> }
+      HasHandlers: Set<string>
+      /// Statement texts built once per (statement, table) and reused by every emit (see `Events.text`).
+      Texts: ConcurrentDictionary<struct (string * string), string> }
 
 /// Statements over the events table.
 module internal Events =
@@ -27,7 +30,14 @@ module internal Events =
             rt.Router.Routes
             |> Map.toSeq
             |> Seq.choose (fun (_, (t, hs)) -> if List.isEmpty hs then None else Some(rt.NameOf t))
-            |> Set.ofSeq }
+            |> Set.ofSeq
+          Texts = ConcurrentDictionary() }
+
+    /// The text of `statement` for `table` (any string naming the variant), built by `build` the first time.
+    let inline text (ctx: Context) (statement: string) (table: string) ([<InlineIfLambda>] build: unit -> string) =
+        match ctx.Texts.TryGetValue(struct (statement, table)) with
+        | true, sql -> sql
+        | _ -> ctx.Texts.GetOrAdd(struct (statement, table), build ())
 
     /// The columns of a RecordedEvent, as selected.
     let columns =
@@ -38,15 +48,16 @@ module internal Events =
 
     /// `count` new event ids.
     let allocate (ctx: Context) (count: int) =
-        Sql.command (sprintf "SELECT %s FROM generate_series(1, $1)" (nextId ctx)) [ NpgsqlParameter(Value = count) ]
+        Sql.command (text ctx "allocate" "" (fun () -> sprintf "SELECT %s FROM generate_series(1, $1)" (nextId ctx))) [ NpgsqlParameter(Value = count) ]
 
     /// Records one event with its id and ordering key already known; returns the payload as stored (jsonb's
     /// normal form, which is what the log returns).
     let insert (ctx: Context) (e: RecordedEvent) =
         Sql.command
-            (sprintf
-                "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING data::text AS data"
-                ctx.Schema)
+            (text ctx "insert" "" (fun () ->
+                sprintf
+                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING data::text AS data"
+                    ctx.Schema))
             [ NpgsqlParameter(Value = e.Id, NpgsqlDbType = NpgsqlDbType.Bigint)
               Sql.int64Param e.PrevEventId
               Sql.textParam e.Aggregate.Table
@@ -57,6 +68,26 @@ module internal Events =
               NpgsqlParameter(Value = e.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)
               NpgsqlParameter(Value = e.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)
               NpgsqlParameter(Value = e.Position.Tx, NpgsqlDbType = NpgsqlDbType.Bigint) ]
+
+    /// Records several events of one aggregate and one transaction (same aggregate and ordering key) in one
+    /// statement; returns `id, data` per event, the payload as stored.
+    let insertMany (ctx: Context) (events: RecordedEvent[]) =
+        let first = events[0]
+        Sql.command
+            (text ctx "insert-many" "" (fun () ->
+                sprintf
+                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) SELECT u.id, u.prev, $7, $8, $9, u.type_name, u.type_version, u.meta::jsonb, u.data::jsonb, $10 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[]) AS u(id, prev, type_name, type_version, meta, data) RETURNING id, data::text AS data"
+                    ctx.Schema))
+            [ NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Id) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Bigint))
+              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> Option.toNullable e.PrevEventId) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Bigint))
+              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
+              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+              Sql.textParam first.Aggregate.Table
+              Sql.textParam (Sql.keyText first.Aggregate.Key)
+              Sql.textParam (Sql.kindText first.Aggregate.Key.Kind)
+              NpgsqlParameter(Value = first.Position.Tx, NpgsqlDbType = NpgsqlDbType.Bigint) ]
 
     /// The aggregate's events in chain order (ids grow along a chain: each is taken under the row lock).
     let log (ctx: Context) (id: AggregateId) =

@@ -10,7 +10,11 @@ type PostgresOptions =
     {
         /// The schema that holds Fable's own tables (events, schema_version, ...). Created by the migration.
         Schema: string
-        /// Whether each committing emit sends `NOTIFY` on `NotifyChannel` (an empty payload, so one per transaction).
+        /// Whether committed events wake followers in other processes with `NOTIFY` on `NotifyChannel` (an
+        /// empty payload). After a transaction the store owns commits, the store's notifier sends at most one
+        /// NOTIFY per few milliseconds on a connection of its own, always one after the last commit; an emit in
+        /// the caller's transaction (`InTransaction`) notifies inside that transaction. In-process subscribers
+        /// (`PostgresStore.Committed`) are signalled whatever this says.
         Notify: bool
     }
 

@@ -11,6 +11,8 @@ open Fable
 /// Fable on PostgreSQL: events in `"<schema>".events`, aggregates in the application's own tables.
 /// Thread-safe; each unit of work uses one pooled connection from the data source.
 type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
+    let notifier = Notifier(ds, ctx.Options.NotifyChannel, ctx.Options.Notify, Notifier.DefaultWindow)
+
     /// An exception that escaped the caller's work: a database failure (or any failure once the connection
     /// is broken) maps as usual; anything else is the work's own failure.
     static let workFailure (session: Session) (ct: CancellationToken) (e: exn) =
@@ -59,9 +61,17 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
     member _.CheckAggregate(def: AggregateDef<'S>, ?ct: CancellationToken) : Task<Result<unit, FableError>> =
         AggregateCheck.check ds def (defaultArg ct CancellationToken.None)
 
+    /// Signalled after every commit of a transaction this store owns (`Transact`, `Store.emit`, ...) that recorded
+    /// events: on the committing thread, once the commit has succeeded, never for a rolled-back transaction.
+    /// For in-process followers: keep `OnNext` short and non-blocking (set a signal; exceptions are ignored).
+    /// Not signalled for emits in the caller's transaction (`InTransaction`): Fable does not see that commit;
+    /// those emits NOTIFY inside the caller's transaction instead (when `Options.Notify`).
+    member _.Committed: IObservable<unit> = notifier.Commits
+
     /// Runs `work` on the caller's open connection and transaction. The caller commits or rolls back: emits
     /// inside `work` run in savepoints, so a failed emit leaves nothing behind and the transaction usable.
     /// An exception from `work` becomes a typed error; the transaction is left for the caller to roll back.
+    /// Emits inside it NOTIFY in the transaction when `Options.Notify` (no `Committed` signal).
     member _.InTransaction(conn: NpgsqlConnection, tx: NpgsqlTransaction, work: IUnitOfWork -> Task<Result<'T, FableError>>, ?ct: CancellationToken) : Task<Result<'T, FableError>> =
         let ct = defaultArg ct CancellationToken.None
         if isNull conn || isNull tx then
@@ -115,8 +125,9 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                     | Error e -> return Error e
                     | Ok(conn, tx) ->
                         use _conn = conn
-                        use _tx = tx
-                        let session = Session(conn, tx)
+                        // The session may replace the transaction (a failed first emit rolls it back).
+                        let session = Session(conn, tx, true)
+                        use _tx = { new IDisposable with member _.Dispose() = session.Transaction.Dispose() }
                         let! outcome = runWork session work (PgUnitOfWork(ctx, session)) ct
                         // Cancelled while the work ran (even if it ignored that): roll back, as documented.
                         let outcome = if ct.IsCancellationRequested then Error Cancelled else outcome
@@ -127,10 +138,12 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                             let! committed =
                                 task {
                                     try
-                                        use batch = new NpgsqlBatch(conn, tx)
+                                        use batch = new NpgsqlBatch(conn, session.Transaction)
                                         batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
                                         batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
                                         let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
+                                        if session.Recorded > 0 then
+                                            notifier.Committed()
                                         return Ok v
                                     with
                                     | :? PostgresException as p when p.SqlState = "25P02" ->
@@ -143,13 +156,13 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                                 }
                             if Result.isError committed then
                                 try
-                                    do! tx.RollbackAsync CancellationToken.None
+                                    do! session.Transaction.RollbackAsync CancellationToken.None
                                 with _ ->
                                     ()
                             return committed
                         | Error e ->
                             try
-                                do! tx.RollbackAsync CancellationToken.None
+                                do! session.Transaction.RollbackAsync CancellationToken.None
                             with _ ->
                                 () // the connection is gone: the server rolls the transaction back itself
                             return Error e

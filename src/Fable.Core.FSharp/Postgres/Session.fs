@@ -1,5 +1,6 @@
 // One open connection and transaction as the interpreter drives it: batches (one round trip each) inside
-// savepoints, rollback to a savepoint after a failed step, and the "broken" state once the connection is lost.
+// savepoints (or, for the first emit of a Fable-owned transaction, the transaction itself), rollback after a
+// failed step, and the "broken" state once the connection is lost.
 namespace Fable.Postgres
 
 open System
@@ -10,25 +11,54 @@ open Npgsql
 open Fable
 
 /// A savepoint of a session: established once its SAVEPOINT command ran, released once RELEASE ran.
-type internal Savepoint(name: string) =
+/// `WholeTransaction`: no SAVEPOINT at all, the scope is the session's transaction (undone by rolling it back).
+type internal Savepoint(name: string, wholeTransaction: bool) =
+    new(name) = Savepoint(name, false)
     member _.Name = name
+    member _.WholeTransaction = wholeTransaction
     member val Established = false with get, set
     member val Released = false with get, set
 
     /// A pseudo-savepoint for batches that run inside an enclosing savepoint: adds no command.
     static member Ambient() = Savepoint("", Established = true)
 
+    /// The scope of an operation that runs first in a Fable-owned transaction: adds no command.
+    static member Transaction() = Savepoint("", true, Established = true)
+
 /// A connection and transaction in use by one unit of work. Not thread-safe, like the connection.
-type internal Session(conn: NpgsqlConnection, tx: NpgsqlTransaction) =
+/// `owned`: Fable began the transaction and commits it (Transact), so a failure of the first operation may
+/// roll the whole transaction back and begin a fresh one; the caller's transaction (InTransaction) is never
+/// replaced.
+type internal Session(conn: NpgsqlConnection, initial: NpgsqlTransaction, owned: bool) =
     let mutable counter = 0
+    let mutable tx = initial
+    // Whether anything was sent in the current transaction, and whether the caller was handed the connection
+    // or transaction (then it may have sent anything: savepoints stay).
+    let mutable touched = false
+    let mutable exposed = false
+
+    new(conn, tx) = Session(conn, tx, false)
 
     /// The error that made the session unusable (connection lost, rollback impossible).
     member val Broken: FableError option = None with get, set
     /// How many emits/replays are running (nested through handlers): table operations inside one are
     /// covered by its savepoint.
     member val Depth = 0 with get, set
+    /// Events recorded by operations that succeeded in the current transaction (undone with them): the
+    /// owner wakes followers after the commit when it is not zero.
+    member val Recorded = 0 with get, set
     member _.Connection = conn
+    /// The current transaction (a fresh one after a failed first emit rolled the previous one back).
     member _.Transaction = tx
+    /// Whether Fable owns (commits) the transaction.
+    member _.Owned = owned
+
+    /// Marks the connection and transaction as handed to the caller's code: every later emit keeps its savepoint.
+    member _.Expose() = exposed <- true
+
+    /// Whether an operation may run without a savepoint: nothing ran yet in a transaction Fable owns and
+    /// nobody else could have used it, so rolling the whole transaction back undoes exactly that operation.
+    member this.CanSkipSavepoint = owned && not touched && not exposed && this.Depth = 0 && this.Broken.IsNone
 
     /// A new savepoint with a name unique in this session.
     member _.NewSavepoint() =
@@ -36,9 +66,10 @@ type internal Session(conn: NpgsqlConnection, tx: NpgsqlTransaction) =
         Savepoint("fable_" + string counter)
 
     /// Sends `commands` as one batch (one round trip) inside `sp`: SAVEPOINT is prepended while `sp` is not
-    /// established and RELEASE appended when `release`. Returns the rows of each command that returns rows,
-    /// in order. Throws the database exception on failure.
-    member _.Run(sp: Savepoint, commands: NpgsqlBatchCommand list, release: bool, ct: CancellationToken) : Task<Row list list> =
+    /// established and RELEASE appended when `release` (neither for a whole-transaction scope). `read` reads
+    /// the results: the reader starts on the first command that returns rows (FieldCount is 0 when none does)
+    /// and NextResult moves to the next such command. Throws the database exception on failure.
+    member _.Run(sp: Savepoint, commands: NpgsqlBatchCommand list, release: bool, ct: CancellationToken, read: NpgsqlDataReader -> Task<'T>) : Task<'T> =
         task {
             let opening = not sp.Established
             use batch = new NpgsqlBatch(conn, tx)
@@ -46,26 +77,22 @@ type internal Session(conn: NpgsqlConnection, tx: NpgsqlTransaction) =
                 batch.BatchCommands.Add(NpgsqlBatchCommand("SAVEPOINT " + sp.Name))
             for c in commands do
                 batch.BatchCommands.Add c
-            if release then
+            if release && not sp.WholeTransaction then
                 batch.BatchCommands.Add(NpgsqlBatchCommand("RELEASE SAVEPOINT " + sp.Name))
             ct.ThrowIfCancellationRequested()
+            touched <- true
             try
                 use! reader = batch.ExecuteReaderAsync ct
                 sp.Established <- true
-                let results = Collections.Generic.List<Row list>()
-                let mutable more = reader.FieldCount > 0
+                let! result = read reader
+                // Consume the rest so that a failing later command (the guard, RELEASE) throws here.
+                let mutable more = true
                 while more do
-                    let rows = Collections.Generic.List<Row>()
-                    let mutable go = true
-                    while go do
-                        let! has = reader.ReadAsync ct
-                        if has then rows.Add(Sql.readRow reader) else go <- false
-                    results.Add(List.ofSeq rows)
                     let! next = reader.NextResultAsync ct
                     more <- next
                 if release then
                     sp.Released <- true
-                return List.ofSeq results
+                return result
             with e ->
                 // The batch was sent and SAVEPOINT ran unless the failure came before the server saw it or the
                 // transaction was aborted already (then SAVEPOINT itself failed).
@@ -76,8 +103,24 @@ type internal Session(conn: NpgsqlConnection, tx: NpgsqlTransaction) =
                     | :? OperationCanceledException -> sp.Established <- true
                     | _ -> ()
                 ExceptionDispatchInfo.Capture(e).Throw()
-                return []
+                return Unchecked.defaultof<'T>
         }
+
+    /// `Run` returning the rows of each command that returns rows, in order.
+    member this.Run(sp: Savepoint, commands: NpgsqlBatchCommand list, release: bool, ct: CancellationToken) : Task<Row list list> =
+        this.Run(sp, commands, release, ct, fun reader -> task {
+            let results = Collections.Generic.List<Row list>()
+            let mutable more = reader.FieldCount > 0
+            while more do
+                let rows = Collections.Generic.List<Row>()
+                let mutable go = true
+                while go do
+                    let! has = reader.ReadAsync ct
+                    if has then rows.Add(Sql.readRow reader) else go <- false
+                results.Add(List.ofSeq rows)
+                let! next = reader.NextResultAsync ct
+                more <- next
+            return List.ofSeq results })
 
     /// Rolls back to `sp` and releases it (when it was established and not released). If that fails the
     /// session is broken: the error is kept and returned.
@@ -99,21 +142,46 @@ type internal Session(conn: NpgsqlConnection, tx: NpgsqlTransaction) =
                     return Error err
         }
 
+    /// Rolls the whole transaction back and begins a fresh one (lazily: BEGIN rides with its first command).
+    /// If that fails the session is broken: the error is kept and returned.
+    member this.Restart() : Task<Result<unit, FableError>> =
+        task {
+            try
+                do! tx.RollbackAsync CancellationToken.None
+                do! tx.DisposeAsync()
+                let! fresh = conn.BeginTransactionAsync CancellationToken.None
+                tx <- fresh
+                touched <- false
+                this.Recorded <- 0
+                return Ok()
+            with e ->
+                let err = Infrastructure("the unit of work could not undo a failed step and is no longer usable: " + e.Message, Some e)
+                this.Broken <- Some err
+                return Error err
+        }
+
     /// Runs `body` in a new savepoint that `body` passes to `Run` (releasing it in its last batch). On error
     /// the savepoint is rolled back so the transaction stays usable; exceptions become typed errors.
     member this.InSavepoint(agg: AggregateId option, ct: CancellationToken, body: Savepoint -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
+        this.InScope(agg, false, ct, body)
+
+    /// `InSavepoint`, except that when `mayUseTransaction` and nothing ran yet in a transaction Fable owns
+    /// (`CanSkipSavepoint`), `body` runs in the transaction itself: no SAVEPOINT or RELEASE, and on error the
+    /// transaction is rolled back and a fresh one begun, which leaves the same trace as a savepoint: none.
+    member this.InScope(agg: AggregateId option, mayUseTransaction: bool, ct: CancellationToken, body: Savepoint -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
         task {
             match this.Broken with
             | Some e -> return Error e
             | None ->
-                let sp = this.NewSavepoint()
+                let sp = if mayUseTransaction && this.CanSkipSavepoint then Savepoint.Transaction() else this.NewSavepoint()
+                let recorded = this.Recorded
                 this.Depth <- this.Depth + 1
                 let! result =
                     task {
                         try
                             let! r = body sp
                             match r with
-                            | Ok _ when sp.Established && not sp.Released ->
+                            | Ok _ when sp.Established && not sp.Released && not sp.WholeTransaction ->
                                 let! _ = this.Run(sp, [], true, ct)
                                 return r
                             | r -> return r
@@ -125,7 +193,9 @@ type internal Session(conn: NpgsqlConnection, tx: NpgsqlTransaction) =
                 | Ok v -> return Ok v
                 | Error e ->
                     let e = PgErrors.refine agg ct e
-                    match! this.Rollback sp with
+                    this.Recorded <- recorded
+                    let undo = if not sp.WholeTransaction then this.Rollback sp elif touched then this.Restart() else Task.FromResult(Ok())
+                    match! undo with
                     | Ok() -> return Error e
                     | Error broken ->
                         match e with

@@ -15,6 +15,11 @@ type internal PgUnitOfWork(ctx: Context, session: Session) as this =
         member _.Log(id, ct) = Emit.log ctx session id ct
         member _.Replay(def, key, ct) = Emit.replay ctx session (this :> IUnitOfWork) def key ct
         member _.Tables = tables
-        member _.Connection = Some(session.Connection :> DbConnection)
-        member _.Transaction = Some(session.Transaction :> DbTransaction)
+        // Code that holds the connection may write outside Fable's view: later emits keep their savepoints.
+        member _.Connection =
+            session.Expose()
+            Some(session.Connection :> DbConnection)
+        member _.Transaction =
+            session.Expose()
+            Some(session.Transaction :> DbTransaction)
         member _.Codec = ctx.Runtime.Codec

@@ -36,5 +36,7 @@ let all =
         PgConcurrencyTests.tests
         PgFollowerTests.tests
         PgRoundTripTests.tests
+        PgFirstEmitTests.tests
+        PgWakeTests.tests
         fixtureSmoke
     ]

@@ -1,0 +1,136 @@
+// Waking followers: in-process subscribers of `PostgresStore.Committed` are signalled after a commit that
+// recorded events (never before it, never for a rollback), and other connections get a NOTIFY after a burst of
+// commits, including one sent after the last commit.
+module Fable.Tests.PgWakeTests
+
+open System
+open System.Collections.Concurrent
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Npgsql
+open Fable
+open Fable.Tests.PgDomain
+
+let private ct = CancellationToken.None
+let private newKey () = AggregateKey.Uuid(Guid.NewGuid())
+
+/// Counts the signals of `store.Committed`; `onSignal` runs at each (on the committing thread).
+type Signals(store: Fable.Postgres.PostgresStore, onSignal: unit -> unit) =
+    let mutable count = 0
+    let subscription = store.Committed.Subscribe(fun () -> onSignal (); Interlocked.Increment &count |> ignore)
+    member _.Count = Volatile.Read &count
+    interface IDisposable with
+        member _.Dispose() = subscription.Dispose()
+
+/// Committed events, counted on a connection of their own.
+let private committedEvents (env: PgEnv.Env) =
+    task {
+        let! n = env.Scalar(sprintf "SELECT count(*) FROM %s.events" (PgEnv.q env.FableSchema))
+        return Convert.ToInt64 n
+    }
+
+let tests =
+    testList "wake-ups" [
+        testTask "in-process subscribers are signalled after the commit, and never before it" {
+            // Notify off: the in-process signal does not depend on the cross-process NOTIFY.
+            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false ignore
+            let seenAtSignal = ConcurrentQueue<int64>()
+            let signals = new Signals(env.Store, fun () -> seenAtSignal.Enqueue((committedEvents env).Result))
+            try
+                let! r =
+                    Store.transact env.Interpreter (fun uow -> task {
+                        let! first = uow.Emit(accounts, newKey (), Expected.Any, deposit [ 1L ], ct)
+                        let! second = uow.Emit(accounts, newKey (), Expected.Any, deposit [ 2L; 3L ], ct)
+                        Expect.equal signals.Count 0 "no signal while the transaction is open"
+                        return first |> Result.bind (fun _ -> second)
+                    }) ct
+                ok "unit of work" r |> ignore
+                Expect.equal signals.Count 1 "one signal for the committed transaction, before Transact returned"
+                Expect.equal (List.ofSeq seenAtSignal) [ 3L ] "at the signal, its three events were committed"
+                let! r = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 4L ])
+                ok "emit" r |> ignore
+                Expect.equal signals.Count 2 "a signal per committed emit"
+                Expect.equal (List.ofSeq seenAtSignal) [ 3L; 4L ] "each after its commit"
+            finally
+                (signals :> IDisposable).Dispose()
+                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
+        }
+
+        testTask "no signal for a rolled-back transaction, a failed emit, an emit of no events or the caller's transaction" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                use signals = new Signals(env.Store, ignore)
+                let key = newKey ()
+                let! rolledBack =
+                    Store.transact env.Interpreter (fun uow -> task {
+                        let! e = uow.Emit(accounts, key, Expected.Any, deposit [ 1L ], ct)
+                        ok "emit inside" e |> ignore
+                        return Error(FableError.reject "roll back")
+                    }) ct
+                Expect.isError rolledBack "the work failed"
+                let! refused = emit env.Interpreter accounts key Expected.Any (Pure(fun _ -> Error(FableError.reject "no")))
+                Expect.isError refused "the decision refused"
+                let! stale = emit env.Interpreter accounts key (Expected.At(Some 42L)) (deposit [ 1L ])
+                Expect.isError stale "an unmet expectation"
+                let! nothing = emit env.Interpreter accounts key Expected.Any (always [])
+                ok "an emit of no events" nothing |> ignore
+                use! conn = env.DataSource.OpenConnectionAsync()
+                use! tx = conn.BeginTransactionAsync()
+                let! inCaller = env.Store.InTransaction(conn, tx, fun uow -> uow.Emit(accounts, key, Expected.Any, deposit [ 1L ], ct))
+                ok "emit in the caller's transaction" inCaller |> ignore
+                do! tx.CommitAsync()
+                Expect.equal signals.Count 0 "no signal so far"
+                let! committed = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                ok "a committed emit" committed |> ignore
+                Expect.equal signals.Count 1 "the committed emit signals"
+            })
+        }
+
+        testTask "a listener in another connection is notified after a burst of commits, also after the last one" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let channel = env.Store.Options.NotifyChannel
+                let marker = env.FableSchema + ".marker"
+                use! listener = env.DataSource.OpenConnectionAsync()
+                // Notifications in arrival order, which is the commit order of the notifying transactions.
+                let arrived = ConcurrentQueue<string * string>()
+                listener.Notification.Add(fun a -> arrived.Enqueue((a.Channel, a.Payload)))
+                use listen = new NpgsqlCommand(sprintf "LISTEN %s; LISTEN %s" (PgEnv.q channel) (PgEnv.q marker), listener)
+                let! _ = listen.ExecuteNonQueryAsync()
+                let keys = Array.init 4 (fun _ -> newKey ())
+                let writer (w: int) () =
+                    task {
+                        for n in 1..10 do
+                            let! r = emit env.Interpreter accounts keys[(w + n) % keys.Length] Expected.Any (deposit [ 1L ])
+                            ok "burst emit" r |> ignore
+                    }
+                let! results = Task.WhenAll [| for w in 0..7 -> background (writer w) |]
+                Expect.equal results.Length 8 "every writer finished"
+                // Rounds of two commits in a row; the second one (the last commit so far) also NOTIFYs a marker
+                // in its own transaction, so a notification on the store's channel that arrives after the marker
+                // was sent after that commit. The second commit most likely lands inside a window the first one
+                // opened, where the notifier coalesces: it must still send a NOTIFY after it.
+                use guard = new CancellationTokenSource(TimeSpan.FromSeconds 60.0)
+                for round in 1..10 do
+                    let! first = emit env.Interpreter accounts keys[0] Expected.Any (deposit [ 1L ])
+                    ok "first emit of the round" first |> ignore
+                    let! last =
+                        Store.transact env.Interpreter (fun uow -> task {
+                            let! e = uow.Emit(accounts, keys[1], Expected.Any, deposit [ 1L ], ct)
+                            use cmd = new NpgsqlCommand("SELECT pg_notify($1, $2)", uow.Connection.Value :?> NpgsqlConnection, uow.Transaction.Value :?> NpgsqlTransaction)
+                            cmd.Parameters.AddWithValue marker |> ignore
+                            cmd.Parameters.AddWithValue(string round) |> ignore
+                            let! _ = cmd.ExecuteNonQueryAsync()
+                            return e
+                        }) ct
+                    ok "the last emit of the round" last |> ignore
+                    let afterMarker () =
+                        arrived.ToArray() |> Array.skipWhile (fun n -> n <> (marker, string round)) |> Array.exists (fun (c, _) -> c = channel)
+                    while not (afterMarker ()) && not guard.IsCancellationRequested do
+                        try
+                            do! listener.WaitAsync guard.Token
+                        with :? OperationCanceledException ->
+                            ()
+                    Expect.isTrue (afterMarker ()) (sprintf "round %d: a notification on %s arrived after the last commit (arrivals: %A)" round channel (arrived.ToArray()))
+            })
+        }
+    ]
