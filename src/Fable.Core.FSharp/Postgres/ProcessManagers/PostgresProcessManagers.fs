@@ -19,6 +19,9 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
     let progress = PmSignal()
     let gate = obj ()
     let mutable running: (CancellationTokenSource * Task) option = None
+    // Emits committed through this process's store wake its runners at once, without a round trip through
+    // NOTIFY (which still wakes runners in other processes).
+    let mutable subscription: IDisposable option = None
 
     let find (name: string) =
         match (if isNull name then (false, Unchecked.defaultof<_>) else byName.TryGetValue name) with
@@ -135,6 +138,7 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                 if running.IsNone && not ct.IsCancellationRequested then
                     let cts = new CancellationTokenSource()
                     let token = cts.Token
+                    subscription <- Some(ctx.Store.Committed.Subscribe(fun () -> wake.Set()))
                     let listener = Task.Run(fun () -> PmListener.run ctx wake token)
                     let runners =
                         [ for pm in pms -> Task.Run(fun () -> PmRunner.run ctx pm runnerId timing wake progress token) ]
@@ -143,7 +147,11 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
 
         member _.Stop() =
             task {
-                let current = lock gate (fun () -> let r = running in running <- None; r)
+                let current =
+                    lock gate (fun () ->
+                        subscription |> Option.iter (fun d -> d.Dispose())
+                        subscription <- None
+                        let r = running in running <- None; r)
                 match current with
                 | Some(cts, all) ->
                     cts.Cancel()
