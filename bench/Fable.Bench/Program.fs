@@ -1,6 +1,7 @@
 // The benchmark runner: starts a durable throwaway PostgreSQL, measures every row against its baseline in one
 // run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
-// `--only catchup` runs row 4 alone and prints it without writing the results file (for profiling).
+// `--only catchup [--batch N]` runs row 4 alone, then the same catch-up repeated warm (batches of N, default
+// 500), and prints them without writing the results file (for profiling).
 module Fable.Bench.Program
 
 open System
@@ -34,7 +35,9 @@ let private print (lines: Line list) =
 [<EntryPoint>]
 let main argv =
     let quick = argv |> Array.contains "--quick"
-    let only = argv |> Array.tryFindIndex ((=) "--only") |> Option.bind (fun i -> Array.tryItem (i + 1) argv)
+    let argAfter (flag: string) = argv |> Array.tryFindIndex ((=) flag) |> Option.bind (fun i -> Array.tryItem (i + 1) argv)
+    let only = argAfter "--only"
+    let batch = argAfter "--batch" |> Option.map int |> Option.defaultValue 500
     let timing =
         if quick then { Warmup = TimeSpan.FromSeconds 0.5; Duration = TimeSpan.FromSeconds 2.0; CatchUpEvents = 20_000 }
         else { Warmup = TimeSpan.FromSeconds 3.0; Duration = TimeSpan.FromSeconds 15.0; CatchUpEvents = 1_000_000 }
@@ -43,7 +46,8 @@ let main argv =
             use server = new Server()
             use ds = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2")).Build()
             let! r = catchUpRow timing ds
-            printfn "%s" (print r)
+            let! w = catchUpWarmRows timing ds batch 5
+            printfn "%s" (print (r @ w))
         }
     let run () =
         task {
