@@ -41,10 +41,10 @@ module internal PmBatch =
     /// The row is active and no retry is pending (the same test as RetryIn <= 0).
     let private due = "p.active AND (p.next_attempt_at IS NULL OR p.next_attempt_at <= clock_timestamp())"
 
-    /// The statements of Open: the gate (shared); the row; the row FOR UPDATE when due and events wait below the horizon;
-    /// the events after the checkpoint of the row as it is now. Without the lock the third reads nothing useful
-    /// and is ignored; with it, the row cannot change before the third statement's snapshot, so the events
-    /// follow exactly the locked checkpoint.
+    /// The statements of Open: the gate (shared); the row; the row FOR UPDATE when due and events wait below the
+    /// horizon; the events after the checkpoint of the row as it is now. Without the lock the last one reads
+    /// nothing useful and is ignored; with it, the row cannot change before the last statement's snapshot, so the
+    /// events follow exactly the locked checkpoint.
     let private openCommands (schema: string) (name: string) (batchSize: int) =
         let pm = PmTable.table schema
         [ PmTable.gate schema name false
@@ -53,13 +53,16 @@ module internal PmBatch =
               (sprintf
                   """SELECT %s FROM %s p
                      WHERE p.name = $1 AND %s
-                       AND EXISTS (SELECT 1 FROM %s.events e WHERE (e.tx, e.id) > (p.checkpoint_tx, p.checkpoint_id) AND e.tx < %s)
+                       AND EXISTS (SELECT 1 FROM %s.events e
+                                   WHERE (e.tx, e.id) > (p.checkpoint_tx, p.checkpoint_id) AND e.tx < %s)
                      FOR UPDATE"""
                   PmTable.rowColumns pm due (Sql.quote schema) Events.horizon)
               [ text name ]
           Sql.command
               (sprintf
-                  "SELECT %s FROM %s.events WHERE (tx, id) > (SELECT p.checkpoint_tx, p.checkpoint_id FROM %s p WHERE p.name = $1 AND %s) AND tx < %s ORDER BY tx, id LIMIT $2"
+                  """SELECT %s FROM %s.events
+                     WHERE (tx, id) > (SELECT p.checkpoint_tx, p.checkpoint_id FROM %s p WHERE p.name = $1 AND %s) AND tx < %s
+                     ORDER BY tx, id LIMIT $2"""
                   Events.columns (Sql.quote schema) pm due Events.horizon)
               [ text name; NpgsqlParameter(Value = batchSize, NpgsqlDbType = NpgsqlDbType.Integer) ] ]
 
