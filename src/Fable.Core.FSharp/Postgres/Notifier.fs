@@ -17,12 +17,19 @@ type internal Notifier(ds: NpgsqlDataSource, channel: string, notify: bool, wind
     let mutable pending = 0
     let mutable running = 0
 
+    // One round trip. The NOTIFY's commit does not wait for its WAL flush (a notification is delivered at
+    // commit and means nothing after a crash), so it holds NOTIFY's commit lock only briefly.
     let send () =
         task {
             use! conn = ds.OpenConnectionAsync()
-            use cmd = new NpgsqlCommand("SELECT pg_notify($1, '')", conn)
-            cmd.Parameters.Add(NpgsqlParameter(Value = channel, NpgsqlDbType = NpgsqlDbType.Text)) |> ignore
-            let! _ = cmd.ExecuteNonQueryAsync()
+            use batch = new NpgsqlBatch(conn)
+            batch.BatchCommands.Add(NpgsqlBatchCommand("BEGIN"))
+            batch.BatchCommands.Add(NpgsqlBatchCommand("SET LOCAL synchronous_commit = off"))
+            let notify = NpgsqlBatchCommand("SELECT pg_notify($1, '')")
+            notify.Parameters.Add(NpgsqlParameter(Value = channel, NpgsqlDbType = NpgsqlDbType.Text)) |> ignore
+            batch.BatchCommands.Add notify
+            batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
+            let! _ = batch.ExecuteNonQueryAsync()
             ()
         }
 

@@ -134,12 +134,14 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                         match outcome with
                         | Ok v ->
                             // COMMIT of an aborted transaction silently rolls back: the SELECT before it fails
-                            // instead (and COMMIT is skipped) when the work swallowed a database error.
+                            // instead (and COMMIT is skipped) when the work swallowed a database error. Only the
+                            // caller's own SQL can leave it aborted unnoticed: without it, COMMIT alone.
                             let! committed =
                                 task {
                                     try
                                         use batch = new NpgsqlBatch(conn, session.Transaction)
-                                        batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
+                                        if session.Exposed then
+                                            batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
                                         batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
                                         let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
                                         if session.Recorded > 0 then

@@ -56,6 +56,11 @@ type internal Session(conn: NpgsqlConnection, initial: NpgsqlTransaction, owned:
     /// Marks the connection and transaction as handed to the caller's code: every later emit keeps its savepoint.
     member _.Expose() = exposed <- true
 
+    /// Whether the caller's code was handed the connection or transaction. Until then every statement of the
+    /// transaction is Fable's, and each failed one was undone (or the session is broken), so the transaction
+    /// cannot have been aborted behind Fable's back.
+    member _.Exposed = exposed
+
     /// Whether an operation may run without a savepoint: nothing ran yet in a transaction Fable owns and
     /// nobody else could have used it, so rolling the whole transaction back undoes exactly that operation.
     member this.CanSkipSavepoint = owned && not touched && not exposed && this.Depth = 0 && this.Broken.IsNone
