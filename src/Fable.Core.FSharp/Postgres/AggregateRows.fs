@@ -53,7 +53,8 @@ module internal AggregateRows =
 
     /// Writes the row after events: an INSERT when the row did not exist (a row created meanwhile is a
     /// unique violation, hence a conflict), else an UPDATE guarded by `old` that raises the guard error
-    /// when the row's last_event_id is not `old` any more.
+    /// when the row's last_event_id is not `old` any more. `last` None: the id the session took last from
+    /// the event sequence (the last event, inserted by the statement before in the same batch).
     let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * obj) list) =
         // The text depends on the table and ToRow's column names: cached under both (names joined by NUL,
         // which no identifier contains).
@@ -63,14 +64,14 @@ module internal AggregateRows =
             if existed then
                 let sets =
                     [ for (i, (c, _)) in List.indexed cols -> sprintf "%s = $%d" (Sql.quote c) (i + 1) ]
-                    @ [ sprintf "%s = $%d" lastCol (cols.Length + 1) ]
+                    @ [ sprintf "%s = COALESCE($%d, %s)" lastCol (cols.Length + 1) (Events.currentId ctx) ]
                 let n = cols.Length
                 sprintf
                     "WITH u AS (UPDATE %s SET %s WHERE %s = $%d AND %s IS NOT DISTINCT FROM $%d RETURNING 1) SELECT %s.guard_row(EXISTS (SELECT 1 FROM u), $%d)"
                     t (String.Join(", ", sets)) idCol (n + 2) lastCol (n + 3) ctx.Schema (n + 4)
             else
                 let quoted = [ idCol ] @ [ for (c, _) in cols -> Sql.quote c ] @ [ lastCol ]
-                let values = [ for i in 1 .. quoted.Length -> sprintf "$%d" i ]
+                let values = [ for i in 1 .. quoted.Length - 1 -> sprintf "$%d" i ] @ [ sprintf "COALESCE($%d, %s)" quoted.Length (Events.currentId ctx) ]
                 sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", quoted)) (String.Join(", ", values))
         let sql = Events.text ctx (if existed then "update-row" else "insert-row") (id.Table + "\000" + names) build
         let values = [ for (_, v) in cols -> Sql.valueParam v ]

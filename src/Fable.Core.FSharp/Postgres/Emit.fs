@@ -1,6 +1,6 @@
-// Emit and replay on one session, each inside its own savepoint (DESIGN §2). A single-event emit whose event
-// has no handlers is two round trips: [SAVEPOINT; create lock; SELECT … FOR UPDATE; xid/now/nextval] and
-// [INSERT event; guarded row write; NOTIFY; RELEASE]. Events with handlers are written before their handlers run.
+// Emit and replay on one session, each inside its own savepoint (DESIGN §2). An emit whose events have no
+// handlers is two round trips: [SAVEPOINT; create lock; SELECT … FOR UPDATE; xid/now/nextval] and
+// [INSERT events; guarded row write; RELEASE]. Events with handlers are written before their handlers run.
 namespace Fable.Postgres
 
 open System.Collections.Generic
@@ -13,7 +13,7 @@ open Fable
 module internal Emit =
     /// The ordering key for this transaction's events of the aggregate (max of the transaction's xid and the
     /// key of the aggregate's last event: a new statement, so it sees that event under the lock), the
-    /// transaction time, and one pre-allocated event id.
+    /// transaction time, and the first event's id (taken under the lock).
     let private meta (ctx: Context) (id: AggregateId) =
         Sql.command
             (Events.text ctx "meta" id.Table (fun () ->
@@ -60,50 +60,47 @@ module internal Emit =
                     match! Steps.decide uow decide state ct with
                     | Error e -> return Error e
                     | Ok events ->
-                        let ids = Queue<int64>(1)
-                        ids.Enqueue firstId
-                        // Inserts not sent yet, and the payload text as stored (jsonb's form) of sent ones.
+                        // The first event's id was taken with the lock. Later events get provisional negative ids
+                        // here and their real ids from the INSERT that records them (in chain order, so ids grow
+                        // along the chain): no round trip to allocate ids.
+                        let mutable provisional = 0L
+                        // Inserts not sent yet; the real id and stored payload (jsonb's form) of sent events.
                         let pending = List<RecordedEvent>()
-                        let stored = Dictionary<int64, string>()
-                        let mutable unassigned = events.Length
-                        // Sends the pending inserts (one statement for several) followed by `extra`, and reads
-                        // the stored payloads and, when `allocating`, the ids `extra`'s first command returns.
-                        let flush release (extra: NpgsqlBatchCommand list) allocating =
+                        let stored = Dictionary<int64, struct (int64 * string)>()
+                        let realId (eid: int64) =
+                            match stored.TryGetValue eid with
+                            | true, struct (real, _) -> real
+                            | _ -> eid
+                        // Sends the pending inserts (one statement) followed by `extra`.
+                        let flush release (extra: NpgsqlBatchCommand list) =
                             let sent = pending.ToArray()
                             pending.Clear()
                             let inserts =
-                                match sent.Length with
-                                | 0 -> []
-                                | 1 -> [ Events.insert ctx sent[0] ]
-                                | _ -> [ Events.insertMany ctx sent ]
+                                if sent.Length = 0 then []
+                                else [ Events.insertChain ctx (sent |> Array.mapi (fun k e -> if k = 0 then { e with PrevEventId = Option.map realId e.PrevEventId } else e)) ]
                             s.Run(sp, inserts @ extra, release, ct, fun reader -> task {
                                 if sent.Length > 0 then
+                                    let rows = List<struct (int64 * string)>(sent.Length)
                                     let mutable go = true
                                     while go do
                                         let! has = reader.ReadAsync ct
-                                        if has then
-                                            if sent.Length = 1 then stored[sent[0].Id] <- reader.GetString 0
-                                            else stored[reader.GetInt64 0] <- reader.GetString 1
-                                        else
-                                            go <- false
-                                    let! _ = reader.NextResultAsync ct
-                                    ()
-                                if allocating then
-                                    let mutable go = true
-                                    while go do
-                                        let! has = reader.ReadAsync ct
-                                        if has then ids.Enqueue(reader.GetInt64 0) else go <- false
+                                        if has then rows.Add(struct (reader.GetInt64 0, reader.GetString 1)) else go <- false
+                                    rows.Sort(fun (struct (a, _)) (struct (b, _)) -> compare a b)
+                                    for k in 0 .. sent.Length - 1 do
+                                        stored[sent[k].Id] <- rows[k]
                             })
-                        let asStored (e: RecordedEvent) =
+                        let resolve (e: RecordedEvent) =
                             match stored.TryGetValue e.Id with
-                            | true, data -> { e with Data = data }
+                            | true, struct (real, data) ->
+                                { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; Data = data
+                                         Position = { e.Position with Id = real } }
                             | _ -> e
                         let record (enc: EncodedEvent) (prev: int64 option) =
                             task {
-                                if ids.Count = 0 then
-                                    do! flush false [ Events.allocate ctx unassigned ] true
-                                let eid = ids.Dequeue()
-                                unassigned <- unassigned - 1
+                                let eid =
+                                    if provisional = 0L then firstId
+                                    else provisional
+                                provisional <- provisional - 1L
                                 let recorded =
                                     { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
                                       TypeVersion = enc.TypeVersion; Meta = "{}"; Data = enc.Data; InsertedAt = now
@@ -111,8 +108,8 @@ module internal Emit =
                                 pending.Add recorded
                                 // Handlers may read the log or reference the event: write it before they run.
                                 if ctx.HasHandlers.Contains enc.TypeName then
-                                    do! flush false [] false
-                                return Ok(asStored recorded)
+                                    do! flush false []
+                                return Ok(resolve recorded)
                             }
                         match! Steps.applyEvents ctx.Runtime uow def id state last events record false ct with
                         | Error e -> return Error e
@@ -122,15 +119,17 @@ module internal Emit =
                             match AggregateRows.columnsOf def state' with
                             | Error e -> return Error e
                             | Ok cols ->
-                                let write = AggregateRows.write ctx id row.IsSome last last' cols
+                                // A provisional last id is the one the final INSERT takes last (None: currval).
+                                let lastKnown = last' |> Option.map realId |> Option.filter (fun l -> l > 0L)
+                                let write = AggregateRows.write ctx id row.IsSome last lastKnown cols
                                 // In the caller's transaction Fable does not see the commit: notify in it. A
                                 // transaction Fable owns wakes followers after its commit (PostgresStore).
                                 let inline' = ctx.Options.Notify && not s.Owned
-                                do! flush true (if inline' then [ write; notify ctx ] else [ write ]) false
+                                do! flush true (if inline' then [ write; notify ctx ] else [ write ])
                                 s.Recorded <- s.Recorded + recorded.Length
                                 return
-                                    Ok { Aggregate = { Id = id; LastEventId = last'; State = state' }
-                                         Events = List.map asStored recorded }
+                                    Ok { Aggregate = { Id = id; LastEventId = last' |> Option.map realId; State = state' }
+                                         Events = List.map resolve recorded }
             })
 
     /// Rebuilds the row of `key` from its log inside a savepoint: lock and load, decode every event, evolve

@@ -46,48 +46,50 @@ module internal Events =
     /// The sequence expression that allocates event ids.
     let nextId (ctx: Context) = sprintf "nextval(%s::regclass)" (Sql.literal (ctx.Schema + ".event_ids"))
 
-    /// `count` new event ids.
-    let allocate (ctx: Context) (count: int) =
-        Sql.command (text ctx "allocate" "" (fun () -> sprintf "SELECT %s FROM generate_series(1, $1)" (nextId ctx))) [ NpgsqlParameter(Value = count) ]
+    /// The last id this session took from the sequence.
+    let currentId (ctx: Context) = sprintf "currval(%s::regclass)" (Sql.literal (ctx.Schema + ".event_ids"))
 
-    /// Records one event with its id and ordering key already known; returns the payload as stored (jsonb's
-    /// normal form, which is what the log returns).
-    let insert (ctx: Context) (e: RecordedEvent) =
-        Sql.command
-            (text ctx "insert" "" (fun () ->
-                sprintf
-                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING data::text AS data"
-                    ctx.Schema))
-            [ NpgsqlParameter(Value = e.Id, NpgsqlDbType = NpgsqlDbType.Bigint)
-              Sql.int64Param e.PrevEventId
-              Sql.textParam e.Aggregate.Table
-              Sql.textParam (Sql.keyText e.Aggregate.Key)
-              Sql.textParam (Sql.kindText e.Aggregate.Key.Kind)
-              Sql.textParam e.TypeName
-              NpgsqlParameter(Value = e.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)
-              NpgsqlParameter(Value = e.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)
-              NpgsqlParameter(Value = e.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)
-              NpgsqlParameter(Value = e.Position.Tx, NpgsqlDbType = NpgsqlDbType.Bigint) ]
-
-    /// Records several events of one aggregate and one transaction (same aggregate and ordering key) in one
-    /// statement; returns `id, data` per event, the payload as stored.
-    let insertMany (ctx: Context) (events: RecordedEvent[]) =
+    /// Records events of one aggregate and transaction (one ordering key) that follow each other in its chain,
+    /// in one statement. The first event keeps its `Id` when it is positive (taken under the row lock); every
+    /// other id (and a negative, provisional first one) comes from the sequence in chain order, so ids grow
+    /// along the chain. The first event follows its `PrevEventId`, each next one the row before it. Returns
+    /// `id, data` per event (the payload as stored, jsonb's normal form); ordered by id, that is chain order.
+    let insertChain (ctx: Context) (events: RecordedEvent[]) =
         let first = events[0]
-        Sql.command
-            (text ctx "insert-many" "" (fun () ->
-                sprintf
-                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) SELECT u.id, u.prev, $7, $8, $9, u.type_name, u.type_version, u.meta::jsonb, u.data::jsonb, $10 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[]) AS u(id, prev, type_name, type_version, meta, data) RETURNING id, data::text AS data"
-                    ctx.Schema))
-            [ NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Id) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Bigint))
-              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> Option.toNullable e.PrevEventId) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Bigint))
-              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
-              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-              NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-              Sql.textParam first.Aggregate.Table
+        let given = if first.Id > 0L then Some first.Id else None
+        let common =
+            [ Sql.textParam first.Aggregate.Table
               Sql.textParam (Sql.keyText first.Aggregate.Key)
               Sql.textParam (Sql.kindText first.Aggregate.Key.Kind)
               NpgsqlParameter(Value = first.Position.Tx, NpgsqlDbType = NpgsqlDbType.Bigint) ]
+        if events.Length = 1 then
+            Sql.command
+                (text ctx "insert" "" (fun () ->
+                    sprintf
+                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES (COALESCE($1, %s), $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, data::text AS data"
+                        ctx.Schema (nextId ctx)))
+                ([ Sql.int64Param given
+                   Sql.int64Param first.PrevEventId ]
+                 @ common.[0..2]
+                 @ [ Sql.textParam first.TypeName
+                     NpgsqlParameter(Value = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)
+                     NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)
+                     NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)
+                     common[3] ])
+        else
+            // The subquery takes the ids row by row in ORDINALITY order (it is not flattened: nextval is volatile).
+            Sql.command
+                (text ctx "insert-chain" "" (fun () ->
+                    sprintf
+                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $2 ELSE lag(c.id) OVER (ORDER BY c.ord) END, $7, $8, $9, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, $10 FROM (SELECT u.ord, CASE WHEN u.ord = 1 AND $1::bigint IS NOT NULL THEN $1 ELSE %s END AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($3::text[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id, data::text AS data"
+                        ctx.Schema (nextId ctx)))
+                ([ Sql.int64Param given
+                   Sql.int64Param first.PrevEventId
+                   NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                   NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
+                   NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                   NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text)) ]
+                 @ common)
 
     /// The aggregate's events in chain order (ids grow along a chain: each is taken under the row lock).
     let log (ctx: Context) (id: AggregateId) =

@@ -38,5 +38,6 @@ let all =
         PgRoundTripTests.tests
         PgFirstEmitTests.tests
         PgWakeTests.tests
+        PgIdTests.tests
         fixtureSmoke
     ]
