@@ -59,6 +59,37 @@ let load (workers: int) (warmup: TimeSpan) (duration: TimeSpan) (op: int -> int6
         return { Operations = Array.sum ops; Events = Array.sum events; Seconds = secs; Latencies = all }
     }
 
+/// Two results of one operation as one: the sums of counts and measured seconds, all latencies.
+let merge (a: LoadResult) (b: LoadResult) =
+    { Operations = a.Operations + b.Operations
+      Events = a.Events + b.Events
+      Seconds = a.Seconds + b.Seconds
+      Latencies = Array.append a.Latencies b.Latencies |> Array.sort }
+
+/// Measures `a` and `b` in alternating slices (a b, b a, a b, ...) that add up to `duration` each, so that a
+/// machine whose load drifts during the run (shared hosts) weighs on both alike. The first slice of each warms
+/// up for `warmup`, later ones for a quarter of it.
+let loadAlternating (workers: int) (warmup: TimeSpan) (duration: TimeSpan) (rounds: int) (a: int -> int64 -> Task<int>) (b: int -> int64 -> Task<int>) =
+    task {
+        let slice = TimeSpan.FromTicks(duration.Ticks / int64 rounds)
+        let mutable ra = None
+        let mutable rb = None
+        let add (acc: LoadResult option) (r: LoadResult) = Some(match acc with Some x -> merge x r | None -> r)
+        for round in 0 .. rounds - 1 do
+            let w = if round = 0 then warmup else TimeSpan.FromTicks(warmup.Ticks / 4L)
+            if round % 2 = 0 then
+                let! x = load workers w slice a
+                ra <- add ra x
+                let! y = load workers w slice b
+                rb <- add rb y
+            else
+                let! y = load workers w slice b
+                rb <- add rb y
+                let! x = load workers w slice a
+                ra <- add ra x
+        return ra.Value, rb.Value
+    }
+
 /// Bytes allocated by the whole process while `f` runs `n` times, divided by n.
 let allocationsPer (n: int) (f: int -> Task) =
     task {

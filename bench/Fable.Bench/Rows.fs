@@ -49,12 +49,11 @@ let store (ds: NpgsqlDataSource) (schema: string) (notify: bool) (pms: ProcessMa
     | Error e -> failwithf "%O" e
     | Ok rt -> ok (PostgresStore.Create(ds, rt, { Schema = schema; Notify = notify }))
 
-/// Rows 1–3: emit throughput and latency, Fable vs baseline, for a workload.
+/// Rows 1–3: emit throughput and latency, Fable vs baseline, for a workload (measured in alternating slices).
 let emitRow (t: Timing) (ds: NpgsqlDataSource) (fable: IInterpreter) (name: string) (writers: int) (pick: int -> int64 -> int64) (events: int) =
     task {
         let decide = deposits events
-        let! f = load writers t.Warmup t.Duration (fun w i -> emit fable (pick w i) decide)
-        let! b = load writers t.Warmup t.Duration (fun w i -> Baseline.emit ds (pick w i) events)
+        let! f, b = loadAlternating writers t.Warmup t.Duration 4 (fun w i -> emit fable (pick w i) decide) (fun w i -> Baseline.emit ds (pick w i) events)
         let target = if events = 1 || writers >= 1 then "≥ 0.9×" else ""
         return
             [ { Row = name; Metric = "events/s"; Fable = f.EventsPerSecond; Baseline = b.EventsPerSecond; Target = target }
@@ -179,8 +178,7 @@ let notifyRow (t: Timing) (ds: NpgsqlDataSource) =
         let! withNotify = store ds "fable_notify_on" true []
         let! without = store ds "fable_notify_off" false []
         let pick w (i: int64) = (int64 w * 7919L + i * 104729L) % int64 accountsCount + 1L
-        let! on = load 8 t.Warmup t.Duration (fun w i -> emitOn onAccounts withNotify (pick w i) decide)
-        let! off = load 8 t.Warmup t.Duration (fun w i -> emitOn offAccounts without (pick w i) decide)
+        let! on, off = loadAlternating 8 t.Warmup t.Duration 4 (fun w i -> emitOn onAccounts withNotify (pick w i) decide) (fun w i -> emitOn offAccounts without (pick w i) decide)
         return [ { Row = "7. NOTIFY on / off, 8 writers"; Metric = "events/s"; Fable = on.EventsPerSecond; Baseline = off.EventsPerSecond; Target = "" } ]
     }
 

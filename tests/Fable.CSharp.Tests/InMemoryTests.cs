@@ -19,7 +19,7 @@ public sealed class InMemoryTests
     [Fact] public Task An_exception_in_a_decision_is_HandlerFailed_and_records_nothing() => Scenarios.An_exception_in_a_decision_is_HandlerFailed_and_records_nothing(h);
     [Fact] public Task A_cancelled_emit_is_Cancelled_and_records_nothing() => Scenarios.A_cancelled_emit_is_Cancelled_and_records_nothing(h);
     [Fact] public Task Get_of_a_missing_aggregate_is_NotFound() => Scenarios.Get_of_a_missing_aggregate_is_NotFound(h);
-    [Fact] public Task A_key_of_the_wrong_kind_or_a_null_decision_is_InvalidDefinition() => Scenarios.A_key_of_the_wrong_kind_or_a_null_decision_is_InvalidDefinition(h);
+    [Fact] public Task A_key_of_the_wrong_kind_or_a_null_decision_snapshot_or_event_list_is_InvalidDefinition() => Scenarios.A_key_of_the_wrong_kind_or_a_null_decision_snapshot_or_event_list_is_InvalidDefinition(h);
     [Fact] public Task Replay_rebuilds_the_same_row() => Scenarios.Replay_rebuilds_the_same_row(h);
     [Fact] public Task A_unit_of_work_commits_every_emit_and_write_together() => Scenarios.A_unit_of_work_commits_every_emit_and_write_together(h);
     [Fact] public Task A_unit_of_work_that_fails_late_commits_nothing() => Scenarios.A_unit_of_work_that_fails_late_commits_nothing(h);

@@ -148,13 +148,16 @@ public static class Scenarios
         Assert.Equal(("accounts", (object)id), (notFound.Table, notFound.Key));
     }
 
-    public static async Task A_key_of_the_wrong_kind_or_a_null_decision_is_InvalidDefinition(IHarness h)
+    public static async Task A_key_of_the_wrong_kind_or_a_null_decision_snapshot_or_event_list_is_InvalidDefinition(IHarness h)
     {
         await using var app = await h.App();
         var error = await Expect.Left(app.Emit(Accounts.Type, 42L, a => Accounts.Open(a, "ada")));
         Assert.IsType<FableErrors.InvalidDefinition>(error);
         Func<Account, Either<Error, IEnumerable<object>>> none = null!;
         Assert.IsType<FableErrors.InvalidDefinition>(await Expect.Left(app.Emit(Accounts.Type, Guid.NewGuid(), none)));
+        Aggregate<Account> noSnapshot = null!;
+        Assert.IsType<FableErrors.InvalidDefinition>(await Expect.Left(app.Emit(noSnapshot, Accounts.Deposit(1))));
+        Assert.IsType<FableErrors.InvalidDefinition>(await Expect.Left(app.Append(Accounts.Type, Guid.NewGuid(), null!)));
     }
 
     public static async Task Replay_rebuilds_the_same_row(IHarness h)

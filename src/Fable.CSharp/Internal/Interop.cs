@@ -252,6 +252,11 @@ internal static class Interop
         FuncConvert.FromFunc<IUnitOfWork, Task<FSharpResult<R, FableError>>>(
             uow => Back(() => work(new UnitOfWork(new UowAdapter(uow, registry, ct))).ToEither()));
 
+    /// <summary>One emit as a transaction of its own (the interpreter may fold the commit into it).</summary>
+    public static Task<Either<Error, Aggregate<S>>> Emit<S>(IInterpreter interpreter, Registry registry, AggregateType<S> type, object id,
+                                                            Expectation expectation, Decision<S> decision, CancellationToken ct) =>
+        UowAdapter.EmitWith(registry, type, id, expectation, decision, (def, key, expected, decide) => interpreter.Emit(def, key, expected, decide, ct));
+
     public static Task<Either<Error, IReadOnlyList<RecordedEvent>>> ReadAll(IInterpreter interpreter, Position after, int max, CancellationToken ct) =>
         Call(() => interpreter.ReadAll(Pos(after), max, ct), es => (IReadOnlyList<RecordedEvent>)es.Select(Recorded).ToArray());
 
@@ -337,11 +342,17 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
     public DbConnection? Connection => uow.Connection?.Value;
     public DbTransaction? Transaction => uow.Transaction?.Value;
 
-    public Task<Either<Error, Aggregate<S>>> Emit<S>(AggregateType<S> type, object id, Expectation expectation, Decision<S> decision, CancellationToken ct)
+    public Task<Either<Error, Aggregate<S>>> Emit<S>(AggregateType<S> type, object id, Expectation expectation, Decision<S> decision, CancellationToken ct) =>
+        EmitWith(registry, type, id, expectation, decision, (def, key, expected, decide) => uow.Emit(def, key, expected, decide, ct));
+
+    /// <summary>Checks and converts an emit's arguments, then runs it with <paramref name="run"/> (on this unit of work,
+    /// or on the interpreter as a transaction of its own).</summary>
+    public static Task<Either<Error, Aggregate<S>>> EmitWith<S>(Registry registry, AggregateType<S> type, object id, Expectation expectation, Decision<S> decision,
+        Func<AggregateDef<S>, AggregateKey, Expected, Decide<S>, Task<FSharpResult<Emitted<S>, FableError>>> run)
     {
-        var (def, key, problem) = Check(type, id);
+        var (def, key, problem) = Check(registry, type, id);
         if (problem is not null) return Task.FromResult<Either<Error, Aggregate<S>>>(problem);
-        if (decision.Pure is null && decision.InTransaction is null)
+        if (decision is null || (decision.Pure is null && decision.InTransaction is null))
             return Task.FromResult<Either<Error, Aggregate<S>>>(new FableErrors.InvalidDefinition(["the decision is null"]));
         var expected = expectation.Exact ? Expected.NewAt(Interop.Opt(expectation.LastEventId)) : Expected.Any;
         var decide = decision.Pure is { } pure
@@ -352,26 +363,26 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
                     var ctx = new DecideContext(new UnitOfWork(new UowAdapter(u, registry, c)), c);
                     return Events(await decision.InTransaction!(ctx, s).ToEither().ConfigureAwait(false));
                 }));
-        return Interop.Call(() => uow.Emit(def!, key!, expected, decide, ct), e => Snapshot(type, e.Aggregate));
+        return Interop.Call(() => run(def!, key!, expected, decide), e => Snapshot(type, e.Aggregate));
     }
 
     public Task<Either<Error, Option<Aggregate<S>>>> Load<S>(AggregateType<S> type, object id, CancellationToken ct)
     {
-        var (def, key, problem) = Check(type, id);
+        var (def, key, problem) = Check(registry, type, id);
         if (problem is not null) return Task.FromResult<Either<Error, Option<Aggregate<S>>>>(problem);
         return Interop.Call(() => uow.Load(def!, key!, ct), o => o is null ? Option<Aggregate<S>>.None : Snapshot(type, o.Value));
     }
 
     public Task<Either<Error, IReadOnlyList<RecordedEvent>>> Log<S>(AggregateType<S> type, object id, CancellationToken ct)
     {
-        var (_, key, problem) = Check(type, id);
+        var (_, key, problem) = Check(registry, type, id);
         if (problem is not null) return Task.FromResult<Either<Error, IReadOnlyList<RecordedEvent>>>(problem);
         return Interop.Call(() => uow.Log(new AggregateId(type.Table, key!), ct), es => (IReadOnlyList<RecordedEvent>)es.Select(Interop.Recorded).ToArray());
     }
 
     public Task<Either<Error, Aggregate<S>>> Replay<S>(AggregateType<S> type, object id, CancellationToken ct)
     {
-        var (def, key, problem) = Check(type, id);
+        var (def, key, problem) = Check(registry, type, id);
         if (problem is not null) return Task.FromResult<Either<Error, Aggregate<S>>>(problem);
         return Interop.Call(() => uow.Replay(def!, key!, ct), a => Snapshot(type, a));
     }
@@ -404,7 +415,7 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
     static Aggregate<S> Snapshot<S>(AggregateType<S> type, global::Fable.Aggregate<S> a) =>
         new(type, a.Id.Key.Value, Interop.Opt(a.LastEventId), a.State);
 
-    (AggregateDef<S>? Def, AggregateKey? Key, Error? Problem) Check<S>(AggregateType<S> type, object id)
+    static (AggregateDef<S>? Def, AggregateKey? Key, Error? Problem) Check<S>(Registry registry, AggregateType<S> type, object id)
     {
         if (type is null) return (null, null, new FableErrors.InvalidDefinition(["the aggregate type is null"]));
         if (!registry.Has(type))

@@ -31,30 +31,41 @@ public sealed class FableApp : IAsyncDisposable
     /// handlers, in one transaction (the serial mode). A Left from <paramref name="decide"/> comes back as is.</summary>
     public EitherAsync<Error, Aggregate<TState>> Emit<TState>(AggregateType<TState> type, object id,
         Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
-        Transact(u => u.Emit(type, id, decide, ct), ct);
+        Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
 
     /// <summary>As the serial emit, with a decision that reads inside the transaction (tables, other aggregates,
     /// the Npgsql connection).</summary>
     public EitherAsync<Error, Aggregate<TState>> Emit<TState>(AggregateType<TState> type, object id,
         Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
-        Transact(u => u.Emit(type, id, decide, ct), ct);
+        Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
 
     /// <summary>Decides on <paramref name="snapshot"/>'s state; <see cref="FableErrors.Conflict"/> when the aggregate
     /// has moved past the snapshot's last event id.</summary>
     public EitherAsync<Error, Aggregate<TState>> Emit<TState>(Aggregate<TState> snapshot,
         Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
-        Transact(u => u.Emit(snapshot, decide, ct), ct);
+        EmitOn(snapshot, Decision<TState>.Of(decide), ct);
 
     /// <summary>Decides on <paramref name="snapshot"/>'s state reading inside the transaction;
     /// <see cref="FableErrors.Conflict"/> when the snapshot is stale.</summary>
     public EitherAsync<Error, Aggregate<TState>> Emit<TState>(Aggregate<TState> snapshot,
         Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
-        Transact(u => u.Emit(snapshot, decide, ct), ct);
+        EmitOn(snapshot, Decision<TState>.Of(decide), ct);
 
     /// <summary>Records <paramref name="events"/> on aggregate <paramref name="id"/> without a decision.</summary>
     public EitherAsync<Error, Aggregate<TState>> Append<TState>(AggregateType<TState> type, object id, IEnumerable<object> events,
-        CancellationToken ct = default) =>
-        Transact(u => u.Append(type, id, events, ct), ct);
+        CancellationToken ct = default)
+    {
+        Either<Error, IEnumerable<object>> result = events is null
+            ? new FableErrors.InvalidDefinition(["Append was given a null event list"])
+            : events.ToArray();
+        return Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(_ => result), ct).ToAsync();
+    }
+
+    // An emit on a snapshot as a transaction of its own: Conflict when the aggregate moved past it.
+    EitherAsync<Error, Aggregate<TState>> EmitOn<TState>(Aggregate<TState> snapshot, Decision<TState> decision, CancellationToken ct) =>
+        snapshot is null
+            ? Prelude.LeftAsync<Error, Aggregate<TState>>(new FableErrors.InvalidDefinition(["the snapshot is null"]))
+            : Interop.Emit(backend.Interpreter, registry, snapshot.Type, snapshot.Id, Expectation.At(snapshot.LastEventId), decision, ct).ToAsync();
 
     /// <summary>Reads aggregate <paramref name="id"/>; None when it has no row.</summary>
     public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>

@@ -107,6 +107,9 @@ type ProcessManagerStatus =
 type IInterpreter =
     /// Runs `work` in one transaction: commits when it returns Ok, rolls back on Error, exception or cancellation.
     abstract Transact<'T> : work: (IUnitOfWork -> Task<Result<'T, FableError>>) * ct: CancellationToken -> Task<Result<'T, FableError>>
+    /// Emits in a transaction of its own: the same outcome as `Transact` around one `IUnitOfWork.Emit`, which an
+    /// interpreter may run with fewer round trips (Postgres sends COMMIT with the emit's last batch).
+    abstract Emit<'S> : def: AggregateDef<'S> * key: AggregateKey * expected: Expected * decide: Decide<'S> * ct: CancellationToken -> Task<Result<Emitted<'S>, FableError>>
     /// Up to `max` committed events after `after`, in (Tx, Id) order; never returns an event before one that
     /// may still commit (the no-skip rule). InvalidDefinition when `max` is below 1.
     abstract ReadAll: after: Position * max: int * ct: CancellationToken -> Task<Result<RecordedEvent list, FableError>>

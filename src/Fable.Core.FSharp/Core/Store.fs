@@ -9,7 +9,7 @@ open System.Threading.Tasks
 module Store =
     /// Emits with a decision on `key` of `def`: one transaction, serial per aggregate.
     let emit (i: IInterpreter) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected) (decide: Decide<'S>) (ct: CancellationToken) =
-        i.Transact((fun uow -> uow.Emit(def, key, expected, decide, ct)), ct)
+        i.Emit(def, key, expected, decide, ct)
 
     /// Emits with a pure decision and no expectation (the serial mode).
     let emitPure i def key (decide: 'S -> Result<obj list, FableError>) ct = emit i def key Expected.Any (Pure decide) ct

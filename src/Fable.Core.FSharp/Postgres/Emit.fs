@@ -43,6 +43,27 @@ module internal Emit =
             return struct (row, reader.GetInt64 0, now, reader.GetInt64 2)
         }
 
+    /// Sends `batch`, whose last command is COMMIT, once `ct` is not cancelled. A database error means nothing
+    /// was committed (a failed command skips the rest; a failed COMMIT rolls back); losing the connection
+    /// leaves the outcome unknown, which the error says.
+    let private commitWith (agg: AggregateId option) (s: Session) (ct: CancellationToken) (batch: unit -> Task<unit>) =
+        task {
+            if ct.IsCancellationRequested then
+                return Error Cancelled
+            else
+                s.CommitSent <- true
+                try
+                    do! batch ()
+                    s.Committed <- true
+                    return Ok()
+                with
+                | :? PostgresException as p -> return Error(PgErrors.ofExn agg CancellationToken.None p)
+                | e ->
+                    match PgErrors.ofExn agg CancellationToken.None e with
+                    | Infrastructure(m, inner) -> return Error(Infrastructure("commit failed; its outcome is unknown: " + m, inner))
+                    | other -> return Error other
+        }
+
     /// Emits on `key` of `def` inside a savepoint of `s`: lock and load, check `expected`, decide, record,
     /// evolve and run handlers per event, write the row guarded by its old last_event_id, notify.
     let emit (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected) (decide: Decide<'S>) (ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
@@ -71,8 +92,8 @@ module internal Emit =
                             match stored.TryGetValue eid with
                             | true, struct (real, _) -> real
                             | _ -> eid
-                        // Sends the pending inserts (one statement) followed by `extra`.
-                        let flush release (extra: NpgsqlBatchCommand list) =
+                        // Sends the pending inserts (one statement) followed by `extra`, reading with `ct`.
+                        let flush release (ct: CancellationToken) (extra: NpgsqlBatchCommand list) =
                             let sent = pending.ToArray()
                             pending.Clear()
                             let inserts =
@@ -108,7 +129,7 @@ module internal Emit =
                                 pending.Add recorded
                                 // Handlers may read the log or reference the event: write it before they run.
                                 if ctx.HasHandlers.Contains enc.TypeName then
-                                    do! flush false []
+                                    do! flush false ct []
                                 return Ok(resolve recorded)
                             }
                         match! Steps.applyEvents ctx.Runtime uow def id state last events record false ct with
@@ -125,11 +146,20 @@ module internal Emit =
                                 // In the caller's transaction Fable does not see the commit: notify in it. A
                                 // transaction Fable owns wakes followers after its commit (PostgresStore).
                                 let inline' = ctx.Options.Notify && not s.Owned
-                                do! flush true (if inline' then [ write; notify ctx ] else [ write ])
-                                s.Recorded <- s.Recorded + recorded.Length
-                                return
+                                let last = if inline' then [ write; notify ctx ] else [ write ]
+                                let emitted () =
+                                    s.Recorded <- s.Recorded + recorded.Length
                                     Ok { Aggregate = { Id = id; LastEventId = last' |> Option.map realId; State = state' }
                                          Events = List.map resolve recorded }
+                                if s.CommitWithLastBatch && sp.WholeTransaction && s.Depth = 1 then
+                                    // The whole transaction is this emit (IInterpreter.Emit): COMMIT rides with the
+                                    // last batch. Once sent it runs to the end (no cancellation), like a COMMIT.
+                                    match! commitWith (Some id) s ct (fun () -> flush true CancellationToken.None (last @ [ Sql.command "COMMIT" [] ])) with
+                                    | Error e -> return Error e
+                                    | Ok() -> return emitted ()
+                                else
+                                    do! flush true ct last
+                                    return emitted ()
             })
 
     /// Rebuilds the row of `key` from its log inside a savepoint: lock and load, decode every event, evolve

@@ -106,69 +106,80 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                 return Error(PgErrors.ofExn None ct e)
         }
 
-    interface IInterpreter with
-        member _.Transact(work, ct) =
-            task {
-                if ct.IsCancellationRequested then
-                    return Error Cancelled
-                else
-                    let! opened =
-                        task {
-                            try
-                                let! conn = ds.OpenConnectionAsync ct
-                                let! tx = conn.BeginTransactionAsync ct
-                                return Ok(conn, tx)
-                            with e ->
-                                return Error(PgErrors.ofExn None ct e)
-                        }
-                    match opened with
-                    | Error e -> return Error e
-                    | Ok(conn, tx) ->
-                        use _conn = conn
-                        // The session may replace the transaction (a failed first emit rolls it back).
-                        let session = Session(conn, tx, true)
-                        use _tx = { new IDisposable with member _.Dispose() = session.Transaction.Dispose() }
-                        let! outcome = runWork session work (PgUnitOfWork(ctx, session)) ct
-                        // Cancelled while the work ran (even if it ignored that): roll back, as documented.
-                        let outcome = if ct.IsCancellationRequested then Error Cancelled else outcome
-                        match outcome with
-                        | Ok v ->
-                            // COMMIT of an aborted transaction silently rolls back: the SELECT before it fails
-                            // instead (and COMMIT is skipped) when the work swallowed a database error. Only the
-                            // caller's own SQL can leave it aborted unnoticed: without it, COMMIT alone.
-                            let! committed =
-                                task {
-                                    try
-                                        use batch = new NpgsqlBatch(conn, session.Transaction)
-                                        if session.Exposed then
-                                            batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
-                                        batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
-                                        let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
-                                        if session.Recorded > 0 then
-                                            notifier.Committed()
-                                        return Ok v
-                                    with
-                                    | :? PostgresException as p when p.SqlState = "25P02" ->
-                                        return Error(Infrastructure("the transaction was aborted by a database error the work did not report; nothing was committed", Some(p :> exn)))
-                                    | e ->
-                                        return
-                                            match PgErrors.ofExn None CancellationToken.None e with
-                                            | Infrastructure(m, inner) -> Error(Infrastructure("commit failed; its outcome is unknown: " + m, inner))
-                                            | other -> Error other
-                                }
-                            if Result.isError committed then
+    /// Runs `work` in a transaction this store owns. `oneEmit`: the work is exactly one emit, which sends
+    /// COMMIT with its last batch (then the commit below is skipped).
+    member private _.Run(work: IUnitOfWork -> Task<Result<'T, FableError>>, oneEmit: bool, ct: CancellationToken) : Task<Result<'T, FableError>> =
+        task {
+            if ct.IsCancellationRequested then
+                return Error Cancelled
+            else
+                let! opened =
+                    task {
+                        try
+                            let! conn = ds.OpenConnectionAsync ct
+                            let! tx = conn.BeginTransactionAsync ct
+                            return Ok(conn, tx)
+                        with e ->
+                            return Error(PgErrors.ofExn None ct e)
+                    }
+                match opened with
+                | Error e -> return Error e
+                | Ok(conn, tx) ->
+                    use _conn = conn
+                    // The session may replace the transaction (a failed first emit rolls it back).
+                    let session = Session(conn, tx, true, CommitWithLastBatch = oneEmit)
+                    use _tx = { new IDisposable with member _.Dispose() = session.Transaction.Dispose() }
+                    let! outcome = runWork session work (PgUnitOfWork(ctx, session)) ct
+                    // Cancelled while the work ran (even if it ignored that): roll back, as documented.
+                    let outcome = if ct.IsCancellationRequested && not session.Committed then Error Cancelled else outcome
+                    match outcome with
+                    | Ok v when session.Committed ->
+                        if session.Recorded > 0 then
+                            notifier.Committed()
+                        return Ok v
+                    | Ok v ->
+                        // COMMIT of an aborted transaction silently rolls back: the SELECT before it fails
+                        // instead (and COMMIT is skipped) when the work swallowed a database error. Only the
+                        // caller's own SQL can leave it aborted unnoticed: without it, COMMIT alone.
+                        let! committed =
+                            task {
                                 try
-                                    do! session.Transaction.RollbackAsync CancellationToken.None
-                                with _ ->
-                                    ()
-                            return committed
-                        | Error e ->
+                                    use batch = new NpgsqlBatch(conn, session.Transaction)
+                                    if session.Exposed then
+                                        batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
+                                    batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
+                                    let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
+                                    if session.Recorded > 0 then
+                                        notifier.Committed()
+                                    return Ok v
+                                with
+                                | :? PostgresException as p when p.SqlState = "25P02" ->
+                                    return Error(Infrastructure("the transaction was aborted by a database error the work did not report; nothing was committed", Some(p :> exn)))
+                                | e ->
+                                    return
+                                        match PgErrors.ofExn None CancellationToken.None e with
+                                        | Infrastructure(m, inner) -> Error(Infrastructure("commit failed; its outcome is unknown: " + m, inner))
+                                        | other -> Error other
+                            }
+                        if Result.isError committed then
                             try
                                 do! session.Transaction.RollbackAsync CancellationToken.None
                             with _ ->
-                                () // the connection is gone: the server rolls the transaction back itself
-                            return Error e
-            }
+                                ()
+                        return committed
+                    | Error e ->
+                        try
+                            do! session.Transaction.RollbackAsync CancellationToken.None
+                        with _ ->
+                            () // the connection is gone: the server rolls the transaction back itself
+                        return Error e
+        }
+
+    interface IInterpreter with
+        member this.Transact(work, ct) = this.Run(work, false, ct)
+
+        member this.Emit(def, key, expected, decide, ct) =
+            this.Run((fun uow -> uow.Emit(def, key, expected, decide, ct)), true, ct)
 
         member _.ReadAll(after, max, ct) =
             task {

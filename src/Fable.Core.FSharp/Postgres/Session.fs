@@ -53,6 +53,13 @@ type internal Session(conn: NpgsqlConnection, initial: NpgsqlTransaction, owned:
     /// Whether Fable owns (commits) the transaction.
     member _.Owned = owned
 
+    /// Set when the transaction is one emit (`IInterpreter.Emit`): that emit sends COMMIT with its last batch.
+    member val CommitWithLastBatch = false with get, set
+    /// Whether a batch carrying COMMIT was sent: the transaction is over either way (committed or not).
+    member val CommitSent = false with get, set
+    /// Whether a batch carrying COMMIT succeeded: the owner must not commit again.
+    member val Committed = false with get, set
+
     /// Marks the connection and transaction as handed to the caller's code: every later emit keeps its savepoint.
     member _.Expose() = exposed <- true
 
@@ -199,7 +206,11 @@ type internal Session(conn: NpgsqlConnection, initial: NpgsqlTransaction, owned:
                 | Error e ->
                     let e = PgErrors.refine agg ct e
                     this.Recorded <- recorded
-                    let undo = if not sp.WholeTransaction then this.Rollback sp elif touched then this.Restart() else Task.FromResult(Ok())
+                    // After a failed batch carrying COMMIT the owner only rolls back: no fresh transaction.
+                    let undo =
+                        if not sp.WholeTransaction then this.Rollback sp
+                        elif touched && not this.CommitSent then this.Restart()
+                        else Task.FromResult(Ok())
                     match! undo with
                     | Ok() -> return Error e
                     | Error broken ->

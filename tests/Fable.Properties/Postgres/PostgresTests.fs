@@ -33,6 +33,7 @@ let all =
         PgSchemaTests.tests
         PgEmitTests.tests
         PgFailureTests.tests
+        PgCommitTests.tests
         PgConcurrencyTests.tests
         PgFollowerTests.tests
         PgRoundTripTests.tests
