@@ -174,4 +174,24 @@ let runtimeBuild =
             | r, _ -> failtestf "for %A got %A" problems (r |> Result.map ignore))
     ]
 
-let tests = testList "pure core" [ deciderLaws; codec; router; runtimeBuild ]
+/// Rows as a Dictionary built the same way would hold them: column → value, compared as sorted pairs.
+let private asPairs (row: Row) = [ for kv in row -> kv.Key, kv.Value ] |> List.sortBy fst
+
+let rows =
+    let pairs = Gen.listOf (Gen.zip (Gen.elements [ "id"; "a"; "b"; "B"; "last_event_id" ]) (Gen.choose (0, 9) |> Gen.map box))
+    testList "rows" [
+        property "a row from pairs holds what a dictionary filled in the same order holds" 500 pairs (fun ps ->
+            let row = Row.ofSeq ps
+            let d = Collections.Generic.Dictionary<string, obj>(StringComparer.Ordinal)
+            for (k, v) in ps do
+                d[k] <- v
+            Expect.equal (asPairs row) (asPairs d) "same columns and values, each once"
+            Expect.equal row.Count d.Count "same count"
+            for k in [ "id"; "a"; "b"; "B"; "last_event_id"; "missing" ] do
+                Expect.equal (Row.tryGet k row) (match d.TryGetValue k with | true, v -> Some v | _ -> None) (sprintf "lookup of %s (ordinal)" k)
+                Expect.equal (row.ContainsKey k) (d.ContainsKey k) (sprintf "contains %s" k))
+        testCase "a null column name is refused" (fun () ->
+            Expect.throws (fun () -> Row.ofSeq [ null, box 1 ] |> ignore) "a column needs a name")
+    ]
+
+let tests = testList "pure core" [ deciderLaws; codec; router; runtimeBuild; rows ]

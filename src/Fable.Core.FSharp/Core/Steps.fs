@@ -8,17 +8,23 @@ open System.Threading.Tasks
 
 /// Shared steps of an emit.
 module Steps =
-    /// Runs the decision; an exception in it is a HandlerFailed named "decide".
-    let decide (uow: IUnitOfWork) (decide: Decide<'S>) (state: 'S) (ct: CancellationToken) : Task<Result<obj list, FableError>> =
-        task {
-            try
-                match decide with
-                | Pure f -> return f state
-                | InTransaction f -> return! f uow state ct
-            with
-            | :? OperationCanceledException -> return Error Cancelled
-            | e -> return Error(HandlerFailed("decide", "decide", e.Message, Some e))
-        }
+    /// Runs the decision; an exception in it is a HandlerFailed named "decide". A pure decision completes
+    /// synchronously without allocating a task.
+    let decide (uow: IUnitOfWork) (decide: Decide<'S>) (state: 'S) (ct: CancellationToken) : ValueTask<Result<obj list, FableError>> =
+        let failed (e: exn) : Result<obj list, FableError> =
+            match e with
+            | :? OperationCanceledException -> Error Cancelled
+            | e -> Error(HandlerFailed("decide", "decide", e.Message, Some e))
+        match decide with
+        | Pure f -> ValueTask<_>(try f state with e -> failed e)
+        | InTransaction f ->
+            ValueTask<Result<obj list, FableError>>(
+                task {
+                    try
+                        return! f uow state ct
+                    with e ->
+                        return failed e
+                })
 
     /// Evolves one event; an exception is a HandlerFailed named "evolve".
     let evolve (def: AggregateDef<'S>) (typeName: string) (state: 'S) (evt: obj) =
@@ -26,6 +32,9 @@ module Steps =
             Ok(def.Evolve state evt)
         with e ->
             Error(HandlerFailed(typeName, "evolve", e.Message, Some e))
+
+    /// The outcome of an event without handlers (one completed task for all).
+    let private noHandlers = Task.FromResult(Result<unit, FableError>.Ok())
 
     /// Runs `handlers` in order, stopping at the first error; exceptions become HandlerFailed.
     let runHandlers (handlers: Handler list) (args: HandlerArgs) : Task<Result<unit, FableError>> =
@@ -49,7 +58,8 @@ module Steps =
         }
 
     /// For each event in order: encode, `record` (which assigns id and prev id from the previous event),
-    /// evolve, run handlers. Returns the final state, the last event id and the recorded events.
+    /// evolve, run handlers (events without handlers skip that step). Returns the final state, the last event id
+    /// and the recorded events. `record` may complete synchronously (a completed ValueTask allocates nothing).
     let applyEvents
         (rt: Runtime)
         (uow: IUnitOfWork)
@@ -58,39 +68,49 @@ module Steps =
         (state: 'S)
         (lastEventId: int64 option)
         (events: obj list)
-        (record: EncodedEvent -> int64 option -> Task<Result<RecordedEvent, FableError>>)
+        (record: EncodedEvent -> int64 option -> ValueTask<Result<RecordedEvent, FableError>>)
         (replaying: bool)
         (ct: CancellationToken)
         : Task<Result<'S * int64 option * RecordedEvent list, FableError>> =
         task {
-            let mutable acc = Ok(state, lastEventId, [])
+            let mutable failure = None
+            let mutable s = state
+            let mutable prev = lastEventId
+            let mutable recorded = []
             let mutable rest = events
-            while Result.isOk acc && not rest.IsEmpty do
+            while failure.IsNone && not rest.IsEmpty do
                 let evt = rest.Head
                 rest <- rest.Tail
-                let (s, prev, recorded) = Result.defaultWith (fun _ -> failwith "unreachable") acc
-                let step =
-                    if isNull evt then Error(InvalidDefinition [ "a decision returned a null event" ])
-                    else
-                        rt.Codec.Encode evt
-                        |> Result.bind (fun enc ->
-                            Router.handlersFor rt.NameOf evt rt.Router |> Result.map (fun hs -> enc, hs))
-                match step with
-                | Error e -> acc <- Error e
-                | Ok(enc, handlers) ->
-                    match! record enc prev with
-                    | Error e -> acc <- Error e
-                    | Ok r ->
-                        match evolve def enc.TypeName s evt with
-                        | Error e -> acc <- Error e
-                        | Ok s' ->
-                            let args =
-                                { Uow = uow; Aggregate = id; State = box s'; Event = evt; Recorded = r
-                                  Replaying = replaying; CancellationToken = ct }
-                            match! runHandlers handlers args with
-                            | Error e -> acc <- Error e
-                            | Ok() -> acc <- Ok(s', Some r.Id, r :: recorded)
-            return acc |> Result.map (fun (s, last, rs) -> s, last, List.rev rs)
+                if isNull evt then
+                    failure <- Some(InvalidDefinition [ "a decision returned a null event" ])
+                else
+                    match rt.Codec.Encode evt with
+                    | Error e -> failure <- Some e
+                    | Ok enc ->
+                        match Router.handlersFor rt.NameOf evt rt.Router with
+                        | Error e -> failure <- Some e
+                        | Ok handlers ->
+                            match! record enc prev with
+                            | Error e -> failure <- Some e
+                            | Ok r ->
+                                match evolve def enc.TypeName s evt with
+                                | Error e -> failure <- Some e
+                                | Ok s' ->
+                                    let! handled =
+                                        if handlers.IsEmpty then noHandlers
+                                        else
+                                            runHandlers handlers
+                                                { Uow = uow; Aggregate = id; State = box s'; Event = evt; Recorded = r
+                                                  Replaying = replaying; CancellationToken = ct }
+                                    match handled with
+                                    | Error e -> failure <- Some e
+                                    | Ok() ->
+                                        s <- s'
+                                        prev <- Some r.Id
+                                        recorded <- r :: recorded
+            match failure with
+            | Some e -> return Error e
+            | None -> return Ok(s, prev, List.rev recorded)
         }
 
     /// Checks the caller's expectation against the aggregate's current last event id.

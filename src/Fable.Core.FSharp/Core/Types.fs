@@ -147,12 +147,9 @@ type Row = IReadOnlyDictionary<string, obj>
 
 /// Builds rows.
 module Row =
-    /// A row from column/value pairs (ordinal column names).
-    let ofSeq (pairs: seq<string * obj>) : Row =
-        let d = Dictionary<string, obj>(StringComparer.Ordinal)
-        for (k, v) in pairs do
-            d[k] <- v
-        d :> Row
+    /// A row from column/value pairs (ordinal column names; a name given twice keeps its last value).
+    /// The row is immutable and compact (two arrays): rows usually have a handful of columns.
+    let ofSeq (pairs: seq<string * obj>) : Row = CompactRow.OfPairs pairs :> Row
 
     /// The value of `column`, or None when absent or DB null.
     let tryGet (column: string) (row: Row) =

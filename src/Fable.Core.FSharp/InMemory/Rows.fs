@@ -71,6 +71,11 @@ module internal Rows =
     /// Runs `f` on every column of a row (without boxing the enumerator of a Dictionary).
     let inline iter (r: Row) ([<InlineIfLambda>] f: KeyValuePair<string, obj> -> unit) =
         match r with
+        | :? CompactRow as c ->
+            let names = c.Names
+            let values = c.Values
+            for i in 0 .. names.Length - 1 do
+                f (KeyValuePair(names[i], values[i]))
         | :? Dictionary<string, obj> as d ->
             for kv in d do
                 f kv
@@ -99,6 +104,7 @@ module internal Rows =
     let columnsWith (extra: int) (r: Row) =
         let a = Array.zeroCreate<string> (r.Count + extra)
         match r with
+        | :? CompactRow as c -> c.Names.CopyTo(a, 0)
         | :? Dictionary<string, obj> as d -> d.Keys.CopyTo(a, 0)
         | _ ->
             let mutable i = 0

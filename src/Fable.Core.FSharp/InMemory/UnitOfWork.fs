@@ -22,16 +22,20 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         | Ok cols ->
             let cols = if isNull cols then Row.ofSeq [] else cols
             let n = cols.Count
-            let columns = Rows.columnsWith 2 cols
-            columns[n] <- "id"
-            columns[n + 1] <- "last_event_id"
+            let columns = Array.zeroCreate<string> (n + 2)
+            let values = Array.zeroCreate<obj> (n + 2)
+            let mutable i = 0
+            Rows.iter cols (fun kv ->
+                columns[i] <- kv.Key
+                values[i] <- Values.normalize kv.Value
+                i <- i + 1)
             let keyValue = key.Value
+            columns[n] <- "id"
+            values[n] <- keyValue
+            columns[n + 1] <- "last_event_id"
+            values[n + 1] <- box last
             overlay.Change({ Table = def.Table; Id = keyValue }, columns, fun current ->
-                let d = if isNull current then Dictionary<string, obj>(n + 2, StringComparer.Ordinal) else Rows.copyWith 2 current
-                Rows.iter cols (fun kv -> d[kv.Key] <- Values.normalize kv.Value)
-                d["id"] <- keyValue
-                d["last_event_id"] <- box last
-                d :> Row)
+                CompactRow.Overwrite(current, n + 2, (fun j -> columns[j]), (fun j -> values[j])) :> Row)
             Ok()
 
     let stateOf (def: AggregateDef<'S>) (key: AggregateKey) (row: Row) : Result<'S * int64 option, FableError> =
@@ -127,7 +131,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                                               TypeVersion = enc.TypeVersion; Meta = "{}"; Data = enc.Data
                                               InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
                                         overlay.Stage(r, slot)
-                                        Task.FromResult(Ok r)
+                                        ValueTask<_>(Ok r)
                                     match! Steps.applyEvents rt this def agg state last events record false ct with
                                     | Error e -> result <- Error e
                                     | Ok(state', last', recorded) ->

@@ -117,7 +117,7 @@ module internal Emit =
                                          Position = { e.Position with Id = real } }
                             | _ -> e
                         let record (enc: EncodedEvent) (prev: int64 option) =
-                            task {
+                            ValueTask<Result<RecordedEvent, FableError>>(task {
                                 let eid =
                                     if provisional = 0L then firstId
                                     else provisional
@@ -131,7 +131,7 @@ module internal Emit =
                                 if ctx.HasHandlers.Contains enc.TypeName then
                                     do! flush false ct []
                                 return Ok(resolve recorded)
-                            }
+                            })
                         match! Steps.applyEvents ctx.Runtime uow def id state last events record false ct with
                         | Error e -> return Error e
                         | Ok(_, _, []) ->
@@ -187,8 +187,8 @@ module internal Emit =
                         let queue = Queue<RecordedEvent>(logged)
                         let record (_: EncodedEvent) (prev: int64 option) =
                             let e = queue.Dequeue()
-                            if e.PrevEventId = prev then Task.FromResult(Ok e)
-                            else Task.FromResult(Error(Infrastructure(sprintf "aggregate %O: event %d follows %A, not %A: the chain is broken" id e.Id e.PrevEventId prev, None)))
+                            if e.PrevEventId = prev then ValueTask<_>(Ok e)
+                            else ValueTask<_>(Error(Infrastructure(sprintf "aggregate %O: event %d follows %A, not %A: the chain is broken" id e.Id e.PrevEventId prev, None)))
                         match! Steps.applyEvents ctx.Runtime uow def id initial None events record true ct with
                         | Error e -> return Error e
                         | Ok(state, last, _) ->
