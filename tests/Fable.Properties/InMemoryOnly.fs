@@ -59,4 +59,33 @@ let tests =
             let e = run (Store.emitPure store.Interpreter accounts (accountKey (Guid.NewGuid())) (Commands.decide (Commands.Deposit 1L)) ct) |> ok "emit"
             Expect.equal e.Events.Head.InsertedAt at "the clock stamps the event"
             Expect.equal (readAllNow store.Interpreter).Head.InsertedAt at "the stored event has the same time"
+
+        testCase "a unit of work writing many rows commits them all, minus the writes of a failed emit among them" <| fun () ->
+            // Twenty row writes before the failure: past the size where pending writes get an index.
+            let store = InMemoryStore.Create(runtime)
+            let keys = List.init 10 (fun _ -> Guid.NewGuid())
+            let note (uow: IUnitOfWork) key fault =
+                uow.Emit(accounts, accountKey key, Expected.Any, Pure(fun _ -> Ok [ box { Text = "n"; Fault = fault } ]), ct)
+            let work (uow: IUnitOfWork) =
+                task {
+                    for k, amount in List.zip keys [ 1L .. 10L ] do
+                        let! r = deposit uow k amount
+                        r |> ok "deposit" |> ignore
+                    let! failed = note uow keys[0] "handler-error"
+                    Expect.isError failed "the failing note"
+                    let! kept = note uow keys[1] ""
+                    kept |> ok "the later note" |> ignore
+                    let! again = deposit uow keys[0] 100L
+                    again |> ok "a deposit on the first row written" |> ignore
+                    let! last = deposit uow keys[9] 100L
+                    return last |> Result.map ignore
+                }
+            run (store.Interpreter.Transact(work, ct)) |> ok "the unit of work"
+            let balances = store.Rows accountsTable |> List.map (fun r -> string r["id"], r["balance"] :?> int64, r["notes"] :?> int64) |> set
+            let expected = List.zip keys [ 101L; 2L; 3L; 4L; 5L; 6L; 7L; 8L; 9L; 110L ] |> List.map (fun (k, b) -> string k, b, (if k = keys[1] then 1L else 0L)) |> set
+            Expect.equal balances expected "every account row, the failed note's count taken back"
+            Expect.equal (store.Rows ledgerTable).Length 12 "every ledger row"
+            Expect.equal [ for r in store.Rows notesTable -> r["text"] ] [ box "n" ] "only the kept note's row"
+            let types = readAllNow store.Interpreter |> List.map (fun e -> e.TypeName)
+            Expect.equal types.Length 13 "ten deposits, one note, two more deposits: the failed note left no event"
     ]

@@ -56,34 +56,28 @@ type internal CompactRow(names: string[], values: obj[]) =
         if count = items.Length then CompactRow(names, values)
         else CompactRow(Array.sub names 0 count, Array.sub values 0 count)
 
-    /// `current` (null: no row) with `count` columns written over it (`name i`, `value i`); the names array of
-    /// `current` is shared when no column is added.
-    static member Overwrite(current: IReadOnlyDictionary<string, obj>, count: int, name: int -> string, value: int -> obj) : CompactRow =
-        let mutable names, values =
+    /// `current` (null: no row) with `names[i]` set to `values[i]` for each i (a name given twice keeps its last
+    /// value). Takes ownership of `values`: when `current` has exactly `names` in that order (a row rewritten
+    /// with the same layout, the common case), the new row is `values` over `current`'s shared names array.
+    static member Overwrite(current: IReadOnlyDictionary<string, obj>, names: string[], values: obj[]) : CompactRow =
+        let sameLayout =
             match current with
-            | null -> [||], [||]
-            | :? CompactRow as c -> c.Names, Array.copy c.Values
-            | r ->
-                let ns = Array.zeroCreate<string> r.Count
-                let vs = Array.zeroCreate<obj> r.Count
+            | :? CompactRow as c when c.Names.Length = names.Length ->
+                let cn = c.Names
+                let mutable same = true
                 let mutable i = 0
-                for kv in r do
-                    ns[i] <- kv.Key
-                    vs[i] <- kv.Value
+                while same && i < cn.Length do
+                    same <- String.Equals(cn[i], names[i], StringComparison.Ordinal)
                     i <- i + 1
-                ns, vs
-        for j in 0 .. count - 1 do
-            let n = name j
-            let mutable i = 0
-            let mutable found = -1
-            while found < 0 && i < names.Length do
-                if String.Equals(names[i], n, StringComparison.Ordinal) then found <- i
-                i <- i + 1
-            if found >= 0 then values[found] <- value j
-            else
-                names <- Array.append names [| n |]
-                values <- Array.append values [| value j |]
-        CompactRow(names, values)
+                same
+            | _ -> false
+        if sameLayout then CompactRow((current :?> CompactRow).Names, values)
+        else
+            let pairs =
+                [| if not (isNull current) then
+                       for kv in current -> kv.Key, kv.Value
+                   for i in 0 .. names.Length - 1 -> names[i], values[i] |]
+            CompactRow.OfPairs pairs
 
     interface IReadOnlyDictionary<string, obj> with
         member this.Item

@@ -121,15 +121,15 @@ type internal Engine(clock: unit -> DateTimeOffset) =
 
     /// Publishes a unit of work atomically: checks inserts, assigns the commit's Tx to its events, appends them
     /// to the log and their chains, applies the row writes and runs `actions`. Returns whether events were recorded.
-    member this.Publish(staged: List<Staged>, writes: Dictionary<RowKey, Pending>, actions: List<unit -> unit>) =
+    member this.Publish(staged: List<Staged>, writes: WriteSet, actions: List<unit -> unit>) =
+        let writeCount = if obj.ReferenceEquals(writes, null) then 0 else writes.Count
         let result =
             lock sync (fun () ->
                 let mutable clash = None
-                if not (isNull writes) then
-                    for kv in writes do
-                        match kv.Value with
-                        | Put(_, true) when clash.IsNone && not (isNull (committedRow kv.Key)) -> clash <- Some kv.Key
-                        | _ -> ()
+                for i in 0 .. writeCount - 1 do
+                    match writes.Value i with
+                    | Put(_, true) when clash.IsNone && not (isNull (committedRow (writes.Key i))) -> clash <- Some(writes.Key i)
+                    | _ -> ()
                 match clash with
                 | Some k ->
                     Error(Conflict(None, None, None, false, sprintf "a row with id %O already exists in %s" k.Id k.Table))
@@ -146,19 +146,18 @@ type internal Engine(clock: unit -> DateTimeOffset) =
                             let e = { s.Event with Position = { Tx = tx; Id = s.Event.Id } }
                             log.Add e
                             s.Slot.Chain.Add e
-                    if not (isNull writes) then
-                        for kv in writes do
-                            let k = kv.Key
-                            match kv.Value with
-                            | Put(r, _) -> (tableOf k.Table)[k.Id] <- r
-                            | Merge(view, columns, baseRow) ->
-                                let current = committedRow k
-                                let r = if obj.ReferenceEquals(current, baseRow) then view else Rows.reapply current view columns
-                                (tableOf k.Table)[k.Id] <- r
-                            | Deleted ->
-                                match tables.TryGetValue k.Table with
-                                | true, t -> t.Remove k.Id |> ignore
-                                | _ -> ()
+                    for i in 0 .. writeCount - 1 do
+                        let k = writes.Key i
+                        match writes.Value i with
+                        | Put(r, _) -> (tableOf k.Table)[k.Id] <- r
+                        | Merge(view, columns, baseRow) ->
+                            let current = committedRow k
+                            let r = if obj.ReferenceEquals(current, baseRow) then view else Rows.reapply current view columns
+                            (tableOf k.Table)[k.Id] <- r
+                        | Deleted ->
+                            match tables.TryGetValue k.Table with
+                            | true, t -> t.Remove k.Id |> ignore
+                            | _ -> ()
                     if not (isNull actions) then
                         for a in actions do
                             a ()

@@ -31,8 +31,8 @@ type InMemoryStore private (engine: Engine, rt: Runtime, lockTimeout: TimeSpan) 
         member _.Transact(work, ct) =
             Transaction.run engine rt lockTimeout (fun uow -> work (uow :> IUnitOfWork)) ct
 
-        member this.Emit(def, key, expected, decide, ct) =
-            (this :> IInterpreter).Transact((fun uow -> uow.Emit(def, key, expected, decide, ct)), ct)
+        member _.Emit(def, key, expected, decide, ct) =
+            Transaction.emit engine rt lockTimeout def key expected decide ct
 
         member _.ReadAll(after, max, _ct) =
             if max < 1 then Task.FromResult(Error(InvalidDefinition [ sprintf "ReadAll needs max of 1 or more, got %d" max ]))

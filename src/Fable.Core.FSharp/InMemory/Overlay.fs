@@ -11,23 +11,22 @@ type internal Savepoint = { Undo: int; Staged: int; Actions: int }
 
 /// The uncommitted writes of one unit of work, read through by its own reads.
 type internal Overlay(engine: Engine) =
-    let mutable writes: Dictionary<RowKey, Pending> = null
+    let mutable writes: WriteSet = Unchecked.defaultof<WriteSet>
     let mutable undo: List<struct (RowKey * Pending voption)> = null
     let mutable staged: List<Staged> = null
     let mutable actions: List<unit -> unit> = null
     let mutable ended = false
 
+    let hasWrites () = not (obj.ReferenceEquals(writes, null))
+
     let set (k: RowKey) (p: Pending) =
-        if isNull writes then
-            writes <- Dictionary<RowKey, Pending>()
+        if not (hasWrites ()) then
+            writes <- WriteSet()
             undo <- List<struct (RowKey * Pending voption)>(2)
-        match writes.TryGetValue k with
-        | true, old -> undo.Add(struct (k, ValueSome old))
-        | _ -> undo.Add(struct (k, ValueNone))
-        writes[k] <- p
+        undo.Add(struct (k, writes.Set(k, p)))
 
     /// The pending write of a row, if any.
-    member _.TryPending(k: RowKey, p: byref<Pending>) = not (isNull writes) && writes.TryGetValue(k, &p)
+    member _.TryPending(k: RowKey, p: byref<Pending>) = hasWrites () && writes.TryGet(k, &p)
 
     /// The row as this unit of work sees it (null when absent or deleted).
     member this.View(k: RowKey) : Row =
@@ -47,8 +46,8 @@ type internal Overlay(engine: Engine) =
 
     /// The pending writes of `table` (for scans).
     member _.PendingOf(table: string) =
-        if isNull writes then []
-        else [ for kv in writes do if kv.Key.Table = table then yield kv.Key, kv.Value ]
+        if not (hasWrites ()) then []
+        else [ for i in 0 .. writes.Count - 1 do if writes.Key(i).Table = table then yield writes.Key i, writes.Value i ]
 
     /// Inserts a whole row that must not exist at commit (or replaces a row this unit of work deleted).
     member this.Insert(k: RowKey, row: Row) =
@@ -101,15 +100,15 @@ type internal Overlay(engine: Engine) =
             for i in undo.Count - 1 .. -1 .. sp.Undo do
                 let struct (k, old) = undo[i]
                 match old with
-                | ValueSome p -> writes[k] <- p
-                | ValueNone -> writes.Remove k |> ignore
+                | ValueSome p -> writes.Set(k, p) |> ignore
+                | ValueNone -> writes.RemoveLast k
             undo.RemoveRange(sp.Undo, undo.Count - sp.Undo)
         if not (isNull staged) then staged.RemoveRange(sp.Staged, staged.Count - sp.Staged)
         if not (isNull actions) then actions.RemoveRange(sp.Actions, actions.Count - sp.Actions)
 
     /// Whether there is anything to commit.
     member _.IsEmpty =
-        (isNull writes || writes.Count = 0) && (isNull staged || staged.Count = 0) && (isNull actions || actions.Count = 0)
+        (not (hasWrites ()) || writes.Count = 0) && (isNull staged || staged.Count = 0) && (isNull actions || actions.Count = 0)
 
     /// Publishes everything atomically.
     member _.Commit() = engine.Publish(staged, writes, actions)

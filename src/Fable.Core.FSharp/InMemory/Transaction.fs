@@ -9,6 +9,23 @@ open Fable
 
 /// Runs units of work.
 module internal Transaction =
+    /// The outcome of a unit of work whose work returned `r`: committed when Ok and `ct` is not cancelled.
+    let private finish (uow: UnitOfWork) (ct: CancellationToken) (r: Result<'T, FableError>) =
+        match r with
+        | Ok _ when ct.IsCancellationRequested -> Error Cancelled
+        | Ok v ->
+            match uow.Commit() with
+            | Ok() -> Ok v
+            | Error e -> Error e
+        | Error e -> Error e
+
+    /// An exception that escaped the work: the caller's own code threw (as on Postgres, and as a throwing
+    /// handler or decide is reported), or the work was cancelled.
+    let private failure (e: exn) : Result<'T, FableError> =
+        match e with
+        | :? OperationCanceledException -> Error Cancelled
+        | e -> Error(HandlerFailed("transaction", "work", e.Message, Some e))
+
     /// Runs `work` in a new unit of work and commits it when it returns Ok (and `ct` is not cancelled).
     let run (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (work: UnitOfWork -> Task<Result<'T, FableError>>)
             (ct: CancellationToken) : Task<Result<'T, FableError>> =
@@ -19,17 +36,26 @@ module internal Transaction =
                 try
                     try
                         let! r = work uow
-                        match r with
-                        | Ok _ when ct.IsCancellationRequested -> return Error Cancelled
-                        | Ok v ->
-                            match uow.Commit() with
-                            | Ok() -> return Ok v
-                            | Error e -> return Error e
-                        | Error e -> return Error e
-                    with
-                    | :? OperationCanceledException -> return Error Cancelled
-                    // The caller's own code threw (as on Postgres, and as a throwing handler or decide is reported).
-                    | e -> return Error(HandlerFailed("transaction", "work", e.Message, Some e))
+                        return finish uow ct r
+                    with e ->
+                        return failure e
+                finally
+                    uow.End()
+            }
+
+    /// `run` for a unit of work that is one emit (IInterpreter.Emit), without a work closure.
+    let emit (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected)
+             (decide: Decide<'S>) (ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
+        if ct.IsCancellationRequested then Task.FromResult(Error Cancelled)
+        else
+            let uow = UnitOfWork(engine, rt, lockTimeout)
+            task {
+                try
+                    try
+                        let! r = (uow :> IUnitOfWork).Emit(def, key, expected, decide, ct)
+                        return finish uow ct r
+                    with e ->
+                        return failure e
                 finally
                     uow.End()
             }

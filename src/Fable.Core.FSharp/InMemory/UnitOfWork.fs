@@ -11,9 +11,14 @@ open Fable
 /// A unit of work of the in-memory interpreter.
 type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     let id = engine.NextUnitOfWorkId()
+    // The outcome of a lock taken at once (one completed task for all).
+    static let lockedNow = Task.FromResult(Result<unit, FableError>.Ok())
     let overlay = Overlay(engine)
-    let held = List<AggregateSlot>(2)
-    let tables = Tables(overlay)
+    // The aggregate locks held: most units of work hold one, so a second list is made only when needed.
+    // Guarded by `overlay` (a lock taken after the unit of work ended is given back at once).
+    let mutable first: AggregateSlot = null
+    let mutable others: List<AggregateSlot> = null
+    let mutable tables: Tables = Unchecked.defaultof<Tables>
 
     /// Writes the aggregate row: the columns of `ToRow state` plus `id` and `last_event_id`, over the current row.
     let writeAggregate (def: AggregateDef<'S>) (key: AggregateKey) (last: int64) (state: 'S) : Result<unit, FableError> =
@@ -35,7 +40,12 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
             columns[n + 1] <- "last_event_id"
             values[n + 1] <- box last
             overlay.Change({ Table = def.Table; Id = keyValue }, columns, fun current ->
-                CompactRow.Overwrite(current, n + 2, (fun j -> columns[j]), (fun j -> values[j])) :> Row)
+                // The row keeps its own id object (an equal value): one object less retained per write.
+                if not (isNull current) then
+                    match current.TryGetValue "id" with
+                    | true, v when not (isNull v) -> values[n] <- v
+                    | _ -> ()
+                CompactRow.Overwrite(current, columns, values) :> Row)
             Ok()
 
     let stateOf (def: AggregateDef<'S>) (key: AggregateKey) (row: Row) : Result<'S * int64 option, FableError> =
@@ -48,14 +58,21 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
 
     /// Records a lock just taken; a unit of work that ended meanwhile gives it back at once (false).
     let keep (slot: AggregateSlot) =
-        lock held (fun () ->
+        lock overlay (fun () ->
             if overlay.Ended then
                 slot.Gate.Release() |> ignore
                 false
             else
                 slot.Owner <- id
-                held.Add slot
+                if isNull first then first <- slot
+                else
+                    if isNull others then others <- List<AggregateSlot>()
+                    others.Add slot
                 true)
+
+    let release (slot: AggregateSlot) =
+        slot.Owner <- 0L
+        slot.Gate.Release() |> ignore
 
     /// Takes the aggregate's lock now if it is free or already ours.
     member _.TryLockNow(slot: AggregateSlot) =
@@ -85,12 +102,15 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
 
     /// Ends the unit of work: it can no longer be used, and its aggregate locks are released.
     member _.End() =
-        lock held (fun () ->
+        lock overlay (fun () ->
             overlay.Ended <- true
-            for slot in held do
-                slot.Owner <- 0L
-                slot.Gate.Release() |> ignore
-            held.Clear())
+            if not (isNull first) then
+                release first
+                first <- null
+            if not (isNull others) then
+                for slot in others do
+                    release slot
+                others.Clear())
 
     /// Emits in one state machine: lock (re-entrant), savepoint, read, decide, record/evolve/handle, guarded write.
     /// Any failure rolls the unit of work back to the savepoint.
@@ -102,10 +122,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
             else
                 let agg = AggregateDef.idOf def key
                 let slot = engine.Slot agg
-                let mutable locked = Ok()
-                if not (this.TryLockNow slot) then
-                    let! l = this.LockSlow(agg, slot, ct)
-                    locked <- l
+                let! locked = if this.TryLockNow slot then lockedNow else this.LockSlow(agg, slot, ct)
                 match locked with
                 | Error e -> return Error e
                 | Ok() ->
@@ -246,7 +263,9 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
             else Task.FromResult(Ok(this.LogOf agg))
 
-        member _.Tables = tables :> ITables
+        member _.Tables =
+            if obj.ReferenceEquals(tables, null) then tables <- Tables(overlay)
+            tables :> ITables
         member _.Connection = None
         member _.Transaction = None
         member _.Codec = rt.Codec
