@@ -83,10 +83,14 @@ module ProcessManager =
           Initial = box pm.Initial
           Handle =
             fun uow s e ct ->
-                task {
-                    let! r = pm.Handle uow (unbox<'S> s) e ct
-                    return Result.map box r
-                }
+                let t = pm.Handle uow (unbox<'S> s) e ct
+                // A handle that completed at once (a pure one) needs no state machine.
+                if t.IsCompletedSuccessfully then Task.FromResult(Result.map box t.Result)
+                else
+                    task {
+                        let! r = t
+                        return Result.map box r
+                    }
           ErrorPolicy = pm.ErrorPolicy
           StartAt = pm.StartAt
           BatchSize = pm.BatchSize

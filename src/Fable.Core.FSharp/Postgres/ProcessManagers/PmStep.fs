@@ -62,14 +62,13 @@ module internal PmStep =
                 match incoming codec e with
                 | Error err -> failure <- Some(FailedAt(i, err, false))
                 | Ok inc ->
-                    let! r =
-                        task {
-                            try
-                                return! pm.Handle uow s inc ct
-                            with
-                            | :? OperationCanceledException -> return Error Cancelled
-                            | ex -> return Error(HandlerFailed(e.TypeName, pm.Name, ex.Message, Some ex))
-                        }
+                    let mutable r = Error Cancelled
+                    try
+                        let! handled = pm.Handle uow s inc ct
+                        r <- handled
+                    with
+                    | :? OperationCanceledException -> r <- Error Cancelled
+                    | ex -> r <- Error(HandlerFailed(e.TypeName, pm.Name, ex.Message, Some ex))
                     match r with
                     | Ok s' -> s <- s'
                     | Error err -> failure <- Some(FailedAt(i, err, false))
