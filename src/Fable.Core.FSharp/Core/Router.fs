@@ -12,7 +12,13 @@ type Router =
 
 /// Builds, merges and queries routers.
 module Router =
-    let private keyOf (t: Type) = t.AssemblyQualifiedName
+    // Route keys by type, computed once per type (the assembly-qualified name is built anew on each access).
+    let private keys = Collections.Concurrent.ConcurrentDictionary<Type, string>()
+
+    let private keyOf (t: Type) =
+        match keys.TryGetValue t with
+        | true, k -> k
+        | _ -> keys.GetOrAdd(t, t.AssemblyQualifiedName)
 
     /// A router with no routes.
     let empty = { Routes = Map.empty; Problems = [] }
@@ -52,11 +58,17 @@ module Router =
     /// Merges many routers in order.
     let mergeAll (routers: Router seq) = Seq.fold merge empty routers
 
+    /// The handlers of `evt`'s type, or ValueNone when the type has no route.
+    let tryHandlers (evt: obj) (r: Router) =
+        match Map.tryFind (keyOf (evt.GetType())) r.Routes with
+        | Some(_, hs) -> ValueSome hs
+        | None -> ValueNone
+
     /// The handlers of an event's type in order; NoRoute (with the stable name when known) if none is declared.
     let handlersFor (nameOf: Type -> string) (evt: obj) (r: Router) =
-        match Map.tryFind (keyOf (evt.GetType())) r.Routes with
-        | Some(_, hs) -> Ok hs
-        | None -> Error(NoRoute(nameOf (evt.GetType())))
+        match tryHandlers evt r with
+        | ValueSome hs -> Ok hs
+        | ValueNone -> Error(NoRoute(nameOf (evt.GetType())))
 
     /// Every problem found while building (duplicates, blank names); empty when the router is valid.
     let validate (r: Router) = r.Problems

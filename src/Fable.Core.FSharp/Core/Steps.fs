@@ -87,9 +87,9 @@ module Steps =
                     match rt.Codec.Encode evt with
                     | Error e -> failure <- Some e
                     | Ok enc ->
-                        match Router.handlersFor rt.NameOf evt rt.Router with
-                        | Error e -> failure <- Some e
-                        | Ok handlers ->
+                        match Router.tryHandlers evt rt.Router with
+                        | ValueNone -> failure <- Some(NoRoute(rt.NameOf(evt.GetType())))
+                        | ValueSome handlers ->
                             match! record enc prev with
                             | Error e -> failure <- Some e
                             | Ok r ->
