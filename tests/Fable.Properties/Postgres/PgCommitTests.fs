@@ -12,7 +12,6 @@ open Fable
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None
-let private newKey () = AggregateKey.Uuid(Guid.NewGuid())
 
 /// Runs `sql` on the handler's connection and transaction.
 let private execIn (args: HandlerArgs) (sql: string) (value: obj) =

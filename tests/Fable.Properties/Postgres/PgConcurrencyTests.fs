@@ -12,7 +12,6 @@ open Fable
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None
-let private newKey () = AggregateKey.Uuid(Guid.NewGuid())
 
 /// One step of a writer: deposit `amounts` into one account, or 1 into each of two accounts (in that
 /// order) in one unit of work.

@@ -97,6 +97,9 @@ let err (what: string) (r: Result<'T, FableError>) =
     | Error e -> e
 
 /// Emits `decide` on `key` in its own transaction.
+/// A fresh uuid aggregate key.
+let newKey () = AggregateKey.Uuid(Guid.NewGuid())
+
 let emit (i: IInterpreter) (def: AggregateDef<Account>) key expected decide =
     Store.emit i def key expected decide CancellationToken.None
 

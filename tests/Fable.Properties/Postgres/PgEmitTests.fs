@@ -10,7 +10,6 @@ open Fable
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None
-let private newKey () = AggregateKey.Uuid(Guid.NewGuid())
 
 let tests =
     testList "emit" [

@@ -11,7 +11,6 @@ open Fable
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None
-let private newKey () = AggregateKey.Uuid(Guid.NewGuid())
 
 let private npgsql (uow: IUnitOfWork) =
     uow.Connection.Value :?> NpgsqlConnection, uow.Transaction.Value :?> NpgsqlTransaction

@@ -9,7 +9,6 @@ open Fable
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None
-let private newKey () = AggregateKey.Uuid(Guid.NewGuid())
 
 /// Boom: a first handler writes a note, the second throws (so the failed emit has written an event and a row).
 let private boomRouter =

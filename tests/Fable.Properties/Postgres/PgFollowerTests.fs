@@ -14,7 +14,6 @@ open Fable
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None
-let private newKey () = AggregateKey.Uuid(Guid.NewGuid())
 
 /// Opens a transaction and makes it take an xid; returns the connection, transaction and xid.
 let private holdXid (env: PgEnv.Env) =

@@ -13,7 +13,6 @@ open Fable
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None
-let private newKey () = AggregateKey.Uuid(Guid.NewGuid())
 
 /// Counts the signals of `store.Committed`; `onSignal` runs at each (on the committing thread).
 type Signals(store: Fable.Postgres.PostgresStore, onSignal: unit -> unit) =
