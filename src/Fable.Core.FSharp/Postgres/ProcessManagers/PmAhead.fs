@@ -48,6 +48,9 @@ type internal PmAhead(store: PostgresStore) =
     /// Starts reading the batch after `after` (replacing a read not taken).
     member _.Start(after: Position, max: int, ct: CancellationToken) = pending <- Some(after, read after max ct)
 
+    /// The position the read in progress starts after, if one was started (it may still be running).
+    member _.After = pending |> Option.map fst
+
     /// Forgets the read in progress (it completes on its own and returns its connection).
     member _.Clear() = pending <- None
 

@@ -194,14 +194,19 @@ module internal PmStep =
         }
 
     /// The batch read ahead, when there is one and the row's checkpoint is still where it starts: locked in `tx`.
+    /// The lock's round trip runs while the read ahead finishes (both start from the same position); when the
+    /// read found nothing, the row stays locked in `tx` and the step opens its batch as usual in it.
     let private lockAhead (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (ct: CancellationToken) =
         task {
-            match! ahead.Take() with
-            | Some(after, events) when events.Length > 0 ->
-                match! PmBatch.lock ctx.Schema conn tx pm.Name (Some after) ct with
-                | Some l -> return Some(l, events)
-                | None -> return None
-            | _ -> return None
+            match ahead.After with
+            | Some after ->
+                let locking = PmBatch.lock ctx.Schema conn tx pm.Name (Some after) ct
+                let! taken = ahead.Take()
+                let! locked = locking
+                match taken, locked with
+                | Some(_, events), Some l when events.Length > 0 -> return Some(l, events)
+                | _ -> return None
+            | None -> return None
         }
 
     /// One step of `pm` on `conn` (which holds its advisory lock): with a batch read ahead after the row's
