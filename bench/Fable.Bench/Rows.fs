@@ -78,7 +78,10 @@ let bulkEvents (ds: NpgsqlDataSource) (schema: string) (n: int) =
         cmd.CommandTimeout <- 600
         cmd.Parameters.AddWithValue(int64 n) |> ignore
         let! _ = cmd.ExecuteNonQueryAsync()
-        use an = ds.CreateCommand(sprintf "ANALYZE %s.events" q)
+        // VACUUM too, so that neither side of row 4 meets the hint-bit writes and autovacuum work that a fresh
+        // bulk load leaves behind.
+        use an = ds.CreateCommand(sprintf "VACUUM (ANALYZE) %s.events" q)
+        an.CommandTimeout <- 600
         let! _ = an.ExecuteNonQueryAsync()
         ()
     }
@@ -90,18 +93,26 @@ let catchUpRow (t: Timing) (ds: NpgsqlDataSource) =
         let pm = counter "bench_catch_up" ignore
         let! s = store ds schema false [ pm ]
         do! bulkEvents ds schema t.CatchUpEvents
-        let! raw0 = Baseline.keysetRead ds (sprintf "\"%s\".events" schema) 500 // warm the cache
-        let sw = Stopwatch.StartNew()
-        let! raw = Baseline.keysetRead ds (sprintf "\"%s\".events" schema) 500
-        let rawRate = float raw / sw.Elapsed.TotalSeconds
+        let table = sprintf "\"%s\".events" schema
+        let! raw = Baseline.keysetRead ds table 500 // warm the cache
         let! host = ok (PostgresProcessManagers.Create(s))
         let h = host :> IProcessManagerHost
-        // Like the raw read, the catch-up runs once untimed (JIT, first-use costs), then is timed warm: Rebuild
-        // resets to the origin and returns once the whole log is handled again.
+        // Like the raw read, the catch-up runs once untimed (JIT, first-use costs). Then both are timed warm, in
+        // turns (raw, catch-up, raw, catch-up) so that drifting load weighs on both alike: Rebuild resets to the
+        // origin and returns once the whole log is handled again.
         do! ok (h.CatchUp CancellationToken.None)
-        let sw = Stopwatch.StartNew()
-        do! ok (h.Rebuild("bench_catch_up", CancellationToken.None))
-        let pmRate = float raw0 / sw.Elapsed.TotalSeconds
+        let mutable rawSeconds = 0.0
+        let mutable pmSeconds = 0.0
+        for _ in 1..2 do
+            let sw = Stopwatch.StartNew()
+            let! n = Baseline.keysetRead ds table 500
+            if n <> raw then failwithf "the raw read found %d events, then %d" raw n
+            rawSeconds <- rawSeconds + sw.Elapsed.TotalSeconds
+            let sw = Stopwatch.StartNew()
+            do! ok (h.Rebuild("bench_catch_up", CancellationToken.None))
+            pmSeconds <- pmSeconds + sw.Elapsed.TotalSeconds
+        let rawRate = float (2L * raw) / rawSeconds
+        let pmRate = float (2L * raw) / pmSeconds
         let! st = ok (h.Status("bench_catch_up", CancellationToken.None))
         if st.Lag <> 0L then failwithf "catch-up left a lag of %d" st.Lag
         return [ { Row = sprintf "4. PM catch-up, %d events" raw; Metric = "events/s"; Fable = pmRate; Baseline = rawRate; Target = "≥ 0.5×" } ]
