@@ -43,7 +43,8 @@ let main argv =
     let timing =
         if quick then { Warmup = TimeSpan.FromSeconds 0.5; Duration = TimeSpan.FromSeconds 2.0; CatchUpEvents = 20_000 }
         else { Warmup = TimeSpan.FromSeconds 3.0; Duration = TimeSpan.FromSeconds 15.0; CatchUpEvents = 1_000_000 }
-    let run =
+    // A function, not a task value: a task starts (and would start its server) as soon as it is created.
+    let run () =
         task {
             use server = new Server()
             use ds = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2")).Build()
@@ -113,7 +114,7 @@ let main argv =
                 printfn "results written to %s" file
         }
     try
-        run.GetAwaiter().GetResult()
+        run().GetAwaiter().GetResult()
         0
     with e ->
         eprintfn "benchmark failed: %O" e
