@@ -152,6 +152,28 @@ module internal Events =
                   InsertedAt = reader.GetFieldValue<DateTimeOffset> 9
                   Position = { Tx = reader.GetInt64 10; Id = id } }
 
+    /// Reads every remaining row of `reader` (selected with `columns`) as an event, stopping at the first row
+    /// that cannot be read back.
+    let readEvents (reader: NpgsqlDataReader) (capacity: int) (ct: Threading.CancellationToken) : Threading.Tasks.Task<Result<RecordedEvent[], FableError>> =
+        task {
+            let acc = Collections.Generic.List<RecordedEvent>(capacity)
+            let mutable failure = None
+            let mutable go = true
+            while go do
+                let! has = reader.ReadAsync ct
+                if not has then
+                    go <- false
+                else
+                    match ofReader reader with
+                    | Ok e -> acc.Add e
+                    | Error e ->
+                        failure <- Some e
+                        go <- false
+            match failure with
+            | Some e -> return Error e
+            | None -> return Ok(acc.ToArray())
+        }
+
     /// Every row as an event, or the first error.
     let ofRows (rows: Row list) =
         let rec go acc rows =

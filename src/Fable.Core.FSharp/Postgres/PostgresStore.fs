@@ -155,11 +155,7 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                                 with
                                 | :? PostgresException as p when p.SqlState = "25P02" ->
                                     return Error(Infrastructure("the transaction was aborted by a database error the work did not report; nothing was committed", Some(p :> exn)))
-                                | e ->
-                                    return
-                                        match PgErrors.ofExn None CancellationToken.None e with
-                                        | Infrastructure(m, inner) -> Error(Infrastructure("commit failed; its outcome is unknown: " + m, inner))
-                                        | other -> Error other
+                                | e -> return Error(PgErrors.ofCommit None e)
                             }
                         if Result.isError committed then
                             try
@@ -194,12 +190,8 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                         for p in ps do
                             cmd.Parameters.Add p |> ignore
                         use! reader = cmd.ExecuteReaderAsync ct
-                        let rows = Collections.Generic.List<Row>()
-                        let mutable go = true
-                        while go do
-                            let! has = reader.ReadAsync ct
-                            if has then rows.Add(Sql.readRow reader) else go <- false
-                        return Events.ofRows (List.ofSeq rows)
+                        let! events = Events.readEvents reader (min max 1000) ct
+                        return Result.map List.ofArray events
                     with e ->
                         return Error(PgErrors.ofExn None ct e)
             }

@@ -24,23 +24,7 @@ type internal PmAhead(store: PostgresStore) =
                 for p in ps do
                     cmd.Parameters.Add p |> ignore
                 use! reader = cmd.ExecuteReaderAsync ct
-                let acc = Collections.Generic.List<RecordedEvent>(max)
-                let mutable failure = None
-                let mutable go = true
-                while go do
-                    let! has = reader.ReadAsync ct
-                    if not has then
-                        go <- false
-                    else
-                        match Events.ofReader reader with
-                        | Ok e -> acc.Add e
-                        | Error e ->
-                            failure <- Some e
-                            go <- false
-                return
-                    match failure with
-                    | Some e -> Error e
-                    | None -> Ok(acc.ToArray())
+                return! Events.readEvents reader max ct
             with e ->
                 return Error(PgErrors.ofExn None ct e)
         }

@@ -89,27 +89,15 @@ module internal PmBatch =
             let! _ = reader.NextResultAsync ct
             let! locked = readRows reader ct
             let! _ = reader.NextResultAsync ct
-            let events = Collections.Generic.List<RecordedEvent>(if locked.Count = 0 then 0 else batchSize)
-            let mutable failure = None
-            let mutable go = locked.Count > 0
-            while go do
-                let! has = reader.ReadAsync ct
-                if not has then
-                    go <- false
-                else
-                    match Events.ofReader reader with
-                    | Ok e -> events.Add e
-                    | Error e ->
-                        failure <- Some e
-                        go <- false
-            match failure with
-            | Some e -> return Error e
-            | None ->
+            // The events statement selects nothing when the row was not locked.
+            match! Events.readEvents reader (if locked.Count = 0 then 0 else batchSize) ct with
+            | Error e -> return Error e
+            | Ok events ->
                 return
                     Ok
                         { Row = Seq.tryHead row |> Option.map PmTable.ofRow
                           Locked = Seq.tryHead locked |> Option.map PmTable.ofRow
-                          Events = events.ToArray() }
+                          Events = events }
         }
 
     /// Takes the gate (shared) and the row FOR UPDATE in `tx`, in one round trip (BEGIN included): with
