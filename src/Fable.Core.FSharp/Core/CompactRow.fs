@@ -13,6 +13,15 @@ open System.Collections.Generic
 type internal CompactRow(names: string[], values: obj[]) =
     static let empty = CompactRow([||], [||])
 
+    /// The index of `name` among the first `count` of `names` (ordinal), or -1.
+    static let find (names: string[]) (count: int) (name: string) =
+        let mutable i = 0
+        let mutable found = -1
+        while found < 0 && i < count do
+            if String.Equals(names[i], name, StringComparison.Ordinal) then found <- i
+            i <- i + 1
+        found
+
     /// The row without columns.
     static member Empty = empty
 
@@ -23,13 +32,7 @@ type internal CompactRow(names: string[], values: obj[]) =
     member _.Values = values
 
     /// The index of `name`, or -1.
-    member _.IndexOf(name: string) =
-        let mutable i = 0
-        let mutable found = -1
-        while found < 0 && i < names.Length do
-            if String.Equals(names[i], name, StringComparison.Ordinal) then found <- i
-            i <- i + 1
-        found
+    member _.IndexOf(name: string) = find names names.Length name
 
     /// A row from pairs; a name given twice keeps its last value (as a dictionary's indexer would).
     static member OfPairs(pairs: seq<string * obj>) : CompactRow =
@@ -43,11 +46,7 @@ type internal CompactRow(names: string[], values: obj[]) =
         let mutable count = 0
         for (k, v) in items do
             if isNull k then raise (ArgumentNullException("pairs", "a row's column name is null"))
-            let mutable i = 0
-            let mutable found = -1
-            while found < 0 && i < count do
-                if String.Equals(names[i], k, StringComparison.Ordinal) then found <- i
-                i <- i + 1
+            let found = find names count k
             if found >= 0 then values[found] <- v
             else
                 names[count] <- k
@@ -60,19 +59,12 @@ type internal CompactRow(names: string[], values: obj[]) =
     /// value). Takes ownership of `values`: when `current` has exactly `names` in that order (a row rewritten
     /// with the same layout, the common case), the new row is `values` over `current`'s shared names array.
     static member Overwrite(current: IReadOnlyDictionary<string, obj>, names: string[], values: obj[]) : CompactRow =
-        let sameLayout =
-            match current with
-            | :? CompactRow as c when c.Names.Length = names.Length ->
-                let cn = c.Names
-                let mutable same = true
-                let mutable i = 0
-                while same && i < cn.Length do
-                    same <- String.Equals(cn[i], names[i], StringComparison.Ordinal)
-                    i <- i + 1
-                same
-            | _ -> false
-        if sameLayout then CompactRow((current :?> CompactRow).Names, values)
-        else
+        match current with
+        | :? CompactRow as c when
+            c.Names.Length = names.Length
+            && Array.forall2 (fun (a: string) (b: string) -> String.Equals(a, b, StringComparison.Ordinal)) c.Names names ->
+            CompactRow(c.Names, values)
+        | _ ->
             let pairs =
                 [| if not (isNull current) then
                        for kv in current -> kv.Key, kv.Value
