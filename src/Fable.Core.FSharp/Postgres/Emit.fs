@@ -43,26 +43,20 @@ module internal Emit =
             return struct (row, reader.GetInt64 0, now, reader.GetInt64 2)
         }
 
-    /// Sends `batch`, whose last command is COMMIT, once `ct` is not cancelled. A database error means nothing
-    /// was committed (a failed command skips the rest; a failed COMMIT rolls back); losing the connection
-    /// leaves the outcome unknown, which the error says.
+    /// Sends `batch`, whose last command is COMMIT, once `ct` is not cancelled; a failure maps as `PgErrors.ofCommit`.
     let private commitWith (agg: AggregateId option) (s: Session) (ct: CancellationToken) (batch: unit -> Task<unit>) =
-        task {
-            if ct.IsCancellationRequested then
-                return Error Cancelled
-            else
-                s.CommitSent <- true
+        if ct.IsCancellationRequested then
+            Task.FromResult(Error Cancelled)
+        else
+            s.CommitSent <- true
+            task {
                 try
                     do! batch ()
                     s.Committed <- true
                     return Ok()
-                with
-                | :? PostgresException as p -> return Error(PgErrors.ofExn agg CancellationToken.None p)
-                | e ->
-                    match PgErrors.ofExn agg CancellationToken.None e with
-                    | Infrastructure(m, inner) -> return Error(Infrastructure("commit failed; its outcome is unknown: " + m, inner))
-                    | other -> return Error other
-        }
+                with e ->
+                    return Error(PgErrors.ofCommit agg e)
+            }
 
     /// Emits on `key` of `def` inside a savepoint of `s`: lock and load, check `expected`, decide, record,
     /// evolve and run handlers per event, write the row guarded by its old last_event_id, notify.

@@ -54,6 +54,16 @@ module internal PgErrors =
         | :? InvalidOperationException as x -> Infrastructure(where + "database connection failed: " + x.Message, Some x)
         | x -> Infrastructure(where + "unexpected failure: " + x.Message, Some x)
 
+    /// The error of a failed batch that carried COMMIT. A database error means nothing was committed (a failed
+    /// command skips the rest; a failed COMMIT rolls back) and maps as usual; any other failure (the connection
+    /// lost) leaves the outcome unknown, which the error says.
+    let ofCommit (agg: AggregateId option) (e: exn) : FableError =
+        let mapped = ofExn agg CancellationToken.None e
+        match unwrap e, mapped with
+        | :? PostgresException, _ -> mapped
+        | _, Infrastructure(m, inner) -> Infrastructure("commit failed; its outcome is unknown: " + m, inner)
+        | _ -> mapped
+
     /// True for database failures that must win over a HandlerFailed wrapping them: conflicts to retry,
     /// connection loss and cancellation.
     let private overrides (e: FableError) =
