@@ -20,6 +20,18 @@ type RoundTripProxy(target: EndPoint) =
     let mutable savepoints = 0
     let cts = new CancellationTokenSource()
     let word = Text.Encoding.ASCII.GetBytes "SAVEPOINT"
+    // The statement text ends with the message's NUL ("BEGIN ... READ COMMITTED" must not match).
+    let commit = Text.Encoding.ASCII.GetBytes "COMMIT\000"
+    // Set by CutAtNextCommit: the next client chunk holding COMMIT is forwarded, then the connection is cut.
+    let mutable cut = 0
+
+    let contains (seen: byte[]) (w: byte[]) =
+        let mutable found = false
+        let mutable i = 0
+        while not found && i <= seen.Length - w.Length do
+            found <- ReadOnlySpan(seen, i, w.Length).SequenceEqual(ReadOnlySpan w)
+            i <- i + 1
+        found
 
     let pump (src: Socket) (dst: Socket) (clientSide: bool) (turn: bool ref) =
         task {
@@ -49,8 +61,12 @@ type RoundTripProxy(target: EndPoint) =
                                 turn.Value <- false
                         else
                             turn.Value <- true)
+                    let cutNow = clientSide && Volatile.Read &cut = 1 && contains buffer[0 .. n - 1] commit && Interlocked.Exchange(&cut, 0) = 1
                     let! _ = dst.SendAsync(ReadOnlyMemory(buffer, 0, n), SocketFlags.None, cts.Token)
-                    ()
+                    if cutNow then
+                        // The server has the COMMIT; the client never hears back.
+                        src.Shutdown SocketShutdown.Both
+                        go <- false
         }
 
     let serve (client: Socket) =
@@ -87,6 +103,9 @@ type RoundTripProxy(target: EndPoint) =
     member _.Trips = Volatile.Read &trips
     /// SAVEPOINT words sent (SAVEPOINT, RELEASE SAVEPOINT, ROLLBACK TO SAVEPOINT) since the last reset.
     member _.Savepoints = Volatile.Read &savepoints
+    /// Cuts the client's connection right after forwarding the next chunk that holds COMMIT.
+    member _.CutAtNextCommit() = Volatile.Write(&cut, 1)
+
     /// Starts counting again from zero.
     member _.Reset() =
         Interlocked.Exchange(&trips, 0) |> ignore
@@ -159,6 +178,30 @@ let tests =
                 Expect.equal threeEvents 2.0 "three events: the same (the INSERT takes the ids after the first)"
                 Expect.equal inTransact 3.0 "Transact does not know the work is one emit: COMMIT after it returns"
                 Expect.equal inCaller 2.0 "in the caller's transaction: BEGIN rides with the first batch; no commit of its own"
+            finally
+                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
+                (proxy :> IDisposable).Dispose()
+        }
+
+        testTask "a connection lost once COMMIT was sent with the last batch is Infrastructure saying the outcome is unknown" {
+            let proxy = new RoundTripProxy(endpointOf (PgServer.connectionString ()))
+            let configure (b: NpgsqlConnectionStringBuilder) =
+                b.Host <- "127.0.0.1"
+                b.Port <- proxy.Port
+                b.MaxAutoPrepare <- 0 // COMMIT crosses the proxy as text
+            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false configure
+            try
+                let key = newKey ()
+                let! seeded = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                ok "seed" seeded |> ignore
+                proxy.CutAtNextCommit()
+                let! r = emit env.Interpreter accounts key Expected.Any (deposit [ 2L ])
+                match r with
+                | Error(Infrastructure(m, _)) -> Expect.stringContains m "outcome is unknown" "the error says the commit may have happened"
+                | other -> failtestf "expected Infrastructure, got %A" other
+                let! (next: Result<Emitted<Account>, FableError>) = emit env.Interpreter accounts key Expected.Any (deposit [ 4L ])
+                let balance = (ok "an emit after the cut" next).Aggregate.State.Balance
+                Expect.isTrue (balance = 5L || balance = 7L) (sprintf "the cut emit either committed whole or not at all (balance %d)" balance)
             finally
                 (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
                 (proxy :> IDisposable).Dispose()
