@@ -27,4 +27,13 @@ internal sealed class Decision<TState>
 
     public static Decision<TState> Of(Func<TState, Either<Error, IEnumerable<object>>> decide) => new(decide, null);
     public static Decision<TState> Of(Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide) => new(null, decide);
+
+    /// <summary>Records <paramref name="events"/> whatever the state (Append); a null list is InvalidDefinition.</summary>
+    public static Decision<TState> Always(IEnumerable<object>? events)
+    {
+        Either<Error, IEnumerable<object>> result = events is null
+            ? new FableErrors.InvalidDefinition(["Append was given a null event list"])
+            : events.ToArray();
+        return Of(_ => result);
+    }
 }

@@ -53,13 +53,8 @@ public sealed class FableApp : IAsyncDisposable
 
     /// <summary>Records <paramref name="events"/> on aggregate <paramref name="id"/> without a decision.</summary>
     public EitherAsync<Error, Aggregate<TState>> Append<TState>(AggregateType<TState> type, object id, IEnumerable<object> events,
-        CancellationToken ct = default)
-    {
-        Either<Error, IEnumerable<object>> result = events is null
-            ? new FableErrors.InvalidDefinition(["Append was given a null event list"])
-            : events.ToArray();
-        return Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(_ => result), ct).ToAsync();
-    }
+        CancellationToken ct = default) =>
+        Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Always(events), ct).ToAsync();
 
     // An emit on a snapshot as a transaction of its own: Conflict when the aggregate moved past it.
     EitherAsync<Error, Aggregate<TState>> EmitOn<TState>(Aggregate<TState> snapshot, Decision<TState> decision, CancellationToken ct) =>

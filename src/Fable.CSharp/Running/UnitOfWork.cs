@@ -54,13 +54,8 @@ public sealed class UnitOfWork
 
     /// <summary>Records <paramref name="events"/> on aggregate <paramref name="id"/> without a decision.</summary>
     public EitherAsync<Error, Aggregate<TState>> Append<TState>(AggregateType<TState> type, object id,
-        IEnumerable<object> events, CancellationToken ct = default)
-    {
-        Either<Error, IEnumerable<object>> result = events is null
-            ? new FableErrors.InvalidDefinition(["Append was given a null event list"])
-            : events.ToArray();
-        return uow.Emit(type, id, Expectation.Any, Decision<TState>.Of(_ => result), uow.Token(ct)).ToAsync();
-    }
+        IEnumerable<object> events, CancellationToken ct = default) =>
+        uow.Emit(type, id, Expectation.Any, Decision<TState>.Always(events), uow.Token(ct)).ToAsync();
 
     /// <summary>Reads aggregate <paramref name="id"/> without locking it; None when it has no row.</summary>
     public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
