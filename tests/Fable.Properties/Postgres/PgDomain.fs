@@ -97,6 +97,14 @@ let err (what: string) (r: Result<'T, FableError>) =
     | Error e -> e
 
 /// Emits `decide` on `key` in its own transaction.
+/// Boom: a first handler writes a note, the second throws (so a failed emit has written an event and a row).
+let boomRouter =
+    Router.empty
+    |> Router.route<Boom> [
+        Router.handler<Boom> "note-first" (fun args e ->
+            args.Uow.Tables.Insert("notes", Row.ofSeq [ "id", box ("boom-" + string args.Recorded.Id); "account", null; "body", box e.Reason ], args.CancellationToken))
+        Router.handler<Boom> "throw" (fun _ e -> raise (InvalidOperationException e.Reason)) ]
+
 /// A fresh uuid aggregate key.
 let newKey () = AggregateKey.Uuid(Guid.NewGuid())
 

@@ -15,14 +15,6 @@ let private ct = CancellationToken.None
 let private npgsql (uow: IUnitOfWork) =
     uow.Connection.Value :?> NpgsqlConnection, uow.Transaction.Value :?> NpgsqlTransaction
 
-/// Boom: a first handler writes a note, the second throws.
-let private boomRouter =
-    Router.empty
-    |> Router.route<Boom> [
-        Router.handler<Boom> "note-first" (fun args e ->
-            args.Uow.Tables.Insert("notes", Row.ofSeq [ "id", box ("boom-" + string args.Recorded.Id); "account", null; "body", box e.Reason ], args.CancellationToken))
-        Router.handler<Boom> "throw" (fun _ e -> raise (InvalidOperationException e.Reason)) ]
-
 /// The accounts row, events and notes as they are committed.
 let private snapshot (env: PgEnv.Env) =
     task {

@@ -10,14 +10,6 @@ open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None
 
-/// Boom: a first handler writes a note, the second throws (so the failed emit has written an event and a row).
-let private boomRouter =
-    Router.empty
-    |> Router.route<Boom> [
-        Router.handler<Boom> "note-first" (fun args e ->
-            args.Uow.Tables.Insert("notes", Row.ofSeq [ "id", box ("boom-" + string args.Recorded.Id); "account", null; "body", box e.Reason ], args.CancellationToken))
-        Router.handler<Boom> "throw" (fun _ e -> raise (InvalidOperationException e.Reason)) ]
-
 let private note (id: string) = Row.ofSeq [ "id", box id; "account", null; "body", box id ]
 
 let tests =
