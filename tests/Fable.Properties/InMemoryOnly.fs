@@ -1,5 +1,5 @@
 // Behaviour specific to the in-memory interpreter: the lock timeout as the deadlock analogue, commit-ordered
-// positions, and the injected clock.
+// positions, the injected clock, and the compact committed log giving back every event as recorded.
 module Fable.Tests.InMemoryOnly
 
 open System
@@ -13,8 +13,42 @@ open Fable.Tests.Support
 let private deposit (uow: IUnitOfWork) (key: Guid) amount =
     uow.Emit(accounts, accountKey key, Expected.Any, Pure(Commands.decide (Commands.Deposit amount)), ct)
 
+let private noteOn (i: IInterpreter) (key: Guid) (text: string) =
+    run (Store.emitPure i accounts (accountKey key) (fun _ -> Ok [ box { Text = text; Fault = "" } ]) ct) |> ok "note"
+
+/// The events as followers read them must be the recorded ones with their commit's Tx, each emit its own Tx,
+/// and each aggregate's log its events in chain order.
+let private expectLogGivesBack (i: IInterpreter) (keys: Guid list) (recorded: RecordedEvent list) =
+    let all = readAllNow i
+    Expect.equal all.Length recorded.Length "as many events as were recorded"
+    List.iteri2 (fun n (read: RecordedEvent) (r: RecordedEvent) ->
+        if { read with Position = { read.Position with Tx = 0L } } <> r then
+            failtestf "event %d reads back as\n%A\nbut was recorded as\n%A" n read r) all recorded
+    Expect.isTrue (all |> List.pairwise |> List.forall (fun (a, b) -> a.Position.Tx < b.Position.Tx)) "one Tx per emit, increasing"
+    for k in keys do
+        let log = run (Store.log i (accountId k) ct) |> ok "Log"
+        Expect.equal log (all |> List.filter (fun e -> e.Aggregate = accountId k)) "the aggregate's log is its events of the global log"
+        Expect.isTrue (log |> List.pairwise |> List.forall (fun (a, b) -> b.PrevEventId = Some a.Id)) "the chain links each event to the one before"
+
 let tests =
     testList "in-memory only" [
+        property "the committed log gives back every recorded event whole: payload text, type, aggregate, chain link, time" 100
+            (Fable.Tests.Gens.text |> FsCheck.FSharp.Gen.zip (FsCheck.FSharp.Gen.choose (0, 3)) |> FsCheck.FSharp.Gen.listOf)
+            (fun notes ->
+                let store = InMemoryStore.Create runtime
+                let keys = List.init 4 (fun _ -> Guid.NewGuid())
+                let recorded = [ for k, text in notes -> (noteOn store.Interpreter keys[k] text).Events.Head ]
+                expectLogGivesBack store.Interpreter keys recorded)
+
+        testCase "a log longer than a storage chunk, with texts filling several text chunks and one larger than a chunk, reads back whole" <| fun () ->
+            // 20,000 events pass the 16,384 events of a log chunk; ~1.4 million chars of text pass a 1,048,576-char
+            // text chunk; a 300,000-char text is stored in a chunk of its own (and the next small one after it).
+            let store = InMemoryStore.Create runtime
+            let keys = List.init 7 (fun _ -> Guid.NewGuid())
+            let text n = if n = 12_345 then String('字', 300_000) else sprintf "note %d %s" n (String('é', n % 60))
+            let recorded = [ for n in 0 .. 19_999 -> (noteOn store.Interpreter keys[n % 7] (text n)).Events.Head ]
+            expectLogGivesBack store.Interpreter keys recorded
+
         testCase "a unit of work waiting on a locked aggregate past the timeout gets a retryable Conflict and leaves nothing" <| fun () ->
             let store = InMemoryStore.Create(runtime, lockTimeout = TimeSpan.FromMilliseconds 50.0)
             let i = store.Interpreter

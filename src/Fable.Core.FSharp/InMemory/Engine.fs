@@ -1,5 +1,5 @@
-// The committed state of the in-memory interpreter: tables, the global log in (Tx, Id) order, per-aggregate
-// chains and locks, id counters. Every read and the publication of a commit take one short global lock.
+// The committed state of the in-memory interpreter: tables, the global log in (Tx, Id) order (EventLog),
+// per-aggregate chains and locks, id counters. Every read and the publication of a commit take one short global lock.
 namespace Fable.InMemory
 
 open System
@@ -18,8 +18,10 @@ type internal AggregateSlot(id: AggregateId) =
     /// The id of the unit of work holding the lock (0 when free).
     [<DefaultValue>]
     val mutable Owner: int64
-    /// The committed events of the aggregate in chain order (guarded by the engine's lock).
-    member val Chain = ResizeArray<RecordedEvent>()
+    /// The log indexes of the aggregate's committed events in chain order (guarded by the engine's lock).
+    member val Chain = ResizeArray<int>()
+    /// The aggregate's index in the log (-1 until its first commit; guarded by the engine's lock).
+    member val LogIndex = -1 with get, set
 
 /// An event recorded by a unit of work and not yet committed.
 [<Struct; NoComparison; NoEquality>]
@@ -31,7 +33,7 @@ type internal Staged =
 type internal Engine(clock: unit -> DateTimeOffset) =
     let sync = obj ()
     let tables = Dictionary<string, Dictionary<obj, Row>>(StringComparer.Ordinal)
-    let log = ResizeArray<RecordedEvent>()
+    let log = EventLog()
     let slots = ConcurrentDictionary<AggregateId, AggregateSlot>()
     let mutable lastEventId = 0L
     let mutable lastTx = 0L
@@ -59,7 +61,7 @@ type internal Engine(clock: unit -> DateTimeOffset) =
         let mutable hi = log.Count
         while lo < hi do
             let mid = (lo + hi) >>> 1
-            let p = log[mid].Position
+            let p = log.Position mid
             if p.Tx < after.Tx || (p.Tx = after.Tx && p.Id <= after.Id) then lo <- mid + 1 else hi <- mid
         lo
 
@@ -103,18 +105,18 @@ type internal Engine(clock: unit -> DateTimeOffset) =
 
     /// The committed events of an aggregate in chain order.
     member _.Chain(slot: AggregateSlot) : RecordedEvent list =
-        lock sync (fun () -> List.ofSeq slot.Chain)
+        lock sync (fun () -> [ for i in slot.Chain -> log.Event i ])
 
     /// Up to `max` committed events after `after` in (Tx, Id) order.
     member _.ReadAll(after: Position, max: int) : RecordedEvent list =
         lock sync (fun () ->
             let start = firstAfter after
             let stop = min log.Count (start + max)
-            [ for i in start .. stop - 1 -> log[i] ])
+            [ for i in start .. stop - 1 -> log.Event i ])
 
     /// The position of the last committed event (Origin when none).
     member _.Head() =
-        lock sync (fun () -> if log.Count = 0 then Position.Origin else log[log.Count - 1].Position)
+        lock sync (fun () -> if log.Count = 0 then Position.Origin else log.Position(log.Count - 1))
 
     /// How many committed events lie after `after`.
     member _.CountAfter(after: Position) = lock sync (fun () -> int64 (log.Count - firstAfter after))
@@ -143,9 +145,8 @@ type internal Engine(clock: unit -> DateTimeOffset) =
                             if staged[i].Event.Id < staged[i - 1].Event.Id then sorted <- false
                         if not sorted then staged.Sort(fun a b -> compare a.Event.Id b.Event.Id)
                         for s in staged do
-                            let e = { s.Event with Position = { Tx = tx; Id = s.Event.Id } }
-                            log.Add e
-                            s.Slot.Chain.Add e
+                            if s.Slot.LogIndex < 0 then s.Slot.LogIndex <- log.AddAggregate s.Slot.Id
+                            s.Slot.Chain.Add(log.Append(s.Event, s.Slot.LogIndex, tx))
                     for i in 0 .. writeCount - 1 do
                         let k = writes.Key i
                         match writes.Value i with
