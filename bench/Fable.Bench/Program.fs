@@ -1,7 +1,7 @@
 // The benchmark runner: starts a durable throwaway PostgreSQL, measures every row against its baseline in one
 // run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
 // `--only 1,6,7` runs only the listed rows (1–7, and `mem` for the in-memory rate) to iterate on one measure;
-// `--alloc-types` also prints where a Postgres emit's allocations go.
+// `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go.
 module Fable.Bench.Program
 
 open System
@@ -98,10 +98,12 @@ let main argv =
             // Where a Postgres emit's allocations go (sampled by type); not part of the table.
             if argv |> Array.contains "--alloc-types" then
                 let decide = deposits 1
-                let! _ = allocationsPer 200 (fun i -> emit pgQuiet (int64 (i % 10_000 + 1)) decide :> Threading.Tasks.Task)
-                let! types = allocationTypes 5_000 (fun i -> emit pgQuiet (int64 (i % 10_000 + 1)) decide :> Threading.Tasks.Task)
-                for (t, b) in List.truncate 25 types do
-                    eprintfn "  %8.0f B/emit  %s" b t
+                for (name, store, n) in [ "Postgres", (pgQuiet :> IInterpreter), 5_000; "in-memory", mem, 200_000 ] do
+                    let! _ = allocationsPer 200 (fun i -> emit store (int64 (i % 10_000 + 1)) decide :> Threading.Tasks.Task)
+                    let! types = allocationTypes n (fun i -> emit store (int64 (i % 10_000 + 1)) decide :> Threading.Tasks.Task)
+                    eprintfn "  where a %s emit's allocations go:" name
+                    for (t, b) in List.truncate 25 types do
+                        eprintfn "  %8.0f B/emit  %s" b t
             let table = print (List.ofSeq lines)
             printfn "%s" table
             let machine =
