@@ -1,6 +1,6 @@
-// The committed global log of the in-memory interpreter without a managed object per event: fixed-size chunks
-// of reference-free structs plus chunked text, so a store keeping millions of events gives the GC nothing to
-// trace or copy for them. Events are turned back into `RecordedEvent`s when read. Not thread-safe: the engine guards it.
+// The committed global log of the in-memory interpreter without a managed object per event: chunks of 16,384
+// reference-free structs plus chunked text, so a store keeping millions of events gives the GC nothing to trace or copy
+// for them; events are rebuilt as `RecordedEvent`s when read. Not thread-safe: the engine guards it.
 namespace Fable.InMemory
 
 open System
@@ -11,27 +11,39 @@ open Fable
 [<Struct; NoComparison; NoEquality>]
 type internal TextRef = { Chunk: int; Start: int; Length: int }
 
-/// Append-only text storage in large char chunks (a text longer than a chunk gets a chunk of its own).
+/// Append-only text storage in char chunks of 1 M chars (a text longer than a quarter of that gets a chunk of its
+/// own). The first chunk starts small and doubles, so that a store holding a few events stays small.
 type internal TextHeap() =
     static let chunkSize = 1 <<< 20
+    static let firstSize = 256
     let chunks = List<char[]>()
     let mutable current: char[] = null
     let mutable currentIndex = -1
     let mutable used = 0
 
-    /// Stores `s` and returns where it lies.
+    /// Stores `s` (null as empty) and returns where it lies.
     member _.Add(s: string) : TextRef =
         let s = if isNull s then "" else s
         if s.Length > chunkSize / 4 then
-            // Large texts would waste the rest of a shared chunk: they get their own.
             chunks.Add(s.ToCharArray())
             { Chunk = chunks.Count - 1; Start = 0; Length = s.Length }
         else
-            if isNull current || used + s.Length > current.Length then
-                current <- Array.zeroCreate chunkSize
+            if isNull current then
+                current <- Array.zeroCreate (max firstSize s.Length)
                 chunks.Add current
                 currentIndex <- chunks.Count - 1
-                used <- 0
+            elif used + s.Length > current.Length then
+                if used + s.Length <= chunkSize then
+                    // A chunk not yet full size doubles in place (texts keep their offsets).
+                    let grown = Array.zeroCreate (max (used + s.Length) (min chunkSize (2 * current.Length)))
+                    Array.Copy(current, grown, used)
+                    current <- grown
+                    chunks[currentIndex] <- grown
+                else
+                    current <- Array.zeroCreate chunkSize
+                    chunks.Add current
+                    currentIndex <- chunks.Count - 1
+                    used <- 0
             s.CopyTo(0, current, used, s.Length)
             let r = { Chunk = currentIndex; Start = used; Length = s.Length }
             used <- used + s.Length
@@ -62,6 +74,7 @@ type internal EventLog() =
     static let shift = 14
     static let chunkSize = 1 <<< shift
     static let mask = chunkSize - 1
+    static let firstSize = 64
     static let emptyMeta = "{}"
     let chunks = List<StoredEvent[]>()
     let text = TextHeap()
@@ -96,9 +109,16 @@ type internal EventLog() =
 
     /// Appends `e` of the aggregate registered at `aggregate`, committed in transaction `tx`; returns its index.
     member _.Append(e: RecordedEvent, aggregate: int, tx: int64) : int =
-        if (count &&& mask) = 0 && count >>> shift = chunks.Count then chunks.Add(Array.zeroCreate chunkSize)
+        let c = count >>> shift
+        let j = count &&& mask
+        // The first chunk starts small and doubles up to the chunk size; later ones are made full size.
+        if c = chunks.Count then chunks.Add(Array.zeroCreate (if c = 0 then firstSize else chunkSize))
+        elif j = chunks[c].Length then
+            let grown = Array.zeroCreate (min chunkSize (2 * j))
+            Array.Copy(chunks[c], grown, j)
+            chunks[c] <- grown
         let meta = if String.Equals(e.Meta, emptyMeta, StringComparison.Ordinal) then { Chunk = -1; Start = 0; Length = 0 } else text.Add e.Meta
-        chunks[count >>> shift][count &&& mask] <-
+        chunks[c][j] <-
             { Id = e.Id
               Prev = (match e.PrevEventId with Some p -> p | None -> 0L)
               Tx = tx
