@@ -1,5 +1,6 @@
-// Atomicity under injected failures at every step of an emit: whatever fails, nothing of the failed emit is
-// visible (no event, no row change, no handler write), alone or inside a larger unit of work.
+// Atomicity under injected failures at every step of an emit: whatever fails (a payload the database cannot store
+// included), nothing of the failed emit is visible (no event, no row change, no handler write), alone or inside a
+// larger unit of work.
 module Fable.Tests.Atomic
 
 open System
@@ -25,6 +26,8 @@ type Fault =
     | NoRouteForEvent
     | Cancellation
     | ExpectedMismatch
+    /// A payload jsonb cannot store: a string holding NUL.
+    | NulInPayload
 
 /// How the failing emit runs: alone, or after a successful emit on another account in one unit of work whose
 /// work returns the error (all or nothing) or ignores it (the rest commits).
@@ -35,7 +38,7 @@ type Mode =
 
 let private faults =
     [ DecideError; DecideException; DecideWritesThenRejects; HandlerError; HandlerException; EvolveException
-      ToRowException; UnknownType; NoRouteForEvent; Cancellation; ExpectedMismatch ]
+      ToRowException; UnknownType; NoRouteForEvent; Cancellation; ExpectedMismatch; NulInPayload ]
 
 let private expectedCode fault =
     match fault with
@@ -45,6 +48,7 @@ let private expectedCode fault =
     | NoRouteForEvent -> ErrorCodes.NoRoute
     | Cancellation -> ErrorCodes.Cancelled
     | ExpectedMismatch -> ErrorCodes.Conflict
+    | NulInPayload -> ErrorCodes.UndecodablePayload
 
 /// A decision that first records a valid deposit (so its ledger row is written) and then the faulty event.
 let private depositThen (faulty: obj) : Decide<Account> =
@@ -77,6 +81,7 @@ let private failing (cts: CancellationTokenSource) (head: int64 option) (fault: 
             Task.FromResult(Ok [ box { Amount = 5L; BalanceBefore = s.Balance }; note "" ]))
     | ExpectedMismatch ->
         Expected.At(Some(defaultArg head 0L + 1000L)), Pure(fun s -> Ok [ box { Amount = 5L; BalanceBefore = s.Balance } ])
+    | NulInPayload -> Expected.Any, depositThen (box { Text = "before\000after"; Fault = "" })
 
 type private Snapshot =
     { Events: int64 list
@@ -138,4 +143,33 @@ let injectedFailures (fixture: Fixture) =
                 let next = run (Store.append i accounts (accountKey key) [ note "" ] ct) |> ok "the next emit"
                 Expect.equal next.Events.Head.PrevEventId headBefore "the next event follows the head from before the failure"))
 
-let tests (fixture: Fixture) = [ injectedFailures fixture ]
+/// A codec whose output is not JSON: Noted events with the text "raw" become `not json`.
+let private rawRuntime =
+    let inner = runtime.Codec
+    let codec =
+        { new IEventCodec with
+            member _.Encode evt =
+                match evt with
+                | :? Noted as n when n.Text = "raw" -> Ok { TypeName = "account.noted"; TypeVersion = 1; Data = "not json" }
+                | _ -> inner.Encode evt
+            member _.Decode(name, version, data) = inner.Decode(name, version, data)
+            member _.TryNameOf t = inner.TryNameOf t }
+    { runtime with Codec = codec }
+
+/// A codec's output that the database cannot store is a typed error before anything is recorded, alike on
+/// every interpreter (in memory it would otherwise be kept, and PostgreSQL would refuse it as Infrastructure).
+let codecOutputChecked (fixture: Fixture) =
+    testCase "a codec whose payload is not JSON gets UndecodablePayload and the emit records nothing" <| fun () ->
+        withInstance fixture rawRuntime (fun inst ->
+            let i = inst.Interpreter
+            let key = Guid.NewGuid()
+            run (Store.emitPure i accounts (accountKey key) (Commands.decide (Commands.Deposit 3L)) ct) |> ok "a deposit" |> ignore
+            let before = snapshot inst key
+            match run (Store.emitPure i accounts (accountKey key) (fun s -> Ok [ box { Amount = 5L; BalanceBefore = s.Balance }; box { Text = "raw"; Fault = "" } ]) ct) with
+            | Error(UndecodablePayload("account.noted", 1, why)) -> Expect.stringContains why "not one JSON value" "the reason"
+            | other -> failtestf "expected UndecodablePayload, got %A" (other |> Result.map ignore)
+            Expect.equal (snapshot inst key) before "no event, row or handler write of the refused emit"
+            let next = run (Store.emitPure i accounts (accountKey key) (fun _ -> Ok [ box { Text = "cooked"; Fault = "" } ]) ct) |> ok "the next emit"
+            Expect.equal next.Aggregate.State.Notes 1L "the same codec's JSON payloads are recorded")
+
+let tests (fixture: Fixture) = [ injectedFailures fixture; codecOutputChecked fixture ]

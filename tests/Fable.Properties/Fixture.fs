@@ -30,7 +30,4 @@ type Fixture =
       /// The number of cases a property runs on this interpreter, given its case count in memory (a real
       /// server is slower per case; it still runs tens of cases on real threads).
       Cases: int -> int
-      /// A payload this interpreter stores but the test domain's codec cannot read as `account.noted`: not JSON
-      /// at all in memory; JSON of the wrong shape on Postgres (jsonb refuses text that is not JSON).
-      UnreadablePayload: string
       Create: Runtime -> TableSpec list -> Task<Instance> }

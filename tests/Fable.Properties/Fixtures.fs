@@ -9,7 +9,6 @@ open Fable.Tests.Fixture
 let inMemory: Fixture =
     { Name = "in-memory"
       Cases = id
-      UnreadablePayload = "not json"
       Create =
         fun rt _tables ->
             let store = InMemoryStore.Create rt

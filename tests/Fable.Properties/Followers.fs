@@ -78,8 +78,8 @@ type Mystery = { Note: string }
 type Garbled = { Note: string }
 
 /// The domain runtime with `pms`, whose codec writes Mystery events under an unknown name and Garbled events as
-/// "account.noted" with the payload `unreadable` (which the domain's codec cannot read as a note).
-let trickyRuntime (unreadable: string) (pms: ProcessManagerDef list) =
+/// "account.noted" with a JSON payload of the wrong shape (which the domain's codec cannot read as a note).
+let trickyRuntime (pms: ProcessManagerDef list) =
     let rt = runtimeWith pms
     let inner = rt.Codec
     let codec =
@@ -87,7 +87,7 @@ let trickyRuntime (unreadable: string) (pms: ProcessManagerDef list) =
             member _.Encode evt =
                 match evt with
                 | :? Mystery -> Ok { TypeName = "mystery"; TypeVersion = 1; Data = "{}" }
-                | :? Garbled -> Ok { TypeName = "account.noted"; TypeVersion = 1; Data = unreadable }
+                | :? Garbled -> Ok { TypeName = "account.noted"; TypeVersion = 1; Data = """{"text": ["not", "a", "string"], "fault": 7}""" }
                 | _ -> inner.Encode evt
             member _.Decode(name, version, data) = inner.Decode(name, version, data)
             member _.TryNameOf t = inner.TryNameOf t }

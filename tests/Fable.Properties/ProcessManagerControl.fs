@@ -77,7 +77,7 @@ let control (fixture: Fixture) =
 let unknownAndUnreadable (fixture: Fixture) =
     testCase "unknown event types arrive as None; unreadable payloads stop the process manager by its policy" <| fun () ->
         let tolerant, _ = follower "tolerant" ErrorPolicy.Stop 10 (fun _ _ -> false)
-        withInstance fixture (trickyRuntime fixture.UnreadablePayload [ tolerant ]) (fun inst ->
+        withInstance fixture (trickyRuntime [ tolerant ]) (fun inst ->
             let i = inst.Interpreter
             let key = Guid.NewGuid()
             run (Store.append i accounts (accountKey key) [ box { Amount = 1L; BalanceBefore = 0L }; box ({ Note = "?" }: Mystery) ] ct) |> ok "append" |> ignore

@@ -1,5 +1,6 @@
 // Properties of the pure core, independent of interpreters: decider laws, the codec (round trip, upcasting,
-// typed errors), router merging and duplicate reporting, and Runtime.build reporting every problem at once.
+// typed errors), router merging and duplicate reporting, Runtime.build reporting every problem at once, and
+// which payloads can be stored.
 module Fable.Tests.Pure
 
 open System
@@ -194,4 +195,44 @@ let rows =
             Expect.throws (fun () -> Row.ofSeq [ null, box 1 ] |> ignore) "a column needs a name")
     ]
 
-let tests = testList "pure core" [ deciderLaws; codec; router; runtimeBuild; rows ]
+/// A JSON object holding `text` as a property name and as a string value (serialized as Fable's codec does).
+let private jsonWith (text: string) =
+    let s = System.Text.Json.JsonSerializer.Serialize text
+    sprintf "{%s: [%s, 1.5e3, true, null, {}]}" s s
+
+let payload =
+    testList "payload" [
+        property "any JSON value whose strings hold neither NUL nor a lone surrogate can be stored" 500 Gens.text (fun text ->
+            Expect.isNone (Payload.problem (jsonWith text)) "a storable payload")
+
+        property "a NUL character escaped in a string or a property name is refused" 300
+            (Gen.zip Gens.text (Gen.elements [ "\\u0000"; "\\u0000\\u0000"; "a\\u0000" ])) (fun (text, nul) ->
+                let s = System.Text.Json.JsonSerializer.Serialize text
+                let inner = s.Substring(1, s.Length - 2)
+                let inValue = sprintf "{\"k\": \"%s%s\"}" inner nul
+                let inName = sprintf "{\"%s%s\": 1}" nul inner
+                for bad in [ inValue; inName ] do
+                    Expect.stringContains (defaultArg (Payload.problem bad) "") "NUL" (sprintf "%s is refused for its NUL" bad))
+
+        property "an escaped backslash before u0000 is not a NUL" 100 Gens.text (fun text ->
+            Expect.isNone (Payload.problem (jsonWith (text + "\\u0000"))) "the text \\u0000 is six characters")
+
+        testCase "a lone surrogate, escaped or raw, is refused" <| fun () ->
+            for bad in [ "{\"k\": \"\\ud800\"}"; "{\"k\": \"x\\udc00y\"}"; "{\"k\": \"" + string (char 0xD800) + "\"}" ] do
+                Expect.isSome (Payload.problem bad) (sprintf "%s is refused" bad)
+            Expect.isNone (Payload.problem "{\"k\": \"\\ud83d\\ude00\"}") "an escaped surrogate pair is a character"
+
+        property "text that is not exactly one JSON value is refused" 100
+            (Gen.elements [ ""; " "; "{"; "not json"; "{} {}"; "[1,]"; "{\"a\":1,}"; "/* c */ {}"; "{'a': 1}"; "01"; "nul" ]) (fun bad ->
+                Expect.stringContains (defaultArg (Payload.problem bad) "") "not one JSON value" (sprintf "%A is refused" bad))
+
+        testCase "a codec's blank type name, version below 1 or null payload is UndecodablePayload" <| fun () ->
+            for enc in [ { TypeName = " "; TypeVersion = 1; Data = "{}" }; { TypeName = "t"; TypeVersion = 0; Data = "{}" }
+                         { TypeName = "t"; TypeVersion = 1; Data = null } ] do
+                match Payload.check false enc with
+                | Error(UndecodablePayload _) -> ()
+                | other -> failtestf "%A gave %A" enc other
+            Expect.equal (Payload.check false { TypeName = "t"; TypeVersion = 2; Data = "[]" }) (Ok { TypeName = "t"; TypeVersion = 2; Data = "[]" }) "a good one passes"
+    ]
+
+let tests = testList "pure core" [ deciderLaws; codec; router; runtimeBuild; rows; payload ]

@@ -21,6 +21,11 @@ type IEventCodec =
     /// The stable name registered for a CLR type, if any.
     abstract TryNameOf: clrType: Type -> string option
 
+/// Marks Fable's own JSON codec, whose payloads are JSON by construction (see `Payload.check`).
+type internal IJsonCodec =
+    interface
+    end
+
 /// One registered event type.
 type EventType =
     {
@@ -133,4 +138,5 @@ module EventRegistry =
                     member _.TryNameOf clr =
                         match byType.TryGetValue clr with
                         | true, t -> Some t.Name
-                        | _ -> None }
+                        | _ -> None
+                  interface IJsonCodec }

@@ -84,7 +84,7 @@ module Steps =
                 if isNull evt then
                     failure <- Some(InvalidDefinition [ "a decision returned a null event" ])
                 else
-                    match rt.Codec.Encode evt with
+                    match rt.Codec.Encode evt |> Result.bind (Payload.check (rt.Codec :? IJsonCodec)) with
                     | Error e -> failure <- Some e
                     | Ok enc ->
                         match Router.tryHandlers evt rt.Router with

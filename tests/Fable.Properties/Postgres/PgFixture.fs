@@ -15,7 +15,6 @@ let cases (inMemory: int) = max 10 (inMemory / 4)
 let postgres: Fixture =
     { Name = "postgres"
       Cases = cases
-      UnreadablePayload = """{"text": ["not", "a", "string"], "fault": 7}"""
       Create =
         fun rt specs ->
             task {
