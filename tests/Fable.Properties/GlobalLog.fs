@@ -1,5 +1,6 @@
 // Reading the global log as followers do: pages of any size add up to the whole log in (Tx, Id) order, Head is
-// the position of its last event, nothing follows Head, and a page size below 1 is refused.
+// the position of its last event, nothing follows Head, a page size below 1 is refused, and an emit returns the
+// positions followers read.
 module Fable.Tests.GlobalLog
 
 open System
@@ -22,15 +23,20 @@ let private paged (i: IInterpreter) (size: int) =
 
 /// Pages of any size read the whole log once, in order; Head is its last position.
 let paging (fixture: Fixture) =
-    propertyOn fixture "pages of any size read the whole log once in order, Head is its last position and a page size below 1 is refused" 100
+    propertyOn fixture "pages of any size read the whole log once in order, Head is its last position, emits return those positions, and a page size below 1 is refused" 100
         (Gen.zip3 (Gen.choose (1, 3)) (Gen.listOf (Gen.zip (Gen.choose (0, 2)) Gens.command)) (Gen.choose (1, 7)))
         (fun (accountCount, steps, size) ->
             withInstance fixture runtime (fun inst ->
                 let i = inst.Interpreter
                 let keys = Array.init accountCount (fun _ -> Guid.NewGuid())
-                for (a, cmd) in steps do
-                    run (Store.emitPure i accounts (accountKey keys[a % accountCount]) (Commands.decide cmd) ct) |> ignore
+                let returned =
+                    [ for (a, cmd) in steps do
+                          match run (Store.emitPure i accounts (accountKey keys[a % accountCount]) (Commands.decide cmd) ct) with
+                          | Ok e -> yield! e.Events
+                          | Error _ -> () ]
                 let all = readAll inst
+                Expect.equal (all |> List.map (fun e -> e.Id, e.Position)) (returned |> List.map (fun e -> e.Id, e.Position))
+                    "an emit in its own transaction returns its events with the positions followers read"
                 Expect.equal (paged i size |> List.map (fun e -> e.Id)) (all |> List.map (fun e -> e.Id))
                     (sprintf "pages of %d read the same events in the same order" size)
                 let head = run (i.Head ct) |> ok "Head"

@@ -138,7 +138,8 @@ type RecordedEvent =
         Data: string
         /// When the event was recorded (from the interpreter's clock).
         InsertedAt: DateTimeOffset
-        /// The follower ordering key; see `Position`.
+        /// The follower ordering key; see `Position`. Final in what an emit in a transaction of its own returns; inside
+        /// `Transact` the in-memory interpreter sets its Tx at commit (0 until then), PostgreSQL when recording.
         Position: Position
     }
 

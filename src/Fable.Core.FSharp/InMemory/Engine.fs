@@ -122,7 +122,8 @@ type internal Engine(clock: unit -> DateTimeOffset) =
     member _.CountAfter(after: Position) = lock sync (fun () -> int64 (log.Count - firstAfter after))
 
     /// Publishes a unit of work atomically: checks inserts, assigns the commit's Tx to its events, appends them
-    /// to the log and their chains, applies the row writes and runs `actions`. Returns whether events were recorded.
+    /// to the log and their chains, applies the row writes and runs `actions`. Returns the commit's Tx (0 when it
+    /// recorded no events).
     member this.Publish(staged: List<Staged>, writes: WriteSet, actions: List<unit -> unit>) =
         let writeCount = if obj.ReferenceEquals(writes, null) then 0 else writes.Count
         let result =
@@ -162,11 +163,11 @@ type internal Engine(clock: unit -> DateTimeOffset) =
                     if not (isNull actions) then
                         for a in actions do
                             a ()
-                    Ok hasEvents)
+                    Ok(if hasEvents then lastTx else 0L))
         match result with
-        | Ok true ->
+        | Ok tx when tx > 0L ->
             match this.OnCommit with
             | null -> ()
             | notify -> notify.Invoke()
         | _ -> ()
-        result |> Result.map ignore
+        result

@@ -110,5 +110,5 @@ type internal Overlay(engine: Engine) =
     member _.IsEmpty =
         (not (hasWrites ()) || writes.Count = 0) && (isNull staged || staged.Count = 0) && (isNull actions || actions.Count = 0)
 
-    /// Publishes everything atomically.
+    /// Publishes everything atomically; the commit's Tx (0 without events).
     member _.Commit() = engine.Publish(staged, writes, actions)

@@ -9,15 +9,21 @@ open Fable
 
 /// Runs units of work.
 module internal Transaction =
-    /// The outcome of a unit of work whose work returned `r`: committed when Ok and `ct` is not cancelled.
-    let private finish (uow: UnitOfWork) (ct: CancellationToken) (r: Result<'T, FableError>) =
+    /// The outcome of a unit of work whose work returned `r`: committed when Ok and `ct` is not cancelled; `withTx`
+    /// gives the value the commit's Tx.
+    let private finish (uow: UnitOfWork) (ct: CancellationToken) (withTx: 'T -> int64 -> 'T) (r: Result<'T, FableError>) =
         match r with
         | Ok _ when ct.IsCancellationRequested -> Error Cancelled
         | Ok v ->
             match uow.Commit() with
-            | Ok() -> Ok v
+            | Ok tx -> Ok(withTx v tx)
             | Error e -> Error e
         | Error e -> Error e
+
+    /// An emit's result with the commit's Tx in its events' positions (as followers will read them).
+    let private committedAt (e: Emitted<'S>) (tx: int64) =
+        if tx = 0L then e
+        else { e with Events = e.Events |> List.map (fun r -> { r with Position = { Tx = tx; Id = r.Id } }) }
 
     /// An exception that escaped the work: the caller's own code threw (as on Postgres, and as a throwing
     /// handler or decide is reported), or the work was cancelled.
@@ -36,7 +42,7 @@ module internal Transaction =
                 try
                     try
                         let! r = work uow
-                        return finish uow ct r
+                        return finish uow ct (fun v _ -> v) r
                     with e ->
                         return failure e
                 finally
@@ -53,7 +59,7 @@ module internal Transaction =
                 try
                     try
                         let! r = (uow :> IUnitOfWork).Emit(def, key, expected, decide, ct)
-                        return finish uow ct r
+                        return finish uow ct committedAt r
                     with e ->
                         return failure e
                 finally

@@ -97,8 +97,8 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     /// The overlay (for the process-manager host: savepoints and commit actions).
     member _.Overlay = overlay
 
-    /// Publishes the overlay.
-    member _.Commit() = if overlay.IsEmpty then Ok() else overlay.Commit()
+    /// Publishes the overlay; the commit's Tx (0 when it recorded no events).
+    member _.Commit() = if overlay.IsEmpty then Ok 0L else overlay.Commit()
 
     /// Ends the unit of work: it can no longer be used, and its aggregate locks are released.
     member _.End() =
