@@ -1,5 +1,6 @@
 // Maps Npgsql/PostgreSQL failures to FableError values by SQLSTATE and exception type (never by message):
-// serialization failure and deadlock are retryable conflicts, connection loss is infrastructure.
+// serialization failure, deadlock and a lock wait past lock_timeout are retryable conflicts, connection loss is
+// infrastructure.
 namespace Fable.Postgres
 
 open System
@@ -33,6 +34,7 @@ module internal PgErrors =
             match p.SqlState with
             | "40001" -> Conflict(agg, None, None, true, where + "serialization failure, retry the operation: " + p.MessageText)
             | "40P01" -> Conflict(agg, None, None, true, where + "deadlock detected, retry the operation: " + p.MessageText)
+            | "55P03" -> Conflict(agg, None, None, true, where + "a lock was held past lock_timeout, retry the operation: " + p.MessageText)
             | "23505" ->
                 Conflict(agg, None, None, true,
                          sprintf "%sa concurrent writer got there first (unique constraint %s on %s): %s" where p.ConstraintName p.TableName p.MessageText)

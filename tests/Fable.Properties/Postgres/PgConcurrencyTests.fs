@@ -160,4 +160,36 @@ let tests =
                 Expect.equal (la.Length + lb.Length) 4 "two seeds and the winner's two events"
             })
         }
+
+        testTask "an emit waiting for a locked aggregate past lock_timeout gets a retryable conflict and records nothing" {
+            do! PgEnv.usingWith runtime tables (fun b -> b.Options <- "-c lock_timeout=300") (fun env -> task {
+                let i = env.Interpreter
+                let key = newKey ()
+                let! seeded = emit i accounts key Expected.Any (deposit [ 100L ])
+                ok "seed" seeded |> ignore
+                let locked, release = TaskCompletionSource(), TaskCompletionSource()
+                let holder =
+                    background (fun () ->
+                        Store.transact i (fun uow -> task {
+                            match! uow.Emit(accounts, key, Expected.Any, deposit [ 1L ], ct) with
+                            | Error e -> return Error e
+                            | Ok _ ->
+                                locked.SetResult()
+                                do! release.Task
+                                return Ok()
+                        }) ct)
+                do! locked.Task
+                let! waited = emit i accounts key Expected.Any (deposit [ 5L ])
+                release.SetResult()
+                let! held = holder
+                ok "the holder" held
+                match waited with
+                | Error(Conflict(_, _, _, true, m)) -> Expect.stringContains m "lock_timeout" "the message names the cause"
+                | other -> failtestf "expected a retryable conflict, got %A" (other |> Result.map ignore)
+                let! chain = checkChain i accounts key
+                Expect.equal chain.Length 2 "the seed and the holder's event only"
+                let! retried = emit i accounts key Expected.Any (deposit [ 5L ])
+                Expect.equal (ok "the retry" retried).Aggregate.State.Balance 106L "the retry sees the holder's deposit"
+            })
+        }
     ]

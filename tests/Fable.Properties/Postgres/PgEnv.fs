@@ -130,10 +130,11 @@ let createWith (rt: Runtime) (tables: TableSpec list) (notify: bool) (configure:
 /// A fresh environment with notifications on and default connection settings.
 let create rt tables = createWith rt tables true ignore
 
-/// Runs `f` in a fresh environment and drops it afterwards, also when `f` fails.
-let using (rt: Runtime) (tables: TableSpec list) (f: Env -> Task<unit>) : Task<unit> =
+/// Runs `f` in a fresh environment whose connection settings `configure` adjusts, and drops it afterwards, also
+/// when `f` fails.
+let usingWith (rt: Runtime) (tables: TableSpec list) (configure: NpgsqlConnectionStringBuilder -> unit) (f: Env -> Task<unit>) : Task<unit> =
     task {
-        let! env = create rt tables
+        let! env = createWith rt tables true configure
         let! failure =
             task {
                 try
@@ -147,3 +148,6 @@ let using (rt: Runtime) (tables: TableSpec list) (f: Env -> Task<unit>) : Task<u
         | Some e -> System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw()
         | None -> ()
     }
+
+/// Runs `f` in a fresh environment and drops it afterwards, also when `f` fails.
+let using (rt: Runtime) (tables: TableSpec list) (f: Env -> Task<unit>) : Task<unit> = usingWith rt tables ignore f
