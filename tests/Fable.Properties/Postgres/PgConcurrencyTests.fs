@@ -1,5 +1,6 @@
 // Concurrency on a real server: many connections emitting to few aggregates (FsCheck plans, real threads),
-// concurrent creators of one aggregate, and a forced deadlock that must come back as a retryable conflict.
+// concurrent creators of one aggregate, and a forced deadlock and a lock wait past lock_timeout that must come back
+// as retryable conflicts.
 module Fable.Tests.PgConcurrencyTests
 
 open System
