@@ -11,6 +11,7 @@ public sealed class InMemoryTests
     [Fact] public Task Emit_then_Bind_chains_decisions_on_each_new_state() => Scenarios.Emit_then_Bind_chains_decisions_on_each_new_state(h);
     [Fact] public Task A_Bind_chain_stops_at_the_first_error() => Scenarios.A_Bind_chain_stops_at_the_first_error(h);
     [Fact] public Task A_rejection_returns_the_callers_own_error() => Scenarios.A_rejection_returns_the_callers_own_error(h);
+    [Fact] public Task Metadata_given_with_an_event_is_recorded_with_it_and_bad_metadata_records_nothing() => Scenarios.Metadata_given_with_an_event_is_recorded_with_it_and_bad_metadata_records_nothing(h);
     [Fact] public Task An_emit_with_a_stale_snapshot_is_a_Conflict() => Scenarios.An_emit_with_a_stale_snapshot_is_a_Conflict(h);
     [Fact] public Task An_unregistered_event_type_is_UnknownEventType_and_records_nothing() => Scenarios.An_unregistered_event_type_is_UnknownEventType_and_records_nothing(h);
     [Fact] public Task An_event_type_without_a_route_is_NoRoute() => Scenarios.An_event_type_without_a_route_is_NoRoute(h);

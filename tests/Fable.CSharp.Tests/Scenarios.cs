@@ -52,6 +52,26 @@ public static class Scenarios
         Assert.Equal(1002, matched);
     }
 
+    public static async Task Metadata_given_with_an_event_is_recorded_with_it_and_bad_metadata_records_nothing(IHarness h)
+    {
+        await using var app = await h.App();
+        var id = Guid.NewGuid();
+        var opened = await Expect.Right(app.Emit(Accounts.Type, id, a => Accounts.Open(a, "ada")));
+        var meta = new Dictionary<string, object?> { ["by"] = "clerk-7", ["ticket"] = 42, ["none"] = null };
+        var deposited = await Expect.Right(
+            app.Emit(opened, a => Accounts.Deposit(10)(a).Map(es => es.Select(e => Events.WithMeta(e, meta)))));
+        Assert.Equal(10, deposited.State.Balance);
+        var log = await Expect.Right(app.Log(Accounts.Type, id));
+        Assert.Equal("{}", log[0].Meta);
+        var stored = System.Text.Json.Nodes.JsonNode.Parse(log[1].Meta)!;
+        Assert.Equal("clerk-7", (string?)stored["by"]);
+        Assert.Equal(42, (int)stored["ticket"]!);
+        Assert.Null(stored["none"]);
+        var error = await Expect.Left(app.Emit(deposited, _ => Events.Of(Events.WithMeta(new Deposited(1), "[\"not an object\"]"))));
+        Assert.IsType<FableErrors.UndecodablePayload>(error);
+        Assert.Equal(2, (await Expect.Right(app.Log(Accounts.Type, id))).Count);
+    }
+
     public static async Task An_emit_with_a_stale_snapshot_is_a_Conflict(IHarness h)
     {
         await using var app = await h.App();

@@ -21,6 +21,7 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "units of work" (UnitsOfWork.tests fixture)
           testList "tables" (Tables.tests fixture)
           testList "global log" (GlobalLog.tests fixture)
+          testList "metadata" (Metadata.tests fixture)
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
           if fixture.Name <> Fixtures.inMemory.Name then
               testList "agreement" (Agreement.tests Fixtures.inMemory fixture) ]

@@ -57,9 +57,10 @@ module Steps =
             return result
         }
 
-    /// For each event in order: encode, `record` (which assigns id and prev id from the previous event),
-    /// evolve, run handlers (events without handlers skip that step). Returns the final state, the last event id
-    /// and the recorded events. `record` may complete synchronously (a completed ValueTask allocates nothing).
+    /// For each event in order (an `EventWithMeta` gives its metadata): encode, `record` (which assigns id and prev
+    /// id from the previous event), evolve, run handlers (events without handlers skip that step). Returns the
+    /// final state, the last event id and the recorded events. `record` may complete synchronously (a completed
+    /// ValueTask allocates nothing).
     let applyEvents
         (rt: Runtime)
         (uow: IUnitOfWork)
@@ -68,7 +69,7 @@ module Steps =
         (state: 'S)
         (lastEventId: int64 option)
         (events: obj list)
-        (record: EncodedEvent -> int64 option -> ValueTask<Result<RecordedEvent, FableError>>)
+        (record: EncodedEvent -> string -> int64 option -> ValueTask<Result<RecordedEvent, FableError>>)
         (replaying: bool)
         (ct: CancellationToken)
         : Task<Result<'S * int64 option * RecordedEvent list, FableError>> =
@@ -79,18 +80,24 @@ module Steps =
             let mutable recorded = []
             let mutable rest = events
             while failure.IsNone && not rest.IsEmpty do
-                let evt = rest.Head
+                let struct (evt, meta) = Meta.split rest.Head
                 rest <- rest.Tail
                 if isNull evt then
                     failure <- Some(InvalidDefinition [ "a decision returned a null event" ])
                 else
-                    match rt.Codec.Encode evt |> Result.bind (Payload.check (rt.Codec :? IJsonCodec)) with
+                    let checkMeta (enc: EncodedEvent) =
+                        if String.Equals(meta, Meta.Empty, StringComparison.Ordinal) then Ok enc
+                        else
+                            match Meta.problem meta with
+                            | None -> Ok enc
+                            | Some why -> Error(UndecodablePayload(enc.TypeName, enc.TypeVersion, "the metadata cannot be stored: " + why))
+                    match rt.Codec.Encode evt |> Result.bind (Payload.check (rt.Codec :? IJsonCodec)) |> Result.bind checkMeta with
                     | Error e -> failure <- Some e
                     | Ok enc ->
                         match Router.tryHandlers evt rt.Router with
                         | ValueNone -> failure <- Some(NoRoute(rt.NameOf(evt.GetType())))
                         | ValueSome handlers ->
-                            match! record enc prev with
+                            match! record enc meta prev with
                             | Error e -> failure <- Some e
                             | Ok r ->
                                 match evolve def enc.TypeName s evt with

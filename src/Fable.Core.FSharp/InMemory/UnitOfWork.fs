@@ -141,11 +141,11 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                                 | Ok [] -> result <- Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] }
                                 | Ok events ->
                                     let shared = slot.Id
-                                    let record (enc: EncodedEvent) (prev: int64 option) =
+                                    let record (enc: EncodedEvent) (meta: string) (prev: int64 option) =
                                         let eid = engine.NextEventId()
                                         let r =
                                             { Id = eid; PrevEventId = prev; Aggregate = shared; TypeName = enc.TypeName
-                                              TypeVersion = enc.TypeVersion; Meta = "{}"; Data = enc.Data
+                                              TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data
                                               InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
                                         overlay.Stage(r, slot)
                                         ValueTask<_>(Ok r)

@@ -79,12 +79,12 @@ module internal Emit =
                         // here and their real ids from the INSERT that records them (in chain order, so ids grow
                         // along the chain): no round trip to allocate ids.
                         let mutable provisional = 0L
-                        // Inserts not sent yet; the real id and stored payload (jsonb's form) of sent events.
+                        // Inserts not sent yet; the real id, stored payload and metadata (jsonb's form) of sent events.
                         let pending = List<RecordedEvent>()
-                        let stored = Dictionary<int64, struct (int64 * string)>()
+                        let stored = Dictionary<int64, struct (int64 * string * string)>()
                         let realId (eid: int64) =
                             match stored.TryGetValue eid with
-                            | true, struct (real, _) -> real
+                            | true, struct (real, _, _) -> real
                             | _ -> eid
                         // Sends the pending inserts (one statement) followed by `extra`, reading with `ct`.
                         let flush release (ct: CancellationToken) (extra: NpgsqlBatchCommand list) =
@@ -95,22 +95,22 @@ module internal Emit =
                                 else [ Events.insertChain ctx (sent |> Array.mapi (fun k e -> if k = 0 then { e with PrevEventId = Option.map realId e.PrevEventId } else e)) ]
                             s.Run(sp, inserts @ extra, release, ct, fun reader -> task {
                                 if sent.Length > 0 then
-                                    let rows = List<struct (int64 * string)>(sent.Length)
+                                    let rows = List<struct (int64 * string * string)>(sent.Length)
                                     let mutable go = true
                                     while go do
                                         let! has = reader.ReadAsync ct
-                                        if has then rows.Add(struct (reader.GetInt64 0, reader.GetString 1)) else go <- false
-                                    rows.Sort(fun (struct (a, _)) (struct (b, _)) -> compare a b)
+                                        if has then rows.Add(struct (reader.GetInt64 0, reader.GetString 1, reader.GetString 2)) else go <- false
+                                    rows.Sort(fun (struct (a, _, _)) (struct (b, _, _)) -> compare a b)
                                     for k in 0 .. sent.Length - 1 do
                                         stored[sent[k].Id] <- rows[k]
                             })
                         let resolve (e: RecordedEvent) =
                             match stored.TryGetValue e.Id with
-                            | true, struct (real, data) ->
-                                { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; Data = data
+                            | true, struct (real, data, meta) ->
+                                { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; Data = data; Meta = meta
                                          Position = { e.Position with Id = real } }
                             | _ -> e
-                        let record (enc: EncodedEvent) (prev: int64 option) =
+                        let record (enc: EncodedEvent) (meta: string) (prev: int64 option) =
                             ValueTask<Result<RecordedEvent, FableError>>(task {
                                 let eid =
                                     if provisional = 0L then firstId
@@ -118,7 +118,7 @@ module internal Emit =
                                 provisional <- provisional - 1L
                                 let recorded =
                                     { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
-                                      TypeVersion = enc.TypeVersion; Meta = "{}"; Data = enc.Data; InsertedAt = now
+                                      TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data; InsertedAt = now
                                       Position = { Tx = tx; Id = eid } }
                                 pending.Add recorded
                                 // Handlers may read the log or reference the event: write it before they run.
@@ -179,7 +179,7 @@ module internal Emit =
                     | None, Ok initial ->
                         let events = decoded |> List.map (function Ok o -> o | Error _ -> null)
                         let queue = Queue<RecordedEvent>(logged)
-                        let record (_: EncodedEvent) (prev: int64 option) =
+                        let record (_: EncodedEvent) (_: string) (prev: int64 option) =
                             let e = queue.Dequeue()
                             if e.PrevEventId = prev then ValueTask<_>(Ok e)
                             else ValueTask<_>(Error(Infrastructure(sprintf "aggregate %O: event %d follows %A, not %A: the chain is broken" id e.Id e.PrevEventId prev, None)))
