@@ -33,6 +33,20 @@ module Steps =
         with e ->
             Error(HandlerFailed(typeName, "evolve", e.Message, Some e))
 
+    /// The codec's output for `evt`, checked as it will be stored (`Payload.check`), with its metadata `meta` checked
+    /// too (the empty object needs no look). `trusted`: the codec is Fable's own JSON codec.
+    let private encode (rt: Runtime) (trusted: bool) (evt: obj) (meta: string) : Result<EncodedEvent, FableError> =
+        match rt.Codec.Encode evt with
+        | Error e -> Error e
+        | Ok enc ->
+            match Payload.check trusted enc with
+            | Error e -> Error e
+            | Ok enc when String.Equals(meta, Meta.Empty, StringComparison.Ordinal) -> Ok enc
+            | Ok enc ->
+                match Meta.problem meta with
+                | None -> Ok enc
+                | Some why -> Error(UndecodablePayload(enc.TypeName, enc.TypeVersion, "the metadata cannot be stored: " + why))
+
     /// The outcome of an event without handlers (one completed task for all).
     let private noHandlers = Task.FromResult(Result<unit, FableError>.Ok())
 
@@ -74,6 +88,7 @@ module Steps =
         (ct: CancellationToken)
         : Task<Result<'S * int64 option * RecordedEvent list, FableError>> =
         task {
+            let trusted = rt.Codec :? IJsonCodec
             let mutable failure = None
             let mutable s = state
             let mutable prev = lastEventId
@@ -85,13 +100,7 @@ module Steps =
                 if isNull evt then
                     failure <- Some(InvalidDefinition [ "a decision returned a null event" ])
                 else
-                    let checkMeta (enc: EncodedEvent) =
-                        if String.Equals(meta, Meta.Empty, StringComparison.Ordinal) then Ok enc
-                        else
-                            match Meta.problem meta with
-                            | None -> Ok enc
-                            | Some why -> Error(UndecodablePayload(enc.TypeName, enc.TypeVersion, "the metadata cannot be stored: " + why))
-                    match rt.Codec.Encode evt |> Result.bind (Payload.check (rt.Codec :? IJsonCodec)) |> Result.bind checkMeta with
+                    match encode rt trusted evt meta with
                     | Error e -> failure <- Some e
                     | Ok enc ->
                         match Router.tryHandlers evt rt.Router with
