@@ -35,10 +35,9 @@ module Meta =
     let problem (meta: string) : string option =
         match Payload.problem meta with
         | Some why -> Some why
-        | None ->
-            let mutable reader = Utf8JsonReader(ReadOnlySpan(Text.Encoding.UTF8.GetBytes meta))
-            if reader.Read() && reader.TokenType = JsonTokenType.StartObject then None
-            else Some "the metadata is not a JSON object"
+        // One JSON value: an object exactly when it opens with a brace.
+        | None when meta.TrimStart().StartsWith '{' -> None
+        | None -> Some "the metadata is not a JSON object"
 
     /// The event and metadata text of what a decision listed: a bare event has the empty object.
     let split (listed: obj) : struct (obj * string) =

@@ -47,13 +47,12 @@ module Payload =
     /// The codec's output `enc` when it can be recorded; UndecodablePayload saying why otherwise. `trusted`: the
     /// payload comes from Fable's own JSON codec, so only its escapes need a look.
     let check (trusted: bool) (enc: EncodedEvent) : Result<EncodedEvent, FableError> =
-        let name = if isNull (box enc) then null else enc.TypeName
         if isNull (box enc) then Error(UndecodablePayload("?", 0, "the codec returned no encoded event"))
-        elif String.IsNullOrWhiteSpace name then Error(UndecodablePayload("?", enc.TypeVersion, "the codec returned a blank type name"))
+        elif String.IsNullOrWhiteSpace enc.TypeName then Error(UndecodablePayload("?", enc.TypeVersion, "the codec returned a blank type name"))
         elif enc.TypeVersion < 1 then
-            Error(UndecodablePayload(name, enc.TypeVersion, sprintf "the codec returned version %d (must be 1 or more)" enc.TypeVersion))
+            Error(UndecodablePayload(enc.TypeName, enc.TypeVersion, sprintf "the codec returned version %d (must be 1 or more)" enc.TypeVersion))
         elif trusted && not (isNull enc.Data) && enc.Data.IndexOf '\\' < 0 then Ok enc
         else
             match problem enc.Data with
             | None -> Ok enc
-            | Some why -> Error(UndecodablePayload(name, enc.TypeVersion, "the payload cannot be stored: " + why))
+            | Some why -> Error(UndecodablePayload(enc.TypeName, enc.TypeVersion, "the payload cannot be stored: " + why))
