@@ -32,36 +32,36 @@ module internal Transaction =
         | :? OperationCanceledException -> Error Cancelled
         | e -> Error(HandlerFailed("transaction", "work", e.Message, Some e))
 
+    /// Awaits the work `started` on `uow`, commits when it returned Ok (and `ct` is not cancelled), and always ends
+    /// the unit of work, releasing its locks.
+    let private complete (uow: UnitOfWork) (ct: CancellationToken) (withTx: 'T -> int64 -> 'T) (started: Task<Result<'T, FableError>>) =
+        task {
+            try
+                try
+                    let! r = started
+                    return finish uow ct withTx r
+                with e ->
+                    return failure e
+            finally
+                uow.End()
+        }
+
     /// Runs `work` in a new unit of work and commits it when it returns Ok (and `ct` is not cancelled).
     let run (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (work: UnitOfWork -> Task<Result<'T, FableError>>)
             (ct: CancellationToken) : Task<Result<'T, FableError>> =
         if ct.IsCancellationRequested then Task.FromResult(Error Cancelled)
         else
             let uow = UnitOfWork(engine, rt, lockTimeout)
-            task {
-                try
-                    try
-                        let! r = work uow
-                        return finish uow ct (fun v _ -> v) r
-                    with e ->
-                        return failure e
-                finally
-                    uow.End()
-            }
+            // A work that throws before returning its task fails the same way as one whose task fails.
+            let started = try work uow with e -> Task.FromException<_> e
+            complete uow ct (fun v _ -> v) started
 
-    /// `run` for a unit of work that is one emit (IInterpreter.Emit), without a work closure.
+    /// `run` for a unit of work that is one emit (IInterpreter.Emit), without a work closure; its events get the
+    /// commit's Tx.
     let emit (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected)
              (decide: Decide<'S>) (ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
         if ct.IsCancellationRequested then Task.FromResult(Error Cancelled)
         else
             let uow = UnitOfWork(engine, rt, lockTimeout)
-            task {
-                try
-                    try
-                        let! r = (uow :> IUnitOfWork).Emit(def, key, expected, decide, ct)
-                        return finish uow ct committedAt r
-                    with e ->
-                        return failure e
-                finally
-                    uow.End()
-            }
+            let started = try (uow :> IUnitOfWork).Emit(def, key, expected, decide, ct) with e -> Task.FromException<_> e
+            complete uow ct committedAt started
