@@ -75,7 +75,6 @@ type internal EventLog() =
     static let chunkSize = 1 <<< shift
     static let mask = chunkSize - 1
     static let firstSize = 64
-    static let emptyMeta = "{}"
     let chunks = List<StoredEvent[]>()
     let text = TextHeap()
     let aggregates = List<AggregateId>()
@@ -117,7 +116,7 @@ type internal EventLog() =
             let grown = Array.zeroCreate (min chunkSize (2 * j))
             Array.Copy(chunks[c], grown, j)
             chunks[c] <- grown
-        let meta = if String.Equals(e.Meta, emptyMeta, StringComparison.Ordinal) then { Chunk = -1; Start = 0; Length = 0 } else text.Add e.Meta
+        let meta = if String.Equals(e.Meta, Meta.Empty, StringComparison.Ordinal) then { Chunk = -1; Start = 0; Length = 0 } else text.Add e.Meta
         chunks[c][j] <-
             { Id = e.Id
               Prev = (match e.PrevEventId with Some p -> p | None -> 0L)
@@ -144,7 +143,7 @@ type internal EventLog() =
           Aggregate = aggregates[s.Aggregate]
           TypeName = typeNames[s.TypeName]
           TypeVersion = s.TypeVersion
-          Meta = (if s.Meta.Chunk < 0 then emptyMeta else text.Get s.Meta)
+          Meta = (if s.Meta.Chunk < 0 then Meta.Empty else text.Get s.Meta)
           Data = text.Get s.Data
           InsertedAt = s.InsertedAt
           Position = { Tx = s.Tx; Id = s.Id } }
