@@ -145,16 +145,10 @@ let injectedFailures (fixture: Fixture) =
 
 /// A codec whose output is not JSON: Noted events with the text "raw" become `not json`.
 let private rawRuntime =
-    let inner = runtime.Codec
-    let codec =
-        { new IEventCodec with
-            member _.Encode evt =
-                match evt with
-                | :? Noted as n when n.Text = "raw" -> Ok { TypeName = "account.noted"; TypeVersion = 1; Data = "not json" }
-                | _ -> inner.Encode evt
-            member _.Decode(name, version, data) = inner.Decode(name, version, data)
-            member _.TryNameOf t = inner.TryNameOf t }
-    { runtime with Codec = codec }
+    runtime
+    |> withEncoding (function
+        | :? Noted as n when n.Text = "raw" -> Some { TypeName = "account.noted"; TypeVersion = 1; Data = "not json" }
+        | _ -> None)
 
 /// A codec's output that the database cannot store is a typed error before anything is recorded, alike on
 /// every interpreter (in memory it would otherwise be kept, and PostgreSQL would refuse it as Infrastructure).

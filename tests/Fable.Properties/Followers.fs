@@ -80,15 +80,10 @@ type Garbled = { Note: string }
 /// The domain runtime with `pms`, whose codec writes Mystery events under an unknown name and Garbled events as
 /// "account.noted" with a JSON payload of the wrong shape (which the domain's codec cannot read as a note).
 let trickyRuntime (pms: ProcessManagerDef list) =
-    let rt = runtimeWith pms
-    let inner = rt.Codec
-    let codec =
-        { new IEventCodec with
-            member _.Encode evt =
-                match evt with
-                | :? Mystery -> Ok { TypeName = "mystery"; TypeVersion = 1; Data = "{}" }
-                | :? Garbled -> Ok { TypeName = "account.noted"; TypeVersion = 1; Data = """{"text": ["not", "a", "string"], "fault": 7}""" }
-                | _ -> inner.Encode evt
-            member _.Decode(name, version, data) = inner.Decode(name, version, data)
-            member _.TryNameOf t = inner.TryNameOf t }
-    { rt with Codec = codec; Router = rt.Router |> Router.route<Mystery> [] |> Router.route<Garbled> [] }
+    let rt: Runtime =
+        runtimeWith pms
+        |> Support.withEncoding (function
+            | :? Mystery -> Some { TypeName = "mystery"; TypeVersion = 1; Data = "{}" }
+            | :? Garbled -> Some { TypeName = "account.noted"; TypeVersion = 1; Data = """{"text": ["not", "a", "string"], "fault": 7}""" }
+            | _ -> None)
+    { rt with Router = rt.Router |> Router.route<Mystery> [] |> Router.route<Garbled> [] }

@@ -31,6 +31,20 @@ let err (what: string) (r: Result<'T, FableError>) =
     | Ok v -> failtestf "%s should have failed but returned %A" what v
     | Error e -> e
 
+/// `rt` with a codec that encodes an event as `special` gives (when Some) and as `rt`'s codec otherwise; decoding
+/// is `rt`'s. For payloads the domain's codec would never write.
+let withEncoding (special: obj -> EncodedEvent option) (rt: Runtime) =
+    let inner = rt.Codec
+    let codec =
+        { new IEventCodec with
+            member _.Encode evt =
+                match special evt with
+                | Some enc -> Ok enc
+                | None -> inner.Encode evt
+            member _.Decode(name, version, data) = inner.Decode(name, version, data)
+            member _.TryNameOf t = inner.TryNameOf t }
+    { rt with Codec = codec }
+
 /// Runs `f` on a fresh instance of the fixture for `rt`, disposing it afterwards.
 let withInstance (fixture: Fixture) (rt: Runtime) (f: Instance -> 'T) =
     let inst = run (fixture.Create rt Domain.tables)
