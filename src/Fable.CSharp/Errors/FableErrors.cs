@@ -31,6 +31,8 @@ public static class FableErrors
     public const int InfrastructureCode = 7010;
     /// <summary>Code of <see cref="Cancelled"/>.</summary>
     public const int CancelledCode = 7011;
+    /// <summary>Code of <see cref="Unstorable"/>.</summary>
+    public const int UnstorableCode = 7012;
 
     /// <summary>A refusal whose reason is not a LanguageExt <see cref="Error"/> (from F# code).</summary>
     public sealed record Rejected : LanguageExt.Common.Expected
@@ -96,6 +98,23 @@ public static class FableErrors
         public string TypeName { get; }
         /// <summary>The stored version (0 for an unregistered CLR type).</summary>
         public int Version { get; }
+    }
+
+    /// <summary>A key, row value or table value PostgreSQL cannot store (a NUL character or a lone surrogate in a string,
+    /// or a .NET value the declared column does not take); refused before anything was sent, alike in memory.</summary>
+    public sealed record Unstorable : LanguageExt.Common.Expected
+    {
+        /// <summary>The value at <paramref name="where"/> cannot be stored because of <paramref name="reason"/>.</summary>
+        public Unstorable(string where, string reason)
+            : base($"{where} cannot be stored: {reason}; nothing was written", UnstorableCode, Option<Error>.None)
+        {
+            Where = where;
+            Reason = reason;
+        }
+        /// <summary>Where the value was going (a key, a column of a table).</summary>
+        public string Where { get; }
+        /// <summary>Why it cannot be stored.</summary>
+        public string Reason { get; }
     }
 
     /// <summary>A payload could not be encoded or decoded.</summary>

@@ -65,6 +65,7 @@ internal static class Interop
         FableError.NotFound n => new FableErrors.NotFound(n.aggregate.Table, n.aggregate.Key.Value),
         FableError.UnknownEventType u => new FableErrors.UnknownEventType(u.typeName, u.version),
         FableError.UndecodablePayload p => new FableErrors.UndecodablePayload(p.typeName, p.version, p.reason),
+        FableError.Unstorable u => new FableErrors.Unstorable(u.where, u.reason),
         FableError.HandlerFailed h => new FableErrors.HandlerFailed(h.eventType, h.handler, h.message,
             h.inner?.Value switch
             {
@@ -87,6 +88,7 @@ internal static class Interop
         FableErrors.NotFound n => AggregateOf(n.Table, n.Key) is { } a ? FableError.NewNotFound(a.Value) : FableError.NewRejected(e, e.Message),
         FableErrors.UnknownEventType u => FableError.NewUnknownEventType(u.TypeName, u.Version),
         FableErrors.UndecodablePayload p => FableError.NewUndecodablePayload(p.TypeName, p.Version, p.Reason),
+        FableErrors.Unstorable u => FableError.NewUnstorable(u.Where, u.Reason),
         FableErrors.HandlerFailed h => FableError.NewHandlerFailed(h.EventType, h.Handler, h.Message,
             h.Inner.Case is Error inner ? FSharpOption<Exception>.Some(new CarriedError(inner)) : null),
         FableErrors.NoRoute n => FableError.NewNoRoute(n.EventType),

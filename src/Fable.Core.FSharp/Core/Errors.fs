@@ -29,6 +29,9 @@ type FableError =
     | Infrastructure of message: string * inner: exn option
     /// The operation was cancelled; nothing of it was committed.
     | Cancelled
+    /// A key, row value or table value that PostgreSQL cannot store (a NUL character or a lone surrogate in a
+    /// string, or a .NET value the declared column does not take). Refused before anything is sent, alike in memory.
+    | Unstorable of where: string * reason: string
 
     /// The stable numeric code of this error.
     member this.Code =
@@ -44,6 +47,7 @@ type FableError =
         | InvalidDefinition _ -> ErrorCodes.InvalidDefinition
         | Infrastructure _ -> ErrorCodes.Infrastructure
         | Cancelled -> ErrorCodes.Cancelled
+        | Unstorable _ -> ErrorCodes.Unstorable
 
     /// The stable symbolic name of this error ("fable.conflict", ...).
     member this.Name = ErrorCodes.nameOf this.Code
@@ -62,6 +66,7 @@ type FableError =
         | InvalidDefinition ps -> "invalid definition: " + String.Join("; ", ps)
         | Infrastructure(m, _) -> m
         | Cancelled -> "the operation was cancelled"
+        | Unstorable(w, r) -> sprintf "%s cannot be stored: %s; nothing was written" w r
 
     override this.ToString() = sprintf "%s (%d): %s" this.Name this.Code this.Message
 
@@ -89,6 +94,8 @@ and [<AbstractClass; Sealed>] ErrorCodes =
     static member Infrastructure = 7010
     /// `Cancelled`.
     static member Cancelled = 7011
+    /// `Unstorable`.
+    static member Unstorable = 7012
 
     /// The symbolic name of a code.
     static member nameOf(code: int) =
@@ -104,6 +111,7 @@ and [<AbstractClass; Sealed>] ErrorCodes =
         | 7009 -> "fable.invalid_definition"
         | 7010 -> "fable.infrastructure"
         | 7011 -> "fable.cancelled"
+        | 7012 -> "fable.unstorable_value"
         | _ -> "fable.unknown"
 
 /// Constructors and combinators for errors.

@@ -10,16 +10,6 @@ open System.Text.Json
 module Payload =
     let private strictUtf8 = UTF8Encoding(false, true)
 
-    /// Whether `s` holds a surrogate that is not half of a pair.
-    let private hasLoneSurrogate (s: string) =
-        let mutable lone = false
-        let mutable i = 0
-        while not lone && i < s.Length do
-            if Char.IsHighSurrogate s[i] && i + 1 < s.Length && Char.IsLowSurrogate s[i + 1] then i <- i + 2
-            elif Char.IsSurrogate s[i] then lone <- true
-            else i <- i + 1
-        lone
-
     /// Why `data` cannot be stored as a jsonb payload, or None when it can: it must be one JSON value (no
     /// comments, no trailing commas) whose strings and property names hold no NUL character and no lone surrogate.
     let problem (data: string) : string option =
@@ -37,7 +27,7 @@ module Payload =
                         | JsonTokenType.PropertyName when reader.ValueIsEscaped ->
                             match (try Ok(reader.GetString()) with :? InvalidOperationException -> Error()) with
                             | Ok s when s.Contains '\000' -> found <- Some "a string holds the NUL character (\\u0000), which jsonb cannot store"
-                            | Ok s when not (hasLoneSurrogate s) -> ()
+                            | Ok s when not (Storable.hasLoneSurrogate s) -> ()
                             | _ -> found <- Some "a string escapes a lone surrogate, which jsonb cannot store"
                         | _ -> ()
                     found
