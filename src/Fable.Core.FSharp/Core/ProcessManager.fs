@@ -75,7 +75,15 @@ module ProcessManager =
           match pm.ErrorPolicy with
           | ErrorPolicy.Retry(i, _) when i < TimeSpan.Zero -> yield sprintf "process manager %s has a negative retry interval" pm.Name
           | ErrorPolicy.Retry(_, Some n) when n < 1 -> yield sprintf "process manager %s allows %d attempts (must be 1 or more)" pm.Name n
-          | _ -> () ]
+          | _ -> ()
+          match pm.StartAt with
+          | StartAt.After p when p.Tx < 0L || p.Id < 0L -> yield sprintf "process manager %s starts after position %O (positions are not negative)" pm.Name p
+          | _ -> ()
+          // Both interpreters store the initial state at registration and on every reset.
+          match (try Ok(pm.Save pm.Initial) with e -> Error e.Message) with
+          | Ok null -> yield sprintf "process manager %s: Save of the initial state returned null" pm.Name
+          | Error m -> yield sprintf "process manager %s: the initial state cannot be saved: %s" pm.Name m
+          | Ok _ -> () ]
 
     /// Erases the state type.
     let erase (pm: ProcessManager<'S>) : ProcessManagerDef =

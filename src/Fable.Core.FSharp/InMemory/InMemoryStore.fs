@@ -35,8 +35,9 @@ type InMemoryStore private (engine: Engine, rt: Runtime, lockTimeout: TimeSpan) 
             Transaction.emit engine rt lockTimeout def key expected decide ct
 
         member _.ReadAll(after, max, _ct) =
-            if max < 1 then Task.FromResult(Error(InvalidDefinition [ sprintf "ReadAll needs max of 1 or more, got %d" max ]))
-            else Task.FromResult(Ok(engine.ReadAll(after, max)))
+            match Following.checkPage max with
+            | Error e -> Task.FromResult(Error e)
+            | Ok() -> Task.FromResult(Ok(engine.ReadAll(after, max)))
 
         member _.Head(_ct) = Task.FromResult(Ok(engine.Head()))
         member _.Codec = rt.Codec

@@ -1,5 +1,6 @@
 // One in-memory process manager's stored status and its batch step: read committed events after the checkpoint,
-// handle them in one unit of work (each event in a savepoint), commit handler writes + state + checkpoint together.
+// handle them in one unit of work and commit handler writes + state + checkpoint together, following the shared
+// rules of Core/ProcessManagerRules.fs (a failure at event k rolls the batch back and commits events 0..k-1 alone).
 namespace Fable.InMemory
 
 open System
@@ -7,28 +8,52 @@ open System.Threading
 open System.Threading.Tasks
 open Fable
 
-/// The stored status of one process manager (guarded by `Sync`) and the gates its runner uses.
-type internal PmSlot(def: ProcessManagerDef, position: Position, stateJson: string, lastError: string option) =
+/// What the store keeps of one process manager (the in-memory counterpart of its PostgreSQL row).
+type internal PmProgress =
+    { Position: Position
+      /// The state as JSON (through the definition's Save/Load).
+      StateJson: string
+      Active: bool
+      LastError: string option
+      /// Failures of the event after the checkpoint.
+      Attempts: int
+      /// When a retry is due (Environment.TickCount64 milliseconds; none pending when in the past).
+      RetryAt: int64 }
+
+/// The changes the shared rules make to a process manager's progress.
+module internal PmProgress =
+    /// A batch committed up to `checkpoint` with `state`: the error bookkeeping is cleared.
+    let committed (checkpoint: Position) (state: string) (p: PmProgress) =
+        { p with Position = checkpoint; StateJson = state; Attempts = 0; LastError = None; RetryAt = 0L }
+
+    /// The error policy's `step`, taken at `now`.
+    let failed (step: FailureStep) (now: int64) (p: PmProgress) =
+        { p with
+            Attempts = step.Attempts
+            LastError = Some step.Error
+            Active = p.Active && step.Active
+            RetryAt = match step.RetryAfter with Some i -> now + int64 (max 0.0 i.TotalMilliseconds) | None -> 0L }
+
+    /// A control operation's effect.
+    let apply (effect: ControlEffect) (p: PmProgress) =
+        let p = match effect.Moves with Some(position, state) -> { p with Position = position; StateJson = state } | None -> p
+        let p = match effect.Active with Some active -> { p with Active = active } | None -> p
+        if effect.ClearsFailure then { p with LastError = None; Attempts = 0; RetryAt = 0L } else p
+
+/// One process manager: its definition, its progress (guarded by `Sync`) and the gates its runner uses.
+type internal PmSlot(def: ProcessManagerDef, progress: PmProgress) =
+    let sync = obj ()
+    let mutable current = progress
     /// The definition.
     member val Def = def
-    /// Held while a batch, reset or rebuild runs: one at a time per process manager.
+    /// Held while a batch or a control operation runs: one at a time per process manager.
     member val Gate = new SemaphoreSlim(1, 1)
     /// Released after commits to wake the background runner.
     member val Wake = new SemaphoreSlim(0)
-    /// Guards the status fields below.
-    member val Sync = obj ()
-    /// The last position handled.
-    member val Position = position with get, set
-    /// The state as JSON (through the definition's Save/Load).
-    member val StateJson = stateJson with get, set
-    /// Whether it handles events.
-    member val Active = lastError.IsNone with get, set
-    /// The last failure, kept until it is enabled again or an event is handled.
-    member val LastError = lastError with get, set
-    /// Failures of the current event.
-    member val Attempts = 0 with get, set
-    /// When a retry is due (Environment.TickCount64 milliseconds; no wait when in the past).
-    member val RetryAt = 0L with get, set
+    /// The progress now.
+    member _.Progress = lock sync (fun () -> current)
+    /// Changes the progress.
+    member _.Update(f: PmProgress -> PmProgress) = lock sync (fun () -> current <- f current)
 
 /// What one batch step did.
 [<RequireQualifiedAccess>]
@@ -43,109 +68,63 @@ type internal BatchOutcome =
     | Inactive
     /// Cancelled; nothing of the batch was committed.
     | Interrupted
+    /// The runner itself failed (not a handler): nothing of the batch was committed and nothing recorded.
+    | Crashed of FableError
 
 /// The batch step of the in-memory process-manager runner.
 module internal ProcessManagerBatch =
-    let private isBefore (a: Position) (b: Position) = a.Tx < b.Tx || (a.Tx = b.Tx && a.Id < b.Id)
-
     /// Whether `position` is before `target` in (Tx, Id) order.
-    let before (position: Position) (target: Position) = isBefore position target
+    let before (position: Position) (target: Position) =
+        position.Tx < target.Tx || (position.Tx = target.Tx && position.Id < target.Id)
 
-    /// Applies the error policy to a failure: counts the attempt, keeps the error, schedules a retry or stops.
-    let fail (slot: PmSlot) (err: FableError) =
-        lock slot.Sync (fun () ->
-            slot.Attempts <- slot.Attempts + 1
-            slot.LastError <- Some(string err)
-            match slot.Def.ErrorPolicy with
-            | ErrorPolicy.Stop -> slot.Active <- false
-            | ErrorPolicy.Retry(_, Some n) when slot.Attempts >= n -> slot.Active <- false
-            | ErrorPolicy.Retry(interval, _) ->
-                slot.RetryAt <- Environment.TickCount64 + int64 (max 0.0 interval.TotalMilliseconds))
+    /// Applies the error policy to `e` failing with `err`; the outcome that follows.
+    let private fail (slot: PmSlot) (e: RecordedEvent) (err: FableError) =
+        slot.Update(fun p -> PmProgress.failed (ProcessManagerRules.failure slot.Def p.Attempts e err) Environment.TickCount64 p)
+        let p = slot.Progress
+        if not p.Active then BatchOutcome.Inactive
+        else BatchOutcome.Waiting(TimeSpan.FromMilliseconds(float (max 0L (p.RetryAt - Environment.TickCount64))))
 
-    let private handleOne (codec: IEventCodec) (uow: UnitOfWork) (def: ProcessManagerDef) (state: obj)
-                          (e: RecordedEvent) (ct: CancellationToken) : Task<Result<obj, FableError>> =
+    /// Handles `events` from the state `json` in one unit of work; commits the handlers' writes with the new state
+    /// and checkpoint when the verdict is Commit, and otherwise leaves nothing behind.
+    let private attempt (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (slot: PmSlot) (json: string)
+                        (events: RecordedEvent[]) (ct: CancellationToken) : Task<BatchVerdict> =
         task {
-            let incoming =
-                match codec.Decode(e.TypeName, e.TypeVersion, e.Data) with
-                | Ok evt -> Ok { Recorded = e; Event = Some evt }
-                | Error(UnknownEventType _) -> Ok { Recorded = e; Event = None }
-                | Error err -> Error err
-            match incoming with
-            | Error err -> return Error err
-            | Ok inc ->
-                try
-                    return! def.Handle uow state inc ct
-                with
-                | :? OperationCanceledException when ct.IsCancellationRequested -> return Error Cancelled
-                | ex -> return Error(HandlerFailed(e.TypeName, def.Name, ex.Message, Some ex))
+            let uow = UnitOfWork(engine, rt, lockTimeout)
+            try
+                let! run = ProcessManagerRules.runBatch slot.Def rt.Codec uow json events ct
+                match ProcessManagerRules.verdict events run ct.IsCancellationRequested with
+                | BatchVerdict.Commit(state, checkpoint) as commit ->
+                    FaultPoints.reachBeforeCheckpoint slot.Def checkpoint
+                    uow.Overlay.OnCommit(fun () -> slot.Update(PmProgress.committed checkpoint state))
+                    match uow.Commit() with
+                    | Ok _ -> return commit
+                    | Error err -> return ProcessManagerRules.commitRefused events err
+                | other -> return other
+            finally
+                uow.End()
         }
 
-    /// Handles `events` in `uow` from the stored state; a failing event is rolled back to its savepoint and ends the
-    /// batch. Registers the new state and checkpoint to publish with the commit. Returns (handled, failure).
-    let private handleBatch (codec: IEventCodec) (slot: PmSlot) (json: string) (events: RecordedEvent list)
-                            (ct: CancellationToken) (uow: UnitOfWork) : Task<Result<int * FableError option, FableError>> =
+    /// Handles `events`; on a failure at event k, handles events 0..k-1 again as a batch of their own, then applies
+    /// the error policy to event k.
+    let rec private settle engine rt lockTimeout (slot: PmSlot) json (events: RecordedEvent[]) ct : Task<BatchOutcome> =
         task {
-            let def = slot.Def
-            match (try Ok(def.Load json) with e -> Error(HandlerFailed(def.Name, "Load", e.Message, Some e))) with
-            | Error err -> return Ok(0, Some err)
-            | Ok initial ->
-                let mutable state = initial
-                let mutable last = Position.Origin
-                let mutable handled = 0
-                let mutable failure = None
-                let mutable rest = events
-                while failure.IsNone && not rest.IsEmpty do
-                    let e = rest.Head
-                    rest <- rest.Tail
-                    let sp = uow.Overlay.Savepoint()
-                    match! handleOne codec uow def state e ct with
-                    | Ok s ->
-                        state <- s
-                        last <- e.Position
-                        handled <- handled + 1
-                    | Error err ->
-                        uow.Overlay.RollbackTo sp
-                        failure <- Some err
-                if handled = 0 then
-                    return Ok(0, failure)
-                else
-                    match (try Ok(def.Save state) with e -> Error(HandlerFailed(def.Name, "Save", e.Message, Some e))) with
-                    | Error err -> return Error err
-                    | Ok saved ->
-                        uow.Overlay.OnCommit(fun () ->
-                            lock slot.Sync (fun () ->
-                                slot.Position <- last
-                                slot.StateJson <- saved
-                                slot.Attempts <- 0
-                                slot.LastError <- None
-                                slot.RetryAt <- 0L))
-                        return Ok(handled, failure)
+            match! attempt engine rt lockTimeout slot json events ct with
+            | BatchVerdict.Commit _ -> return BatchOutcome.Handled events.Length
+            | BatchVerdict.Interrupted -> return BatchOutcome.Interrupted
+            | BatchVerdict.Fail(e, err) -> return fail slot e err
+            | BatchVerdict.Retreat(k, e, err) ->
+                match! settle engine rt lockTimeout slot json events[0 .. k - 1] ct with
+                | BatchOutcome.Handled _ -> return fail slot e err
+                | other -> return other
         }
-
-    let private afterFailure (slot: PmSlot) =
-        lock slot.Sync (fun () ->
-            if not slot.Active then BatchOutcome.Inactive
-            else BatchOutcome.Waiting(TimeSpan.FromMilliseconds(float (max 0L (slot.RetryAt - Environment.TickCount64)))))
 
     /// One batch for a process manager whose Gate the caller holds.
     let step (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (slot: PmSlot) (ct: CancellationToken) : Task<BatchOutcome> =
-        task {
-            let struct (active, retryAt, position, json) =
-                lock slot.Sync (fun () -> struct (slot.Active, slot.RetryAt, slot.Position, slot.StateJson))
-            let now = Environment.TickCount64
-            if not active then
-                return BatchOutcome.Inactive
-            elif retryAt > now then
-                return BatchOutcome.Waiting(TimeSpan.FromMilliseconds(float (retryAt - now)))
-            else
-                match engine.ReadAll(position, slot.Def.BatchSize) with
-                | [] -> return BatchOutcome.CaughtUp
-                | events ->
-                    match! Transaction.run engine rt lockTimeout (handleBatch rt.Codec slot json events ct) ct with
-                    | Ok(n, None) -> return BatchOutcome.Handled n
-                    | Error Cancelled when ct.IsCancellationRequested -> return BatchOutcome.Interrupted
-                    | Ok(_, Some err)
-                    | Error err ->
-                        fail slot err
-                        return afterFailure slot
-        }
+        let p = slot.Progress
+        let now = Environment.TickCount64
+        if not p.Active then Task.FromResult BatchOutcome.Inactive
+        elif p.RetryAt > now then Task.FromResult(BatchOutcome.Waiting(TimeSpan.FromMilliseconds(float (p.RetryAt - now))))
+        else
+            match engine.ReadAll(p.Position, slot.Def.BatchSize) with
+            | [] -> Task.FromResult BatchOutcome.CaughtUp
+            | events -> settle engine rt lockTimeout slot p.StateJson (Array.ofList events) ct

@@ -11,22 +11,23 @@ open Fable
 /// Runs the process managers of one in-memory store.
 type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     static let holder = "in-memory runner"
+    /// How long a runner waits after a failure of its own (not a handler's) before trying again.
+    static let backoff = TimeSpan.FromMilliseconds 100.0
 
-    let resolve (start: StartAt) =
-        match start with
-        | StartAt.Origin -> Position.Origin
-        | StartAt.Head -> engine.Head()
-        | StartAt.After p -> p
+    let head () = Task.FromResult(Ok(engine.Head()))
 
-    let save (def: ProcessManagerDef) =
-        try Ok(def.Save def.Initial)
-        with e -> Error(HandlerFailed(def.Name, "Save", e.Message, Some e))
+    /// The first progress of `def` (at its StartAt with its initial state); validation has checked both, so the
+    /// error branch only keeps a broken definition inactive with its error.
+    let registered (def: ProcessManagerDef) =
+        let start = (Following.startPosition head def.StartAt).Result
+        match ProcessManagerRules.initial def, start with
+        | Ok json, Ok position ->
+            { Position = position; StateJson = json; Active = true; LastError = None; Attempts = 0; RetryAt = 0L }
+        | Error e, _
+        | _, Error e ->
+            { Position = Position.Origin; StateJson = "null"; Active = false; LastError = Some(string e); Attempts = 0; RetryAt = 0L }
 
-    let slots =
-        [| for def in rt.ProcessManagers ->
-               match save def with
-               | Ok json -> PmSlot(def, resolve def.StartAt, json, None)
-               | Error e -> PmSlot(def, resolve def.StartAt, "null", Some(string e)) |]
+    let slots = [| for def in rt.ProcessManagers -> PmSlot(def, registered def) |]
 
     let byName =
         let d = Dictionary<string, PmSlot>(StringComparer.Ordinal)
@@ -39,35 +40,45 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
     let mutable stopper: CancellationTokenSource = null
 
     let find name =
-        match byName.TryGetValue name with
+        match (if isNull name then (false, Unchecked.defaultof<_>) else byName.TryGetValue name) with
         | true, s -> Ok s
         | _ -> Error(InvalidDefinition [ sprintf "no process manager named %s is registered" name ])
 
+    let wake (slot: PmSlot) =
+        if slot.Wake.CurrentCount = 0 then slot.Wake.Release() |> ignore
+
     let wakeAll () =
         for s in slots do
-            if s.Wake.CurrentCount = 0 then s.Wake.Release() |> ignore
+            wake s
+
+    /// Runs `work` holding the slot's Gate: after a batch in flight, before the next one.
+    let gated (slot: PmSlot) (ct: CancellationToken) (work: unit -> Task<'T>) : Task<'T> =
+        task {
+            do! slot.Gate.WaitAsync(ct)
+            try
+                return! work ()
+            finally
+                slot.Gate.Release() |> ignore
+        }
+
+    /// One batch under the Gate; a failure of the runner itself (not of a handler) is Crashed.
+    let stepOnce (slot: PmSlot) (ct: CancellationToken) : Task<BatchOutcome> =
+        task {
+            try
+                return! gated slot ct (fun () -> ProcessManagerBatch.step engine rt lockTimeout slot ct)
+            with
+            | :? OperationCanceledException when ct.IsCancellationRequested -> return BatchOutcome.Interrupted
+            | e -> return BatchOutcome.Crashed(Infrastructure(sprintf "process manager %s: unexpected failure: %s" slot.Def.Name e.Message, Some e))
+        }
 
     /// Runs batches while they make progress; returns the outcome that stopped it.
     let drive (slot: PmSlot) (ct: CancellationToken) : Task<BatchOutcome> =
         task {
-            do! slot.Gate.WaitAsync(ct)
-            try
-                let mutable outcome = BatchOutcome.Handled 0
-                while (match outcome with BatchOutcome.Handled _ -> true | _ -> false) do
-                    let! o =
-                        task {
-                            try
-                                return! ProcessManagerBatch.step engine rt lockTimeout slot ct
-                            with
-                            | :? OperationCanceledException when ct.IsCancellationRequested -> return BatchOutcome.Interrupted
-                            | e ->
-                                ProcessManagerBatch.fail slot (Infrastructure(sprintf "process manager %s: %s" slot.Def.Name e.Message, Some e))
-                                return (lock slot.Sync (fun () -> if slot.Active then BatchOutcome.Waiting TimeSpan.Zero else BatchOutcome.Inactive))
-                        }
-                    outcome <- o
-                return outcome
-            finally
-                slot.Gate.Release() |> ignore
+            let mutable outcome = BatchOutcome.Handled 0
+            while (match outcome with BatchOutcome.Handled _ -> true | _ -> false) do
+                let! o = stepOnce slot ct
+                outcome <- o
+            return outcome
         }
 
     /// Handles one process manager until its position reaches `target`, it is inactive, or `ct` is cancelled.
@@ -76,13 +87,14 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
             try
                 let mutable result = None
                 while result.IsNone do
-                    let struct (active, position) = lock slot.Sync (fun () -> struct (slot.Active, slot.Position))
-                    if not active || not (ProcessManagerBatch.before position target) then
+                    let p = slot.Progress
+                    if not p.Active || not (ProcessManagerBatch.before p.Position target) then
                         result <- Some(Ok())
                     else
                         match! drive slot ct with
                         | BatchOutcome.Waiting delay -> do! Task.Delay(delay, ct)
                         | BatchOutcome.Interrupted -> result <- Some(Error Cancelled)
+                        | BatchOutcome.Crashed e -> result <- Some(Error e)
                         | BatchOutcome.CaughtUp -> result <- Some(Ok())
                         | BatchOutcome.Handled _
                         | BatchOutcome.Inactive -> ()
@@ -99,39 +111,52 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
                     | BatchOutcome.Waiting delay ->
                         let! _ = slot.Wake.WaitAsync(delay, ct)
                         ()
+                    | BatchOutcome.Crashed _ -> do! Task.Delay(backoff, ct)
                     | BatchOutcome.Interrupted -> ()
                     | _ -> do! slot.Wake.WaitAsync(ct)
             with :? OperationCanceledException ->
                 ()
         }
 
-    let control (name: string) (f: PmSlot -> unit) : Task<Result<unit, FableError>> =
+    /// Applies `control` (built from the definition, once the Gate is held) to `name` and wakes its runner.
+    let control (name: string) (ct: CancellationToken) (build: PmSlot -> Task<Result<Control, FableError>>) : Task<Result<PmSlot, FableError>> =
         match find name with
         | Error e -> Task.FromResult(Error e)
         | Ok slot ->
-            lock slot.Sync (fun () -> f slot)
-            if slot.Wake.CurrentCount = 0 then slot.Wake.Release() |> ignore
-            Task.FromResult(Ok())
-
-    let reset (slot: PmSlot) (start: StartAt) (ct: CancellationToken) : Task<Result<unit, FableError>> =
-        task {
-            try
-                do! slot.Gate.WaitAsync(ct)
+            task {
                 try
-                    match save slot.Def with
-                    | Error e -> return Error e
-                    | Ok json ->
-                        let position = resolve start
-                        lock slot.Sync (fun () ->
-                            slot.Position <- position
-                            slot.StateJson <- json
-                            slot.Attempts <- 0
-                            slot.RetryAt <- 0L)
-                        return Ok()
-                finally
-                    slot.Gate.Release() |> ignore
-            with :? OperationCanceledException ->
-                return Error Cancelled
+                    let! r =
+                        gated slot ct (fun () ->
+                            task {
+                                match! build slot with
+                                | Error e -> return Error e
+                                | Ok c ->
+                                    slot.Update(PmProgress.apply (ProcessManagerRules.effect c))
+                                    return Ok slot
+                            })
+                    wake slot
+                    return r
+                with :? OperationCanceledException ->
+                    return Error Cancelled
+            }
+
+    let fixedControl (c: Control) = fun (_: PmSlot) -> Task.FromResult(Ok c)
+
+    let done' (t: Task<Result<PmSlot, FableError>>) : Task<Result<unit, FableError>> =
+        task {
+            let! r = t
+            return Result.map ignore r
+        }
+
+    /// Reset to `start` (`rebuild`: to the origin, active).
+    let resetControl (start: StartAt) (rebuild: bool) (slot: PmSlot) =
+        task {
+            match ProcessManagerRules.initial slot.Def with
+            | Error e -> return Error e
+            | Ok json when rebuild -> return Ok(Control.Rebuild json)
+            | Ok json ->
+                let! position = Following.startPosition head start
+                return position |> Result.map (fun p -> Control.Reset(p, json))
         }
 
     interface IProcessManagerHost with
@@ -175,39 +200,22 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
             match find name with
             | Error e -> Task.FromResult(Error e)
             | Ok slot ->
-                let struct (position, active, error, attempts, json) =
-                    lock slot.Sync (fun () -> struct (slot.Position, slot.Active, slot.LastError, slot.Attempts, slot.StateJson))
+                let p = slot.Progress
                 let running = lock startLock (fun () -> not (isNull runners))
                 Task.FromResult(
-                    Ok { Name = slot.Def.Name; Position = position; Lag = engine.CountAfter position; Active = active
-                         LastError = error; Attempts = attempts; Holder = (if running then Some holder else None)
-                         State = json })
+                    Ok { Name = slot.Def.Name; Position = p.Position; Lag = engine.CountAfter p.Position; Active = p.Active
+                         LastError = p.LastError; Attempts = p.Attempts; Holder = (if running then Some holder else None)
+                         State = p.StateJson })
 
-        member _.Enable(name, _ct) =
-            control name (fun s ->
-                s.Active <- true
-                s.LastError <- None
-                s.Attempts <- 0
-                s.RetryAt <- 0L)
+        member _.Enable(name, ct) = control name ct (fixedControl Control.Enable) |> done'
 
-        member _.Disable(name, _ct) = control name (fun s -> s.Active <- false)
+        member _.Disable(name, ct) = control name ct (fixedControl Control.Disable) |> done'
 
-        member _.Reset(name, start, ct) =
-            match find name with
-            | Error e -> Task.FromResult(Error e)
-            | Ok slot ->
-                task {
-                    let! r = reset slot start ct
-                    if slot.Wake.CurrentCount = 0 then slot.Wake.Release() |> ignore
-                    return r
-                }
+        member _.Reset(name, start, ct) = control name ct (resetControl start false) |> done'
 
         member _.Rebuild(name, ct) =
-            match find name with
-            | Error e -> Task.FromResult(Error e)
-            | Ok slot ->
-                task {
-                    match! reset slot StartAt.Origin ct with
-                    | Error e -> return Error e
-                    | Ok() -> return! catchUpOne slot (engine.Head()) ct
-                }
+            task {
+                match! control name ct (resetControl StartAt.Origin true) with
+                | Error e -> return Error e
+                | Ok slot -> return! catchUpOne slot (engine.Head()) ct
+            }

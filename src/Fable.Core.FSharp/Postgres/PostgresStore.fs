@@ -179,10 +179,9 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
 
         member _.ReadAll(after, max, ct) =
             task {
-                if max < 1 then
-                    // As in memory: a page size below 1 is a caller's mistake, not an empty page.
-                    return Error(InvalidDefinition [ sprintf "ReadAll needs max of 1 or more, got %d" max ])
-                else
+                match Following.checkPage max with
+                | Error e -> return Error e
+                | Ok() ->
                     try
                         use! conn = ds.OpenConnectionAsync ct
                         let sql, ps = Events.readAll ctx after max

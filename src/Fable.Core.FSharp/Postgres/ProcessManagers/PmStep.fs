@@ -1,7 +1,7 @@
 // One step of a process manager on the connection that holds its lock: lock its row and read the next batch
 // below the horizon (one round trip), handle it and store state + checkpoint in the same transaction guarded by
-// the row's version and checkpoint (one round trip with COMMIT), or apply the error policy to the first failing
-// event (events before it still commit). Never skips an event.
+// the row's version and checkpoint (one round trip with COMMIT), or do what Core's batch verdict says on a failure
+// (roll back whole, commit the events before the failing one alone, record the failure). Never skips an event.
 namespace Fable.Postgres
 
 open System
@@ -36,118 +36,61 @@ type internal PmContext =
 
 /// Running steps.
 module internal PmStep =
-    /// The incoming event for a handler: the decoded event, None for a type the codec does not know, or the
-    /// decoding error (an unreadable payload goes through the error policy).
-    let private incoming (codec: IEventCodec) (e: RecordedEvent) =
-        match codec.Decode(e.TypeName, e.TypeVersion, e.Data) with
-        | Ok o -> Ok { Recorded = e; Event = Some o }
-        | Error(UnknownEventType _) -> Ok { Recorded = e; Event = None }
-        | Error err -> Error err
-
-    /// How a batch attempt ended inside its transaction.
-    type private Run =
-        | AllHandled of state: obj
-        /// Event `index` failed (or, with `saving`, the state after the batch could not be saved).
-        | FailedAt of index: int * error: FableError * saving: bool
-
-    /// Handles `events` in order inside the unit of work, from `state`.
-    let private handleAll (pm: ProcessManagerDef) (codec: IEventCodec) (events: RecordedEvent[]) (state: obj) (current: int ref) (uow: IUnitOfWork) (ct: CancellationToken) =
-        task {
-            let mutable s = state
-            let mutable failure = None
-            let mutable i = 0
-            while failure.IsNone && i < events.Length do
-                current.Value <- i
-                let e = events[i]
-                match incoming codec e with
-                | Error err -> failure <- Some(FailedAt(i, err, false))
-                | Ok inc ->
-                    let mutable r = Error Cancelled
-                    try
-                        let! handled = pm.Handle uow s inc ct
-                        r <- handled
-                    with
-                    | :? OperationCanceledException -> r <- Error Cancelled
-                    | ex -> r <- Error(HandlerFailed(e.TypeName, pm.Name, ex.Message, Some ex))
-                    match r with
-                    | Ok s' -> s <- s'
-                    | Error err -> failure <- Some(FailedAt(i, err, false))
-                i <- i + 1
-            match failure with
-            | Some f -> return Ok f
-            | None -> return Ok(AllHandled s)
-        }
-
-    let private describe (pm: ProcessManagerDef) (e: RecordedEvent) (err: FableError) =
-        sprintf "process manager %s: event %d (%s v%d of %O, position %O) failed: %O" pm.Name e.Id e.TypeName e.TypeVersion e.Aggregate e.Position err
-
-    /// Applies the error policy to `evt` failing with `err` at `row`.
+    /// Applies the error policy (Core's rule) to `evt` failing with `err` at `row` (guarded by its version).
     let private recordFailure (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (evt: RecordedEvent) (err: FableError) =
         task {
-            let message = describe pm evt err
-            let retryAfter, stop, maxAttempts =
-                match pm.ErrorPolicy with
-                | ErrorPolicy.Retry(interval, max) -> Some interval, false, max
-                | ErrorPolicy.Stop -> None, true, None
-            match! PmTable.fail conn ctx.Schema row message retryAfter stop maxAttempts CancellationToken.None with
+            let step = ProcessManagerRules.failure pm row.Attempts evt err
+            match! PmTable.fail conn ctx.Schema row step CancellationToken.None with
             | Some(active, attempts) ->
-                ctx.Log(sprintf "%s (attempt %d%s)" message attempts (if active then ", will retry" else ", process manager stopped"))
+                ctx.Log(sprintf "%s (attempt %d%s)" step.Error attempts (if active then ", will retry" else ", process manager stopped"))
                 return StepOutcome.Failed(err, active, attempts)
             | None -> return StepOutcome.Changed
         }
 
     /// Handles `events` in the transaction `tx` on `conn`, which holds the lock of the row `l` (due, its events
-    /// read after its checkpoint), and ends that transaction: state + checkpoint written and committed in one
-    /// round trip, or rolled back. On a failure at event k, events 0..k-1 are handled again in a new transaction
-    /// and committed, then the failure of event k is recorded.
+    /// read after its checkpoint), and ends that transaction as Core's verdict says: state + checkpoint written and
+    /// committed with the handlers' writes in one round trip, or rolled back. On a failure at event k, events
+    /// 0..k-1 are handled again in a new transaction and committed, then the failure of event k is recorded.
     let rec private handleLocked (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (l: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
         task {
-            let current = ref 0
             let! run =
-                match (try Ok(pm.Load l.State) with ex -> Error ex) with
-                | Error ex ->
-                    Task.FromResult(Ok(FailedAt(0, HandlerFailed("state", pm.Name, "the stored state cannot be loaded: " + ex.Message, Some ex), false)))
-                | Ok state -> ctx.Store.InTransaction(conn, tx, (fun uow -> handleAll pm ctx.Interpreter.Codec events state current uow ct), ct)
-            let run =
-                match run with
-                | Ok(AllHandled s) ->
-                    match (try Ok(pm.Save s) with ex -> Error ex) with
-                    | Ok json when not (isNull json) -> Choice1Of2 json
-                    | Ok _ -> Choice2Of2(FailedAt(events.Length - 1, HandlerFailed("state", pm.Name, "Save returned null", None), true))
-                    | Error ex -> Choice2Of2(FailedAt(events.Length - 1, HandlerFailed("state", pm.Name, "the state cannot be saved: " + ex.Message, Some ex), true))
-                | Ok f -> Choice2Of2 f
-                | Error err -> Choice2Of2(FailedAt(current.Value, err, false))
-            let last = events[events.Length - 1].Position
-            // A handler that swallowed a database error leaves the transaction aborted: the save fails
-            // (25P02), which counts as a failure of the batch's last event, not of the connection.
-            let! run =
-                match run with
-                | Choice1Of2 json ->
+                ctx.Store.InTransaction(conn, tx, (fun uow -> task {
+                    let! r = ProcessManagerRules.runBatch pm ctx.Interpreter.Codec uow l.State events ct
+                    return Ok r }), ct)
+            // runBatch never fails; InTransaction refuses before any event ran.
+            let run = match run with Ok r -> r | Error err -> BatchRun.FailedAt(0, err)
+            let! verdict =
+                match ProcessManagerRules.verdict events run ct.IsCancellationRequested with
+                | BatchVerdict.Commit(json, last) ->
                     task {
+                        FaultPoints.reachBeforeCheckpoint pm last
+                        // A handler that swallowed a database error leaves the transaction aborted: the write fails
+                        // (25P02), which counts as a failure of the batch's last event, not of the connection.
                         match! PmBatch.close ctx.Schema conn tx l json last with
-                        | PmClosed.Committed -> return Choice1Of2 true
-                        | PmClosed.Changed -> return Choice1Of2 false
-                        | PmClosed.Aborted p -> return Choice2Of2(FailedAt(events.Length - 1, PgErrors.ofExn None ct p, true))
+                        | PmClosed.Committed -> return Some(BatchVerdict.Commit(json, last))
+                        | PmClosed.Changed -> return None
+                        | PmClosed.Aborted p -> return Some(ProcessManagerRules.commitRefused events (PgErrors.ofExn None ct p))
                     }
-                | Choice2Of2 f -> Task.FromResult(Choice2Of2 f)
-            match run with
-            | Choice1Of2 true -> return StepOutcome.Handled(events.Length, last)
-            | Choice1Of2 false ->
+                | other -> Task.FromResult(Some other)
+            match verdict with
+            | Some(BatchVerdict.Commit(_, last)) -> return StepOutcome.Handled(events.Length, last)
+            | None ->
                 do! tx.RollbackAsync CancellationToken.None
                 return StepOutcome.Changed
-            | Choice2Of2 failure ->
+            | Some BatchVerdict.Interrupted ->
                 do! tx.RollbackAsync CancellationToken.None
-                match failure with
-                | _ when ct.IsCancellationRequested -> return raise (OperationCanceledException ct)
-                | FailedAt(_, _, true) when events.Length > 1 -> return! attempt ctx pm conn l events[0..0] ct
-                | FailedAt(0, err, _) -> return! recordFailure ctx pm conn l events[0] err
-                | FailedAt(k, err, _) ->
-                    match! attempt ctx pm conn l events[0 .. k - 1] ct with
-                    | StepOutcome.Handled _ ->
-                        let after = { l with Version = l.Version + 1L; Checkpoint = events[k - 1].Position }
-                        return! recordFailure ctx pm conn after events[k] err
-                    | other -> return other
-                | AllHandled _ -> return StepOutcome.Changed
+                return raise (OperationCanceledException ct)
+            | Some(BatchVerdict.Fail(e, err)) ->
+                do! tx.RollbackAsync CancellationToken.None
+                return! recordFailure ctx pm conn l e err
+            | Some(BatchVerdict.Retreat(k, e, err)) ->
+                do! tx.RollbackAsync CancellationToken.None
+                match! attempt ctx pm conn l events[0 .. k - 1] ct with
+                | StepOutcome.Handled _ ->
+                    // The prefix's commit cleared the error bookkeeping and moved the checkpoint.
+                    let after = { l with Version = l.Version + 1L; Checkpoint = events[k - 1].Position; Attempts = 0; LastError = None }
+                    return! recordFailure ctx pm conn after e err
+                | other -> return other
         }
 
     /// Handles the known `events` after `row` in a new transaction (a prefix of a batch that failed): locks the

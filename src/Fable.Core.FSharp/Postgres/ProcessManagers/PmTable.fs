@@ -116,25 +116,25 @@ module internal PmTable =
             return rs |> List.tryHead |> Option.map ofRow
         }
 
-    /// Records a failed attempt at the event after the checkpoint: attempts + 1, the error, the next attempt
-    /// after `retryAfter` (None: no retry planned), and inactive when `stop` or `maxAttempts` is reached.
-    /// Guarded by the version; returns (active, attempts) afterwards, None when the row changed meanwhile.
-    let fail conn (schema: string) (old: PmRow) (error: string) (retryAfter: TimeSpan option) (stop: bool) (maxAttempts: int option) ct =
+    /// Records a failed attempt at the event after the checkpoint as the error policy's `step` says (attempts, error,
+    /// next attempt by the server's clock, active only when it was and the step keeps it). Guarded by the version;
+    /// returns (active, attempts) afterwards, None when the row changed meanwhile.
+    let fail conn (schema: string) (old: PmRow) (step: FailureStep) ct =
         task {
             let! rs =
                 rows conn null
                     (sprintf
-                        """UPDATE %s SET attempts = attempts + 1, last_error = $2,
-                                  next_attempt_at = CASE WHEN $3::interval IS NULL THEN NULL ELSE clock_timestamp() + $3::interval END,
-                                  active = active AND NOT ($4 OR ($5::integer IS NOT NULL AND attempts + 1 >= $5::integer)),
-                                  version = version + 1, updated_at = now()
+                        """UPDATE %s SET attempts = $2, last_error = $3,
+                                  next_attempt_at = CASE WHEN $4::interval IS NULL THEN NULL ELSE clock_timestamp() + $4::interval END,
+                                  active = active AND $5, version = version + 1, updated_at = now()
                            WHERE name = $1 AND version = $6
                            RETURNING active, attempts"""
                         (table schema))
-                    [ text old.Name; text error
-                      optional NpgsqlDbType.Interval (retryAfter |> Option.map box)
-                      bool stop
-                      optional NpgsqlDbType.Integer (maxAttempts |> Option.map box)
+                    [ text old.Name
+                      NpgsqlParameter(Value = step.Attempts, NpgsqlDbType = NpgsqlDbType.Integer)
+                      text step.Error
+                      optional NpgsqlDbType.Interval (step.RetryAfter |> Option.map box)
+                      bool step.Active
                       bigint old.Version ] ct
             return rs |> List.tryHead |> Option.map (fun r -> (r["active"] :?> bool), (r["attempts"] :?> int))
         }
@@ -151,30 +151,26 @@ module internal PmTable =
             (sprintf "UPDATE %s SET holder = NULL, holder_pid = NULL WHERE name = $1 AND holder_pid = pg_backend_pid()" (table schema))
             [ text name ] ct
 
-    /// Enables `name` and clears its error bookkeeping (after a batch in flight); 0 when there is no such row.
-    let enable conn (schema: string) (name: string) ct =
+    /// Applies a control operation's `effect` (Core's rule) to `name`, after a batch in flight and before the next
+    /// one; 0 when there is no such row.
+    let apply conn (schema: string) (name: string) (effect: ControlEffect) ct =
+        let moves = effect.Moves.IsSome
+        let checkpoint, state = defaultArg effect.Moves (Position.Origin, "null")
         control conn schema name
             (sprintf
-                "UPDATE %s SET active = true, attempts = 0, last_error = NULL, next_attempt_at = NULL, version = version + 1, updated_at = now() WHERE name = $1"
-                (table schema))
-            [ text name ] ct
-
-    /// Disables `name` (waits for a batch in flight, and goes before the next one); 0 when there is no such row.
-    let disable conn (schema: string) (name: string) ct =
-        control conn schema name
-            (sprintf "UPDATE %s SET active = false, version = version + 1, updated_at = now() WHERE name = $1" (table schema))
-            [ text name ] ct
-
-    /// Moves `name` to `checkpoint` with `state`, clears the error bookkeeping and enables it when `activate`
-    /// (waits for a batch in flight, and goes before the next one); 0 when there is no such row.
-    let reset conn (schema: string) (name: string) (state: string) (checkpoint: Position) (activate: bool) ct =
-        control conn schema name
-            (sprintf
-                """UPDATE %s SET state = $2, checkpoint_tx = $3, checkpoint_id = $4, attempts = 0, last_error = NULL,
-                          next_attempt_at = NULL, active = active OR $5, version = version + 1, updated_at = now()
+                """UPDATE %s SET state = CASE WHEN $2 THEN $3 ELSE state END,
+                          checkpoint_tx = CASE WHEN $2 THEN $4 ELSE checkpoint_tx END,
+                          checkpoint_id = CASE WHEN $2 THEN $5 ELSE checkpoint_id END,
+                          active = COALESCE($6, active),
+                          attempts = CASE WHEN $7 THEN 0 ELSE attempts END,
+                          last_error = CASE WHEN $7 THEN NULL ELSE last_error END,
+                          next_attempt_at = CASE WHEN $7 THEN NULL ELSE next_attempt_at END,
+                          version = version + 1, updated_at = now()
                    WHERE name = $1"""
                 (table schema))
-            [ text name; jsonb state; bigint checkpoint.Tx; bigint checkpoint.Id; bool activate ] ct
+            [ text name; bool moves; jsonb state; bigint checkpoint.Tx; bigint checkpoint.Id
+              optional NpgsqlDbType.Boolean (effect.Active |> Option.map box)
+              bool effect.ClearsFailure ] ct
 
     /// The status of `name`: its row, the committed events after its checkpoint (those still behind the horizon
     /// included: they are committed and not handled yet; by the no-skip rule none can be before the checkpoint),

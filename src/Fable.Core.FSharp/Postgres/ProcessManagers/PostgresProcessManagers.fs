@@ -68,16 +68,7 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
             })
 
     static let positionOf (interpreter: IInterpreter) (start: StartAt) (ct: CancellationToken) =
-        match start with
-        | StartAt.Origin -> Task.FromResult(Ok Position.Origin)
-        | StartAt.After p -> Task.FromResult(Ok p)
-        | StartAt.Head -> interpreter.Head ct
-
-    static let initialJson (pm: ProcessManagerDef) =
-        match (try Ok(pm.Save pm.Initial) with e -> Error e.Message) with
-        | Ok json when not (isNull json) -> Ok json
-        | Ok _ -> Error(InvalidDefinition [ sprintf "process manager %s: Save of the initial state returned null" pm.Name ])
-        | Error m -> Error(InvalidDefinition [ sprintf "process manager %s: the initial state cannot be saved: %s" pm.Name m ])
+        Following.startPosition (fun () -> interpreter.Head ct) start
 
     /// Registers the process managers of the store's runtime (rows missing from the table are inserted at their
     /// StartAt; existing rows keep their checkpoint and state) and returns their host, not started.
@@ -104,7 +95,7 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                 let mutable failure = None
                 for pm in pms do
                     if failure.IsNone then
-                        match initialJson pm with
+                        match ProcessManagerRules.initial pm with
                         | Error e -> failure <- Some e
                         | Ok json ->
                             match! positionOf interpreter pm.StartAt ct with
@@ -176,12 +167,12 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
         member _.Enable(name, ct) =
             match find name with
             | Error e -> Task.FromResult(Error e)
-            | Ok pm -> control pm.Name ct (fun conn -> PmTable.enable conn ctx.Schema pm.Name ct)
+            | Ok pm -> control pm.Name ct (fun conn -> PmTable.apply conn ctx.Schema pm.Name (ProcessManagerRules.effect Control.Enable) ct)
 
         member _.Disable(name, ct) =
             match find name with
             | Error e -> Task.FromResult(Error e)
-            | Ok pm -> control pm.Name ct (fun conn -> PmTable.disable conn ctx.Schema pm.Name ct)
+            | Ok pm -> control pm.Name ct (fun conn -> PmTable.apply conn ctx.Schema pm.Name (ProcessManagerRules.effect Control.Disable) ct)
 
         member this.Reset(name, start, ct) = this.ResetTo(name, start, false, ct)
 
@@ -212,15 +203,17 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                     |> function Some e -> Error e | None -> Ok()
         }
 
-    /// Moves `name` to `start` with its initial state (waiting for a batch in flight); `activate` also enables it.
-    member private _.ResetTo(name: string, start: StartAt, activate: bool, ct: CancellationToken) : Task<Result<unit, FableError>> =
+    /// Moves `name` to `start` with its initial state (waiting for a batch in flight); `rebuild`: to the origin, active.
+    member private _.ResetTo(name: string, start: StartAt, rebuild: bool, ct: CancellationToken) : Task<Result<unit, FableError>> =
         task {
-            match find name |> Result.bind (fun pm -> initialJson pm |> Result.map (fun j -> pm, j)) with
+            match find name |> Result.bind (fun pm -> ProcessManagerRules.initial pm |> Result.map (fun j -> pm, j)) with
             | Error e -> return Error e
             | Ok(pm, json) ->
                 match! positionOf ctx.Interpreter start ct with
                 | Error e -> return Error e
-                | Ok position -> return! control pm.Name ct (fun conn -> PmTable.reset conn ctx.Schema pm.Name json position activate ct)
+                | Ok position ->
+                    let c = if rebuild then Control.Rebuild json else Control.Reset(position, json)
+                    return! control pm.Name ct (fun conn -> PmTable.apply conn ctx.Schema pm.Name (ProcessManagerRules.effect c) ct)
         }
 
     interface IAsyncDisposable with
