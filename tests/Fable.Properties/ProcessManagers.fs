@@ -126,4 +126,67 @@ let stopKeepsError (fixture: Fixture) =
                 Expect.equal (seenBy inst "fragile").Length n "after enabling, every event is handled"
                 Expect.equal (status inst "fragile").Lag 0L "caught up"))
 
-let tests (fixture: Fixture) = [ exactlyOnce fixture; retryThenSucceed fixture; stopKeepsError fixture ]
+/// How many events a handle wrote for, per event id (`counting` process managers).
+let private timesHandled (inst: Instance) (pm: string) =
+    rows inst seenTable
+    |> List.filter (fun r -> Row.tryGet "pm" r = Some(box pm))
+    |> List.map (fun r -> Convert.ToInt64 r["event"], Convert.ToInt64 r["times"])
+    |> Map.ofList
+
+/// A fault injected between a batch's handler writes and its checkpoint write (FaultPoints, on both interpreters):
+/// after each failed attempt the handlers' writes and the checkpoint/state agree (neither survives alone); after
+/// recovery (by CatchUp on the caller's task, or by background runners) every event was handled exactly once.
+let faultBeforeCheckpoint (fixture: Fixture) =
+    propertyOn fixture "a failure between a batch's handler writes and its checkpoint leaves neither behind, and every event is then handled exactly once" 40
+        (Gen.zip3 (Gen.zip (Gen.choose (1, 14)) (Gen.choose (1, 4)))
+                  (Gen.choose (0, 4) |> Gen.bind (fun k -> Gen.listOfLength k (Gen.choose (0, 6))))
+                  (Gen.elements [ Runners; CatchUpAfterwards ]))
+        (fun ((n, batchSize), faulty, drive) ->
+            let faulty = Set.ofList faulty
+            let name = "fault-" + Guid.NewGuid().ToString("N")
+            let pm = { counting name with BatchSize = batchSize; ErrorPolicy = ErrorPolicy.Retry(TimeSpan.FromMilliseconds 1.0, None) }
+            let calls = ref 0
+            let injected = ref 0
+            FaultPoints.armBeforeCheckpoint pm (fun _ ->
+                let call = Threading.Interlocked.Increment &calls.contents - 1
+                if faulty.Contains call then
+                    Threading.Interlocked.Increment &injected.contents |> ignore
+                    raise (exn "fault injected before the checkpoint"))
+            try
+                withInstance fixture (runtimeWith [ pm ]) (fun inst ->
+                    let host = inst.ProcessManagers
+                    appendNotes inst.Interpreter (Guid.NewGuid()) n
+                    settle inst
+                    let all = readAll inst
+                    // The handlers' writes are exactly those of the events up to the checkpoint, and the state counts them.
+                    let consistent (when': string) =
+                        let st = status inst name
+                        let upTo = if st.Position = Position.Origin then 0 else 1 + (all |> List.findIndex (fun e -> e.Position = st.Position))
+                        let times = timesHandled inst name
+                        for (k, e) in List.indexed all do
+                            Expect.equal (times.TryFind e.Id |> Option.defaultValue 0L) (if k < upTo then 1L else 0L)
+                                (sprintf "%s: event %d of %d has a handler write exactly when the checkpoint (%d events) covers it" when' k n upTo)
+                        Expect.equal st.State (string upTo) (sprintf "%s: the stored state counts the events up to the checkpoint" when')
+                        st
+                    if drive = Runners then wait (host.Start ct)
+                    let mutable finished = false
+                    let mutable failures = 0
+                    while not finished do
+                        match run (host.CatchUp(guard ())) with
+                        | Ok() -> finished <- true
+                        | Error(Infrastructure(m, _)) when m.Contains "fault injected" ->
+                            failures <- failures + 1
+                            Expect.isLessThanOrEqual failures faulty.Count "each injected fault fails one CatchUp at most"
+                            // With runners started they may be handling meanwhile: look only once they are stopped.
+                            if drive = CatchUpAfterwards then consistent (sprintf "after fault %d" failures) |> ignore
+                        | Error e -> failtestf "CatchUp failed with %O" e
+                    wait (host.Stop())
+                    let st = consistent "after recovery"
+                    Expect.equal st.Lag 0L "every event is handled"
+                    Expect.equal (st.Active, st.Attempts, st.LastError) (true, 0, None) "a failure of the runner is no handler failure"
+                    if drive = CatchUpAfterwards then
+                        Expect.equal failures injected.Value "every injected fault failed its CatchUp")
+            finally
+                FaultPoints.disarm pm)
+
+let tests (fixture: Fixture) = [ exactlyOnce fixture; retryThenSucceed fixture; stopKeepsError fixture; faultBeforeCheckpoint fixture ]
