@@ -131,7 +131,7 @@ module internal Emit =
                         | Ok(_, _, []) ->
                             return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
                         | Ok(state', last', recorded) ->
-                            match AggregateRows.columnsOf def state' with
+                            match AggregateRows.columnsOf ctx.Runtime def row.IsNone state' with
                             | Error e -> return Error e
                             | Ok cols ->
                                 // A provisional last id is the one the final INSERT takes last (None: currval).
@@ -186,7 +186,7 @@ module internal Emit =
                         match! Steps.applyEvents ctx.Runtime uow def id initial None events record true ct with
                         | Error e -> return Error e
                         | Ok(state, last, _) ->
-                            match AggregateRows.columnsOf def state with
+                            match AggregateRows.columnsOf ctx.Runtime def row.IsNone state with
                             | Error e -> return Error e
                             | Ok cols ->
                                 let old = row |> Option.bind Sql.lastEventId
