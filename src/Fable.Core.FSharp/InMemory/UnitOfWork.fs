@@ -216,7 +216,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                                f: AggregateId -> AggregateSlot -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
         if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
         else
-            match AggregateDef.checkKey def key with
+            match AggregateDef.check rt.Tables def key with
             | Error e -> Task.FromResult(Error e)
             | Ok() ->
                 task {
@@ -248,7 +248,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         member this.Emit<'S>(def: AggregateDef<'S>, key, expected, decide, ct) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
             else
-                match AggregateDef.checkKey def key with
+                match AggregateDef.check rt.Tables def key with
                 | Error e -> Task.FromResult(Error e)
                 | Ok() -> this.EmitTask(def, key, expected, decide, ct)
 
@@ -258,7 +258,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         member _.Load<'S>(def: AggregateDef<'S>, key, _ct) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
             else
-                match AggregateDef.checkKey def key with
+                match AggregateDef.check rt.Tables def key with
                 | Error e -> Task.FromResult(Error e)
                 | Ok() ->
                     let row = overlay.View { Table = def.Table; Id = key.Value }

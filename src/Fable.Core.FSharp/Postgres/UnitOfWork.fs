@@ -11,7 +11,7 @@ type internal PgUnitOfWork(ctx: Context, session: Session) as this =
 
     interface IUnitOfWork with
         member _.Emit(def, key, expected, decide, ct) = Emit.emit ctx session (this :> IUnitOfWork) def key expected decide ct
-        member _.Load(def, key, ct) = Emit.load session def key ct
+        member _.Load(def, key, ct) = Emit.load ctx session def key ct
         member _.Log(id, ct) = Emit.log ctx session id ct
         member _.Replay(def, key, ct) = Emit.replay ctx session (this :> IUnitOfWork) def key ct
         member _.Tables = tables
