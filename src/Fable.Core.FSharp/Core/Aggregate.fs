@@ -58,7 +58,12 @@ module AggregateDef =
     /// Checks that `key` is of the definition's key kind and that the definition's table is declared as an
     /// aggregate table of that kind: the same error on every interpreter, before anything is read or sent.
     let check (tables: TableSchemas) (def: AggregateDef<'S>) (key: AggregateKey) =
-        checkKey def key |> Result.bind (fun () -> TableSchema.aggregate tables def.Table def.KeyKind |> Result.map ignore)
+        match checkKey def key with
+        | Error e -> Error e
+        | Ok() ->
+            match TableSchema.aggregate tables def.Table def.KeyKind with
+            | Error e -> Error e
+            | Ok _ -> Ok()
 
 /// Pure helpers over decide/evolve.
 module Decider =

@@ -128,7 +128,7 @@ module TableSchema =
             match failed with
             | Some e -> Error e
             | None when isNull values[0] -> key t null |> Result.map (fun _ -> null)
-            | None -> Ok(CompactRow.OfPairs(Seq.zip names values) :> Row)
+            | None -> Ok(CompactRow(names.ToArray(), values.ToArray()) :> Row)
 
     /// Ok when inserting `row` (coerced) gives every NOT NULL column a value; Unstorable naming the first that
     /// lacks one otherwise (PostgreSQL's not-null violation, decided before anything is sent).
@@ -149,12 +149,9 @@ module TableSchema =
 
     /// `row` with every column of `t` (the ones it lacks as null), in declared order: a row as it reads back.
     let complete (t: TableSchema) (row: Row) : Row =
-        CompactRow.OfPairs(
-            t.Columns
-            |> Seq.map (fun c ->
-                match row.TryGetValue c.Name with
-                | true, v -> c.Name, v
-                | _ -> c.Name, null)) :> Row
+        CompactRow(
+            t.Columns |> Array.map (fun c -> c.Name),
+            t.Columns |> Array.map (fun c -> match row.TryGetValue c.Name with | true, v -> v | _ -> null)) :> Row
 
     /// The canonical value of ToRow's column `name` for an aggregate table `t`: the column must be declared (not `id`
     /// or `last_event_id`, which Fable owns) and take the value.
@@ -169,34 +166,42 @@ module TableSchema =
                     sprintf "aggregate table %s has no declared column %s (written by ToRow); declare it with the aggregate's columns or fix the name" t.Name name ])
 
     /// ToRow's row for an aggregate table, coerced; when `inserting`, every NOT NULL column must be in it and the
-    /// declared columns it lacks are added as null (the row reads back as PostgreSQL's would).
+    /// declared columns it lacks are added as null (the row reads back as PostgreSQL's would). Runs on every emit:
+    /// two arrays, no other allocation when the row is fine.
     let coerceToRow (t: TableSchema) (inserting: bool) (row: Row) : Result<Row, FableError> =
         if isNull (box row) then Error(InvalidDefinition [ sprintf "ToRow of aggregate %s returned null" t.Name ])
         else
-            let names = Array.zeroCreate<string> row.Count
-            let values = Array.zeroCreate<obj> row.Count
-            let mutable i = 0
-            let mutable failed = None
-            for kv in row do
+            let n = row.Count
+            let names = Array.zeroCreate<string> n
+            let values = Array.zeroCreate<obj> n
+            let mutable failed = ValueNone
+            let inline take i (name: string) (v: obj) =
                 if failed.IsNone then
-                    match toRowValue t kv.Key kv.Value with
-                    | Error e -> failed <- Some e
+                    match toRowValue t name v with
+                    | Error e -> failed <- ValueSome e
                     | Ok x ->
-                        names[i] <- kv.Key
+                        names[i] <- name
                         values[i] <- x
-                        i <- i + 1
+            match row with
+            | :? CompactRow as c ->
+                for i in 0 .. n - 1 do
+                    take i c.Names[i] c.Values[i]
+            | _ ->
+                let mutable i = 0
+                for kv in row do
+                    take i kv.Key kv.Value
+                    i <- i + 1
             match failed with
-            | Some e -> Error e
-            | None ->
-                let coerced = CompactRow.OfPairs(Seq.zip names values) :> Row
+            | ValueSome e -> Error e
+            | ValueNone ->
+                let coerced = CompactRow(names, values) :> Row
                 if not inserting then Ok coerced
                 else
-                    checkInsert t coerced
-                    |> Result.map (fun () ->
-                        if coerced.Count = t.Decl.Columns.Length then coerced
-                        else
-                            CompactRow.OfPairs(
-                                t.Decl.Columns |> Seq.map (fun c ->
-                                    match coerced.TryGetValue c.Name with
-                                    | true, v -> c.Name, v
-                                    | _ -> c.Name, null)) :> Row)
+                    match checkInsert t coerced with
+                    | Error e -> Error e
+                    | Ok() when n = t.Decl.Columns.Length -> Ok coerced
+                    | Ok() ->
+                        let all = t.Decl.Columns
+                        Ok(CompactRow(
+                            [| for c in all -> c.Name |],
+                            [| for c in all -> match coerced.TryGetValue c.Name with | true, v -> v | _ -> null |]) :> Row)
