@@ -24,11 +24,16 @@ let accountsIn (table: string) : AggregateDef<int64> =
 /// The accounts of the main store (rows 1–3 and 6).
 let accounts = accountsIn "fable_accounts"
 
-/// The events registry and an empty route (no extra work) for Deposited.
+/// Every accounts table the benchmark's stores emit to (each store checks them all when it is created).
+let accountTables =
+    [ "fable_accounts"; "fable_accounts_notify"; "fable_wake_accounts"; "fable_notify_on_accounts"; "fable_notify_off_accounts" ]
+
+/// The events registry, an empty route (no extra work) for Deposited and the declared accounts tables.
 let definition (pms: ProcessManagerDef list) =
     { Events = EventRegistry.empty |> EventRegistry.add (EventType.create<Deposited> "deposited")
       Router = Router.empty |> Router.route<Deposited> []
-      ProcessManagers = pms }
+      ProcessManagers = pms
+      Tables = [ for t in accountTables -> TableDecl.aggregate t KeyKind.Int [ TableDecl.column "balance" ColumnType.BigInt ] ] }
 
 /// A process manager that counts what it handles and calls `onEvent` (for latency measurements).
 let counter (name: string) (onEvent: RecordedEvent -> unit) =

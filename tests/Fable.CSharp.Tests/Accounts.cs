@@ -30,6 +30,7 @@ public static class Accounts
                 initial: id => new Account((Guid)id, null, 0, false),
                 toRow: a => Rows.Of(("owner", a.Owner), ("balance", a.Balance), ("is_open", a.IsOpen)),
                 ofRow: r => new Account(r.Value<Guid>("id"), r.Value<string>("owner"), r.Value<long>("balance"), r.Value<bool>("is_open")))
+            .Columns(t => t.Text("owner", nullable: true).BigInt("balance").Boolean("is_open"))
             .On<Opened>((a, e) => a with { Owner = e.Owner, IsOpen = true })
             .On<Deposited>((a, e) => a with { Balance = a.Balance + e.Amount })
             .On<Withdrawn>((a, e) => a with { Balance = a.Balance - e.Amount });
@@ -60,6 +61,8 @@ public static class Accounts
          .Event<Exploded>("exploded")
          .Event<Unrouted>("unrouted")
          .Aggregate(Type)
+         .Table("ledger", KeyKind.Uuid, t => t.Uuid("account_id").BigInt("event_id").BigInt("amount"))
+         .Table("account_totals", KeyKind.Text, t => t.BigInt("deposited"))
          .Routes(Routes)
          .ProcessManager(Statistics);
 

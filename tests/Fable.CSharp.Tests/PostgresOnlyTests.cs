@@ -156,5 +156,6 @@ public sealed class PostgresOnlyTests : IAsyncLifetime
         AggregateType<Account>.Create("accounts", KeyKind.Uuid, id => new Account((Guid)id, null, 0, false),
                                       a => Rows.Of(("owner", a.Owner), ("balance", a.Balance), ("is_open", a.IsOpen)),
                                       r => new Account(r.Value<Guid>("id"), r.Value<string>("owner"), r.Value<long>("balance"), r.Value<bool>("is_open")))
+                              .Columns(t => t.Text("owner", nullable: true).BigInt("balance").Boolean("is_open"))
                               .On<OpenedV2>((a, e) => a with { Owner = e.Holder, IsOpen = true });
 }

@@ -14,12 +14,13 @@ public static class Bank
 {
     public static readonly Error NotOpen = Error.New(1, "the account is not open");
 
-    // An aggregate: its table, key, initial state, evolve per event type, row <-> state.
+    // An aggregate: its table, key, initial state, row <-> state, the columns it writes, evolve per event type.
     public static readonly AggregateType<Account> Accounts =
         AggregateType<Account>.Create("accounts", KeyKind.Uuid,
                 initial: id => new Account((Guid)id, null, 0),
                 toRow: a => Rows.Of(("owner", a.Owner), ("balance", a.Balance)),
                 ofRow: r => new Account(r.Value<Guid>("id"), r.Value<string>("owner"), r.Value<long>("balance")))
+            .Columns(t => t.Text("owner", nullable: true).BigInt("balance"))
             .On<Opened>((a, e) => a with { Owner = e.Owner })
             .On<Deposited>((a, e) => a with { Balance = a.Balance + e.Amount });
 
@@ -38,6 +39,7 @@ public static class Bank
             .Event<Opened>("opened")
             .Event<Deposited>("deposited")
             .Aggregate(Accounts)
+            .Table("ledger", KeyKind.Int, t => t.Uuid("account_id").BigInt("amount"))
             .Routes(Routes)
             .UseInMemory()                               // or .UsePostgres(dataSource)
             .Build()

@@ -133,23 +133,23 @@ let events =
     |> EventRegistry.add (EventType.create<Unrouted> "account.unrouted")
     |> EventRegistry.add (EventType.create<Incremented> "counter.incremented")
 
-/// The tables the domain needs.
+/// The tables the domain needs (every column nullable, as the tests write partial rows).
 let tables: TableSpec list =
-    [ { Name = accountsTable; KeyKind = KeyKind.Uuid; IsAggregate = true
-        Columns = [ "owner", "text"; "balance", "bigint"; "event_count", "bigint"; "closed", "boolean"; "notes", "bigint" ] }
-      { Name = ledgerTable; KeyKind = KeyKind.Int; IsAggregate = false
-        Columns = [ "account", "uuid"; "amount", "bigint"; "balance", "bigint" ] }
-      { Name = notesTable; KeyKind = KeyKind.Int; IsAggregate = false; Columns = [ "account", "uuid"; "text", "text" ] }
-      { Name = countersTable; KeyKind = KeyKind.Text; IsAggregate = true
-        Columns = [ "value", "bigint"; "event_count", "bigint" ] }
-      { Name = kvTable; KeyKind = KeyKind.Int; IsAggregate = false
-        Columns = [ "a", "bigint"; "b", "bigint"; "c", "text" ] }
-      { Name = seenTable; KeyKind = KeyKind.Text; IsAggregate = false
-        Columns = [ "pm", "text"; "event", "bigint"; "aggregate", "text"; "prev", "bigint"; "seq", "bigint"; "times", "bigint" ] }
-      { Name = traceTable; KeyKind = KeyKind.Int; IsAggregate = false; Columns = [ "handler", "text" ] } ]
+    let n name (t: ColumnType) = TableDecl.nullable name t
+    [ TableDecl.aggregate accountsTable KeyKind.Uuid
+          [ n "owner" ColumnType.Text; n "balance" ColumnType.BigInt; n "event_count" ColumnType.BigInt
+            n "closed" ColumnType.Boolean; n "notes" ColumnType.BigInt ]
+      TableDecl.table ledgerTable KeyKind.Int [ n "account" ColumnType.Uuid; n "amount" ColumnType.BigInt; n "balance" ColumnType.BigInt ]
+      TableDecl.table notesTable KeyKind.Int [ n "account" ColumnType.Uuid; n "text" ColumnType.Text ]
+      TableDecl.aggregate countersTable KeyKind.Text [ n "value" ColumnType.BigInt; n "event_count" ColumnType.BigInt ]
+      TableDecl.table kvTable KeyKind.Int [ n "a" ColumnType.BigInt; n "b" ColumnType.BigInt; n "c" ColumnType.Text ]
+      TableDecl.table seenTable KeyKind.Text
+          [ n "pm" ColumnType.Text; n "event" ColumnType.BigInt; n "aggregate" ColumnType.Text; n "prev" ColumnType.BigInt
+            n "seq" ColumnType.BigInt; n "times" ColumnType.BigInt ]
+      TableDecl.table traceTable KeyKind.Int [ n "handler" ColumnType.Text ] ]
 
 /// The domain's definition with extra process managers.
-let definition (pms: ProcessManagerDef list) = { Events = events; Router = router; ProcessManagers = pms }
+let definition (pms: ProcessManagerDef list) = { Events = events; Router = router; ProcessManagers = pms; Tables = tables }
 
 /// The domain's runtime with extra process managers (fails the test when invalid).
 let runtimeWith (pms: ProcessManagerDef list) =

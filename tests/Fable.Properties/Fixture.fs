@@ -4,13 +4,9 @@ module Fable.Tests.Fixture
 open System.Threading.Tasks
 open Fable
 
-/// A table the test domain needs, described portably (Postgres fixtures create it; in-memory ignores it).
-type TableSpec =
-    { Name: string
-      KeyKind: KeyKind
-      /// Columns besides `id` (and `last_event_id` when `IsAggregate`), as (name, SQL type).
-      Columns: (string * string) list
-      IsAggregate: bool }
+/// A table the test domain needs: Core's declaration. Fixtures declare it in the runtime (both interpreters enforce
+/// it) and the Postgres fixture creates it from the same declaration.
+type TableSpec = TableDecl
 
 /// One isolated interpreter instance (own schema/database on Postgres).
 type Instance =
@@ -30,4 +26,11 @@ type Fixture =
       /// The number of cases a property runs on this interpreter, given its case count in memory (a real
       /// server is slower per case; it still runs tens of cases on real threads).
       Cases: int -> int
+      /// An instance for the runtime with these tables declared (besides the runtime's own).
       Create: Runtime -> TableSpec list -> Task<Instance> }
+
+/// `rt` with `tables` declared (fails the test when the declarations are invalid).
+let declare (tables: TableSpec list) (rt: Runtime) =
+    match Runtime.declare tables rt with
+    | Ok rt -> rt
+    | Error e -> failwithf "the test tables are invalid: %O" e

@@ -1,4 +1,4 @@
-// The interpreter fixtures the suite runs against. The in-memory one needs no setup: tables appear on first write.
+// The interpreter fixtures the suite runs against. The in-memory one needs no setup: it enforces the declared tables.
 module Fable.Tests.Fixtures
 
 open System.Threading.Tasks
@@ -10,8 +10,8 @@ let inMemory: Fixture =
     { Name = "in-memory"
       Cases = id
       Create =
-        fun rt _tables ->
-            let store = InMemoryStore.Create rt
+        fun rt tables ->
+            let store = InMemoryStore.Create(declare tables rt)
             Task.FromResult
                 { Interpreter = store.Interpreter
                   ProcessManagers = store.ProcessManagers

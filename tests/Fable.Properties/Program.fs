@@ -25,7 +25,8 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
           if fixture.Name <> Fixtures.inMemory.Name then
               testList "agreement" (Agreement.tests Fixtures.inMemory fixture)
-              testList "process-manager agreement" (AgreementProcessManagers.tests Fixtures.inMemory fixture) ]
+              testList "process-manager agreement" (AgreementProcessManagers.tests Fixtures.inMemory fixture)
+              testList "table agreement" (AgreementTables.tests Fixtures.inMemory fixture) ]
 
 let allTests =
     testList "fable" [

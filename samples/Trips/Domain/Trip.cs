@@ -28,6 +28,9 @@ public static class Trips
                 initial: id => new Trip((Guid)id, TripStatus.New, null, null, null, null, null, 0),
                 toRow: ToRow,
                 ofRow: OfRow)
+            .Columns(t => t.Text("status").Uuid("animal_id", nullable: true).Uuid("tracker_id", nullable: true)
+                           .Uuid("started_by_id", nullable: true).TimestampTz("started_at", nullable: true)
+                           .TimestampTz("ended_at", nullable: true).Integer("alarm_count"))
             .On<TripStarted>((t, e) => t with
             {
                 Status = TripStatus.Active, AnimalId = e.AnimalId, TrackerId = e.TrackerId, StartedById = e.StartedById,

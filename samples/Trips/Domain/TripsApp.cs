@@ -6,7 +6,8 @@ namespace TripsSample.Domain;
 /// <summary>The trips domain's registration.</summary>
 public static class TripsApp
 {
-    /// <summary>Event types, the trip aggregate, the trip and grant routes and the statistics process manager.</summary>
+    /// <summary>Event types, the trip aggregate, the tables its handlers use, the trip and grant routes and the statistics
+    /// process manager.</summary>
     public static FableBuilder Register(FableBuilder builder) =>
         builder.Event<TripStarted>("trip_started")
                .Event<TripEnded>("trip_ended")
@@ -14,6 +15,11 @@ public static class TripsApp
                .Event<TripGrantRevoked>("trip_grant_revoked")
                .Event<AlarmRaised>("alarm_raised")
                .Aggregate(Trips.Type)
+               .Table("animals", KeyKind.Uuid, t => t.Text("name").Uuid("owner_id"))
+               .Table("trackers", KeyKind.Uuid, t => t.Text("serial").Boolean("registered"))
+               .Table("trip_grants", KeyKind.Text, t => t.Uuid("trip_id").Uuid("user_id").Text("role"))
+               .Table("trip_alarms", KeyKind.Int, t => t.Uuid("trip_id").Text("kind").TimestampTz("raised_at"))
+               .Table("trip_statistics", KeyKind.Uuid, t => t.Integer("trips").Integer("ended").Integer("alarms").Double("minutes"))
                .Routes(TripHandlers.Routes())
                .Routes(GrantHandlers.Routes())
                .ProcessManager(TripStatistics.ProcessManager);

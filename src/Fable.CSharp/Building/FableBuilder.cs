@@ -15,6 +15,7 @@ public sealed class FableBuilder
 
     private readonly List<EventRegistration> events = [];
     private readonly List<RegisteredAggregate> aggregates = [];
+    private readonly List<(string Name, KeyKind KeyKind, bool IsAggregate, TableColumns Columns)> tables = [];
     private readonly List<Func<Registry, ProcessManagerDef>> processManagers = [];
     private readonly List<(string Name, IReadOnlyCollection<Type> Types, IReadOnlyList<string> Problems)> processManagerInfo = [];
     private readonly List<string> problems = [];
@@ -54,7 +55,21 @@ public sealed class FableBuilder
     public FableBuilder Aggregate<TState>(AggregateType<TState> type)
     {
         if (type is null) problems.Add("an aggregate type is null");
-        else aggregates.Add(new RegisteredAggregate(type, type.Table, type.EvolvedEventTypes, type.Problems, Interop.Checker(type)));
+        else aggregates.Add(new RegisteredAggregate(type, type.Table, type.KeyKind, type.TableColumns, type.EvolvedEventTypes, type.Problems,
+                                                    Interop.Checker(type)));
+        return this;
+    }
+
+    /// <summary>Declares an ordinary table that handlers and decisions use through <c>ctx.Tables</c>: its name, the type
+    /// of its primary key <c>id</c> and its other columns, e.g. <c>.Table("ledger", KeyKind.Int, t =>
+    /// t.Uuid("account_id").BigInt("amount").Text("note", nullable: true))</c>. Both interpreters refuse a table call
+    /// on an undeclared table or column, a wrong key type and a value the column does not take; on PostgreSQL Build
+    /// checks the table against the database.</summary>
+    public FableBuilder Table(string name, KeyKind keyKind, Func<TableColumns, TableColumns> columns)
+    {
+        var declared = columns?.Invoke(TableColumns.None);
+        if (declared is null) problems.Add($"table {name} has null columns");
+        else tables.Add((name ?? "", keyKind, false, declared));
         return this;
     }
 
@@ -141,7 +156,8 @@ public sealed class FableBuilder
         var router = Interop.Router(routes.Entries, registry, routeProblems);
         routeProblems.ForEach(Problem);
         var eventTypes = events.Select(e => Interop.EventType(e.ClrType, e.Name, e.Version, e.Upcasters));
-        var runtime = Interop.Runtime(eventTypes, json, router, processManagers.Select(p => p(registry)).ToList());
+        var declared = tables.Concat(aggregates.Select(a => (a.Table, a.KeyKind, true, a.Columns)));
+        var runtime = Interop.Runtime(eventTypes, json, router, processManagers.Select(p => p(registry)).ToList(), declared);
         runtime.IfLeft(e =>
         {
             if (e is FableErrors.InvalidDefinition d) d.Problems.ToList().ForEach(Problem);
@@ -158,5 +174,5 @@ public sealed class FableBuilder
 }
 
 /// <summary>An aggregate type as the builder and the interpreter check see it.</summary>
-internal sealed record RegisteredAggregate(object Type, string Table, IReadOnlyCollection<Type> Evolved, IReadOnlyList<string> Problems,
-                                           AggregateChecker Check);
+internal sealed record RegisteredAggregate(object Type, string Table, KeyKind KeyKind, TableColumns Columns, IReadOnlyCollection<Type> Evolved,
+                                           IReadOnlyList<string> Problems, AggregateChecker Check);

@@ -15,8 +15,10 @@ public sealed class AggregateType<TState>
     private AggregateType(string table, KeyKind keyKind, Func<object, TState> initial,
                           Func<TState, IReadOnlyDictionary<string, object?>> toRow,
                           Func<IReadOnlyDictionary<string, object?>, TState> ofRow,
-                          ImmutableDictionary<Type, Func<TState, object, TState>> evolvers, ImmutableList<string> problems)
+                          ImmutableDictionary<Type, Func<TState, object, TState>> evolvers, ImmutableList<string> problems,
+                          TableColumns columns)
     {
+        TableColumns = columns;
         Table = table;
         KeyKind = keyKind;
         Initial = initial;
@@ -43,7 +45,18 @@ public sealed class AggregateType<TState>
         if (ofRow is null) problems = problems.Add($"aggregate {table} has no row-to-state mapping");
         if (!Enum.IsDefined(keyKind)) problems = problems.Add($"aggregate {table} has an unknown key kind {(int)keyKind}");
         return new AggregateType<TState>(table ?? "", keyKind, initial!, toRow!, ofRow!,
-                                         ImmutableDictionary<Type, Func<TState, object, TState>>.Empty, problems);
+                                         ImmutableDictionary<Type, Func<TState, object, TState>>.Empty, problems, TableColumns.None);
+    }
+
+    /// <summary>Declares the columns <see cref="ToRow"/> writes (besides <c>id</c> and <c>last_event_id</c>), e.g.
+    /// <c>.Columns(t => t.Text("owner", nullable: true).BigInt("balance"))</c>. Both interpreters refuse a ToRow
+    /// column that is not declared and a value its column does not take; on PostgreSQL Build checks the table.</summary>
+    public AggregateType<TState> Columns(Func<TableColumns, TableColumns> columns)
+    {
+        if (columns is null) return With(evolvers, problems.Add($"aggregate {Table} has null columns"));
+        var declared = columns(TableColumns.None);
+        if (declared is null) return With(evolvers, problems.Add($"aggregate {Table} declares null columns"));
+        return new AggregateType<TState>(Table, KeyKind, Initial, ToRow, OfRow, evolvers, problems, declared);
     }
 
     /// <summary>Adds how <typeparamref name="TEvent"/> changes the state (pure). Events without an evolve leave
@@ -76,9 +89,12 @@ public sealed class AggregateType<TState>
 
     internal IReadOnlyList<string> Problems => problems;
 
+    /// <summary>The declared columns of the aggregate table.</summary>
+    internal TableColumns TableColumns { get; }
+
     /// <summary>The F# definition, built once by the interop layer.</summary>
     internal object? Core { get; set; }
 
     private AggregateType<TState> With(ImmutableDictionary<Type, Func<TState, object, TState>> e, ImmutableList<string> p) =>
-        new(Table, KeyKind, Initial, ToRow, OfRow, e, p);
+        new(Table, KeyKind, Initial, ToRow, OfRow, e, p, TableColumns);
 }

@@ -229,12 +229,31 @@ internal static class Interop
 
     /// <summary>Validates and builds the runtime; Left is the core's error (InvalidDefinition or a lone DuplicateRoute).</summary>
     public static Either<Error, global::Fable.Runtime> Runtime(IEnumerable<EventType> events, JsonSerializerOptions json, Router router,
-                                                                 IEnumerable<ProcessManagerDef> processManagers)
+                                                                 IEnumerable<ProcessManagerDef> processManagers,
+                                                                 IEnumerable<(string Name, KeyKind KeyKind, bool IsAggregate, TableColumns Columns)> tables)
     {
-        var definition = new Definition(new EventRegistry(ListModule.OfSeq(events), json), router, ListModule.OfSeq(processManagers));
+        var decls = tables.Select(t => new TableDecl(
+            t.Name, (global::Fable.KeyKind)(int)t.KeyKind, t.IsAggregate ? TableKind.Aggregate : TableKind.Ordinary,
+            ListModule.OfSeq(t.Columns.Columns.Select(c => new ColumnDecl(c.Name, ColumnTypeOf(c.Type), c.Nullable)))));
+        var definition = new Definition(new EventRegistry(ListModule.OfSeq(events), json), router, ListModule.OfSeq(processManagers),
+                                        ListModule.OfSeq(decls));
         var r = RuntimeModule.build(definition);
         return r.IsOk ? r.ResultValue : ToError(r.ErrorValue);
     }
+
+    static ColumnType ColumnTypeOf(TableColumns.Kind k) => k switch
+    {
+        TableColumns.Kind.Uuid => ColumnType.Uuid,
+        TableColumns.Kind.BigInt => ColumnType.BigInt,
+        TableColumns.Kind.Integer => ColumnType.Integer,
+        TableColumns.Kind.Text => ColumnType.Text,
+        TableColumns.Kind.Boolean => ColumnType.Boolean,
+        TableColumns.Kind.Numeric => ColumnType.Numeric,
+        TableColumns.Kind.Double => ColumnType.DoublePrecision,
+        TableColumns.Kind.TimestampTz => ColumnType.TimestampTz,
+        TableColumns.Kind.Jsonb => ColumnType.Jsonb,
+        _ => ColumnType.Bytea,
+    };
 
     public static Either<Error, object> Decode(IEventCodec codec, RecordedEvent r)
     {

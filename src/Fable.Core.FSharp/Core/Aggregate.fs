@@ -55,6 +55,16 @@ module AggregateDef =
         if key.Kind = def.KeyKind then Ok()
         else Error(InvalidDefinition [ sprintf "aggregate %s has %A keys; got %A key %O" def.Table def.KeyKind key.Kind key ])
 
+    /// Checks that `key` is of the definition's key kind and that the definition's table is declared as an
+    /// aggregate table of that kind: the same error on every interpreter, before anything is read or sent.
+    let check (tables: TableSchemas) (def: AggregateDef<'S>) (key: AggregateKey) =
+        match checkKey def key with
+        | Error e -> Error e
+        | Ok() ->
+            match TableSchema.aggregate tables def.Table def.KeyKind with
+            | Error e -> Error e
+            | Ok _ -> Ok()
+
 /// Pure helpers over decide/evolve.
 module Decider =
     /// Folds events over a state with `evolve`.

@@ -1,4 +1,4 @@
-// A validated configuration shared by interpreters: the codec, the router and the process managers.
+// A validated configuration shared by interpreters: the codec, the router, the process managers and the declared tables.
 // Building it reports every registration problem at once.
 namespace Fable
 
@@ -8,13 +8,17 @@ open System
 type Definition =
     { Events: EventRegistry
       Router: Router
-      ProcessManagers: ProcessManagerDef list }
+      ProcessManagers: ProcessManagerDef list
+      /// The tables handlers and decisions touch through the table API, and the aggregate tables.
+      Tables: TableDecl list }
 
 /// A validated definition, ready for an interpreter.
 type Runtime =
     { Codec: IEventCodec
       Router: Router
-      ProcessManagers: ProcessManagerDef list }
+      ProcessManagers: ProcessManagerDef list
+      /// The declared tables, by name.
+      Tables: TableSchemas }
 
     /// The stable name of an event's CLR type, or its CLR name when unregistered.
     member this.NameOf(t: Type) =
@@ -25,9 +29,9 @@ type Runtime =
 /// Builds definitions and runtimes.
 module Runtime =
     /// An empty definition.
-    let empty = { Events = EventRegistry.empty; Router = Router.empty; ProcessManagers = [] }
+    let empty = { Events = EventRegistry.empty; Router = Router.empty; ProcessManagers = []; Tables = [] }
 
-    /// Validates a definition: every routed type must be registered, no duplicates, valid process managers.
+    /// Validates a definition: every routed type must be registered, no duplicates, valid process managers and tables.
     /// All problems are reported together in one InvalidDefinition (duplicate routes are listed by message).
     let build (d: Definition) : Result<Runtime, FableError> =
         let eventProblems = EventRegistry.validate d.Events
@@ -38,10 +42,22 @@ module Runtime =
                       yield sprintf "event type %s is routed but not registered" t.FullName ]
         let routeProblems = Router.validate d.Router |> List.map (fun e -> e.Message)
         let pmProblems = ProcessManager.validateAll d.ProcessManagers
-        match eventProblems @ unregistered @ routeProblems @ pmProblems with
+        let tables = if isNull (box d.Tables) then [] else d.Tables
+        let tableProblems = TableDecl.validate tables
+        match eventProblems @ unregistered @ routeProblems @ pmProblems @ tableProblems with
         | [] ->
             EventRegistry.codec d.Events
-            |> Result.map (fun codec -> { Codec = codec; Router = d.Router; ProcessManagers = d.ProcessManagers })
-        | [ _ ] when List.length (Router.validate d.Router) = 1 && eventProblems.IsEmpty && unregistered.IsEmpty && pmProblems.IsEmpty ->
+            |> Result.map (fun codec ->
+                { Codec = codec; Router = d.Router; ProcessManagers = d.ProcessManagers; Tables = TableSchemas tables })
+        | [ _ ] when List.length (Router.validate d.Router) = 1 && eventProblems.IsEmpty && unregistered.IsEmpty && pmProblems.IsEmpty && tableProblems.IsEmpty ->
             Error(List.head (Router.validate d.Router))
         | problems -> Error(InvalidDefinition problems)
+
+    /// `rt` with the tables `decls` declared besides its own (a declaration of the same name is replaced);
+    /// InvalidDefinition listing every problem of the result.
+    let declare (decls: TableDecl list) (rt: Runtime) : Result<Runtime, FableError> =
+        let names = set [ for d in decls do if not (isNull (box d)) then yield d.Name ]
+        let all = [ for d in rt.Tables.Decls do if not (names.Contains d.Name) then yield d ] @ decls
+        match TableDecl.validate all with
+        | [] -> Ok { rt with Tables = TableSchemas all }
+        | ps -> Error(InvalidDefinition ps)

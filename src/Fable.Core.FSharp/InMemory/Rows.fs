@@ -20,20 +20,11 @@ module internal Values =
         | :? DBNull -> null
         | _ -> o
 
-    /// Equality of two column values after normalisation.
-    let equal (a: obj) (b: obj) =
-        let a = normalize a
-        let b = normalize b
-        if isNull a || isNull b then isNull a && isNull b else a.Equals b
+    /// Equality of two column values (canonical values, as Core's TableSchema coerced them).
+    let equal (a: obj) (b: obj) = Coerce.equal (normalize a) (normalize b)
 
-    /// Orders ids: by value within one type, by type name across types.
-    let compareIds (a: obj) (b: obj) =
-        match a, b with
-        | (:? int64 as x), (:? int64 as y) -> compare x y
-        | (:? string as x), (:? string as y) -> String.CompareOrdinal(x, y)
-        | (:? Guid as x), (:? Guid as y) -> x.CompareTo y
-        | (:? IComparable as x), _ when a.GetType() = b.GetType() -> x.CompareTo b
-        | _ -> String.CompareOrdinal(a.GetType().FullName, b.GetType().FullName)
+    /// Orders ids as PostgreSQL does (text by code point).
+    let compareIds (a: obj) (b: obj) = Coerce.compareIds a b
 
     /// `compareIds` as a comparer.
     let idComparer = { new IComparer<obj> with member _.Compare(a, b) = compareIds a b }
@@ -127,16 +118,6 @@ module internal Rows =
             | true, v -> d[c] <- v
             | _ -> d.Remove c |> ignore
         d
-
-    /// A caller's row copied with normalised values; Error when it has no `id`.
-    let ofCaller (table: string) (row: Row) : Result<Dictionary<string, obj>, FableError> =
-        if isNull row then Error(InvalidDefinition [ sprintf "a null row was written to %s" table ])
-        else
-            let d = Dictionary<string, obj>(row.Count, StringComparer.Ordinal)
-            iter row (fun kv -> d[kv.Key] <- Values.normalize kv.Value)
-            match d.TryGetValue "id" with
-            | true, v when not (isNull v) -> Ok d
-            | _ -> Error(InvalidDefinition [ sprintf "a row written to %s has no id" table ])
 
     /// The row a pending write leaves visible (null when deleted).
     let viewOf (p: Pending) : Row =

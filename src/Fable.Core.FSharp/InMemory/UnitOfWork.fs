@@ -20,21 +20,30 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     let mutable others: List<AggregateSlot> = null
     let mutable tables: Tables = Unchecked.defaultof<Tables>
 
-    /// Writes the aggregate row: the columns of `ToRow state` plus `id` and `last_event_id`, over the current row.
-    let writeAggregate (def: AggregateDef<'S>) (key: AggregateKey) (last: int64) (state: 'S) : Result<unit, FableError> =
+    /// ToRow's columns for `state`, checked and coerced against the aggregate's declared table (Core's rule; a new
+    /// row must give every NOT NULL column).
+    let rowOf (def: AggregateDef<'S>) (keyValue: obj) (state: 'S) : Result<Row, FableError> =
         match (try Ok(def.ToRow state) with e -> Error(HandlerFailed(def.Table, "ToRow", e.Message, Some e))) with
         | Error e -> Error e
         | Ok cols ->
-            let cols = if isNull cols then Row.ofSeq [] else cols
+            match TableSchema.aggregate rt.Tables def.Table def.KeyKind with
+            | Error e -> Error e
+            | Ok t -> TableSchema.coerceToRow t (isNull (overlay.View { Table = def.Table; Id = keyValue })) cols
+
+    /// Writes the aggregate row: the columns of `ToRow state` plus `id` and `last_event_id`, over the current row.
+    let writeAggregate (def: AggregateDef<'S>) (key: AggregateKey) (last: int64) (state: 'S) : Result<unit, FableError> =
+        let keyValue = key.Value
+        match rowOf def keyValue state with
+        | Error e -> Error e
+        | Ok cols ->
             let n = cols.Count
             let columns = Array.zeroCreate<string> (n + 2)
             let values = Array.zeroCreate<obj> (n + 2)
             let mutable i = 0
             Rows.iter cols (fun kv ->
                 columns[i] <- kv.Key
-                values[i] <- Values.normalize kv.Value
+                values[i] <- kv.Value
                 i <- i + 1)
-            let keyValue = key.Value
             columns[n] <- "id"
             values[n] <- keyValue
             columns[n + 1] <- "last_event_id"
@@ -207,7 +216,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                                f: AggregateId -> AggregateSlot -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
         if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
         else
-            match AggregateDef.checkKey def key with
+            match AggregateDef.check rt.Tables def key with
             | Error e -> Task.FromResult(Error e)
             | Ok() ->
                 task {
@@ -239,7 +248,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         member this.Emit<'S>(def: AggregateDef<'S>, key, expected, decide, ct) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
             else
-                match AggregateDef.checkKey def key with
+                match AggregateDef.check rt.Tables def key with
                 | Error e -> Task.FromResult(Error e)
                 | Ok() -> this.EmitTask(def, key, expected, decide, ct)
 
@@ -249,7 +258,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         member _.Load<'S>(def: AggregateDef<'S>, key, _ct) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
             else
-                match AggregateDef.checkKey def key with
+                match AggregateDef.check rt.Tables def key with
                 | Error e -> Task.FromResult(Error e)
                 | Ok() ->
                     let row = overlay.View { Table = def.Table; Id = key.Value }
@@ -264,7 +273,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
             else Task.FromResult(Ok(this.LogOf agg))
 
         member _.Tables =
-            if obj.ReferenceEquals(tables, null) then tables <- Tables(overlay)
+            if obj.ReferenceEquals(tables, null) then tables <- Tables(overlay, rt.Tables)
             tables :> ITables
         member _.Connection = None
         member _.Transaction = None

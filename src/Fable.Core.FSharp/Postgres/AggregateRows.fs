@@ -39,23 +39,25 @@ module internal AggregateRows =
         with e ->
             Error(HandlerFailed(def.Table, (if row.IsSome then "OfRow" else "Initial"), e.Message, Some e))
 
-    /// The columns ToRow writes for `state`; id and last_event_id are Fable's and may not appear.
-    let columnsOf (def: AggregateDef<'S>) (state: 'S) : Result<(string * obj) list, FableError> =
+    /// The columns ToRow writes for `state`, checked and coerced against the aggregate's declared table (Core's rule:
+    /// declared columns only, never id or last_event_id; a new row gives every NOT NULL column).
+    let columnsOf (rt: Runtime) (def: AggregateDef<'S>) (inserting: bool) (state: 'S) : Result<(string * NpgsqlParameter) list, FableError> =
         match (try Ok(def.ToRow state) with e -> Error(HandlerFailed(def.Table, "ToRow", e.Message, Some e))) with
         | Error e -> Error e
-        | Ok row when isNull (box row) -> Error(InvalidDefinition [ sprintf "ToRow of aggregate %s returned null" def.Table ])
         | Ok row ->
-            let cols = [ for kv in row -> kv.Key, kv.Value ]
-            match cols |> List.filter (fun (c, _) -> c = "id" || c = "last_event_id") with
-            | [] -> Ok cols
-            | reserved ->
-                Error(InvalidDefinition [ for (c, _) in reserved -> sprintf "ToRow of aggregate %s writes column %s, which Fable owns" def.Table c ])
+            TableSchema.aggregate rt.Tables def.Table def.KeyKind
+            |> Result.bind (fun t -> TableSchema.coerceToRow t inserting row |> Result.map (fun r -> t, r))
+            |> Result.map (fun (t, r) ->
+                [ for kv in r ->
+                      let mutable c = Unchecked.defaultof<ColumnDecl>
+                      t.TryColumn(kv.Key, &c) |> ignore
+                      kv.Key, Sql.columnParam c kv.Value ])
 
     /// Writes the row after events: an INSERT when the row did not exist (a row created meanwhile is a
     /// unique violation, hence a conflict), else an UPDATE guarded by `old` that raises the guard error
     /// when the row's last_event_id is not `old` any more. `last` None: the id the session took last from
     /// the event sequence (the last event, inserted by the statement before in the same batch).
-    let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * obj) list) =
+    let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * NpgsqlParameter) list) =
         // The text depends on the table and ToRow's column names: cached under both (names joined by NUL,
         // which no identifier contains).
         let names = String.Join("\000", [ for (c, _) in cols -> c ])
@@ -74,7 +76,7 @@ module internal AggregateRows =
                 let values = [ for i in 1 .. quoted.Length - 1 -> sprintf "$%d" i ] @ [ sprintf "COALESCE($%d, %s)" quoted.Length (Events.currentId ctx) ]
                 sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", quoted)) (String.Join(", ", values))
         let sql = Events.text ctx (if existed then "update-row" else "insert-row") (id.Table + "\000" + names) build
-        let values = [ for (_, v) in cols -> Sql.valueParam v ]
+        let values = [ for (_, p) in cols -> p ]
         if existed then
             let message =
                 String.Concat(

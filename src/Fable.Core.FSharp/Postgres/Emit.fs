@@ -61,7 +61,7 @@ module internal Emit =
     /// Emits on `key` of `def` inside a savepoint of `s`: lock and load, check `expected`, decide, record,
     /// evolve and run handlers per event, write the row guarded by its old last_event_id, notify.
     let emit (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected) (decide: Decide<'S>) (ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
-        match AggregateDef.checkKey def key with
+        match AggregateDef.check ctx.Runtime.Tables def key with
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
             let id = AggregateDef.idOf def key
@@ -131,7 +131,7 @@ module internal Emit =
                         | Ok(_, _, []) ->
                             return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
                         | Ok(state', last', recorded) ->
-                            match AggregateRows.columnsOf def state' with
+                            match AggregateRows.columnsOf ctx.Runtime def row.IsNone state' with
                             | Error e -> return Error e
                             | Ok cols ->
                                 // A provisional last id is the one the final INSERT takes last (None: currval).
@@ -159,7 +159,7 @@ module internal Emit =
     /// Rebuilds the row of `key` from its log inside a savepoint: lock and load, decode every event, evolve
     /// from the initial state and run handlers with Replaying = true, write the row guarded by its old value.
     let replay (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<Aggregate<'S>, FableError>> =
-        match AggregateDef.checkKey def key with
+        match AggregateDef.check ctx.Runtime.Tables def key with
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
             let id = AggregateDef.idOf def key
@@ -186,7 +186,7 @@ module internal Emit =
                         match! Steps.applyEvents ctx.Runtime uow def id initial None events record true ct with
                         | Error e -> return Error e
                         | Ok(state, last, _) ->
-                            match AggregateRows.columnsOf def state with
+                            match AggregateRows.columnsOf ctx.Runtime def row.IsNone state with
                             | Error e -> return Error e
                             | Ok cols ->
                                 let old = row |> Option.bind Sql.lastEventId
@@ -195,8 +195,8 @@ module internal Emit =
             })
 
     /// Reads the row of `key` without locking.
-    let load (s: Session) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<Aggregate<'S> option, FableError>> =
-        match AggregateDef.checkKey def key with
+    let load (ctx: Context) (s: Session) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<Aggregate<'S> option, FableError>> =
+        match AggregateDef.check ctx.Runtime.Tables def key with
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
             let id = AggregateDef.idOf def key

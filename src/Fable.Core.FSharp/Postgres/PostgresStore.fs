@@ -31,8 +31,8 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
             | r, _ -> return r
         }
 
-    /// Migrates `options.Schema` (creating it if needed; safe when several processes do it at once) and returns
-    /// a store for `rt`. InvalidDefinition for bad options; Infrastructure when the database cannot be reached.
+    /// Migrates `options.Schema` (creating it if needed; safe when several processes do it at once), checks every
+    /// table `rt` declares against the catalog (all problems at once) and returns a store for `rt`. InvalidDefinition for bad options; Infrastructure when the database cannot be reached.
     static member Create(dataSource: NpgsqlDataSource, rt: Runtime, ?options: PostgresOptions, ?ct: CancellationToken) : Task<Result<PostgresStore, FableError>> =
         task {
             let options = defaultArg options PostgresOptions.Default
@@ -43,7 +43,10 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
             | [] ->
                 match! Migrations.run dataSource options.Schema Migrations.all ct with
                 | Error e -> return Error e
-                | Ok _ -> return Ok(PostgresStore(dataSource, Events.context rt options))
+                | Ok _ ->
+                    match! TableCheck.check dataSource rt.Tables ct with
+                    | Error e -> return Error e
+                    | Ok() -> return Ok(PostgresStore(dataSource, Events.context rt options))
         }
 
     /// The data source connections come from.

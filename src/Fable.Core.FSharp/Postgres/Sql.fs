@@ -36,6 +36,24 @@ module internal Sql =
         | :? DateTimeOffset as d -> NpgsqlParameter(Value = d.ToUniversalTime())
         | v -> NpgsqlParameter(Value = v)
 
+    /// The Npgsql type of a declared column type.
+    let dbType (t: ColumnType) =
+        match t with
+        | ColumnType.Uuid -> NpgsqlDbType.Uuid
+        | ColumnType.BigInt -> NpgsqlDbType.Bigint
+        | ColumnType.Integer -> NpgsqlDbType.Integer
+        | ColumnType.Text -> NpgsqlDbType.Text
+        | ColumnType.Boolean -> NpgsqlDbType.Boolean
+        | ColumnType.Numeric -> NpgsqlDbType.Numeric
+        | ColumnType.DoublePrecision -> NpgsqlDbType.Double
+        | ColumnType.TimestampTz -> NpgsqlDbType.TimestampTz
+        | ColumnType.Jsonb -> NpgsqlDbType.Jsonb
+        | ColumnType.Bytea -> NpgsqlDbType.Bytea
+
+    /// A parameter of the declared column `c` for its canonical value `v` (Core coerced it; null is NULL).
+    let columnParam (c: ColumnDecl) (v: obj) =
+        NpgsqlParameter(Value = (if isNull v then box DBNull.Value else v), NpgsqlDbType = dbType c.Type)
+
     /// A bigint parameter (NULL for None).
     let int64Param (v: int64 option) =
         match v with

@@ -1,85 +1,113 @@
-// The portable row API (ITables) on the session's connection and transaction: quoted identifiers,
-// parameters for values, one round trip per call; a duplicate insert is a Conflict, not an aborted transaction.
+// The portable row API (ITables) on the session's connection and transaction. Core's TableSchema checks the
+// table, columns, key and values first (as in memory); each call is one batch [SAVEPOINT; statement; RELEASE], so a
+// failed call leaves the unit of work (and an emit around it) usable. Upsert updates first and inserts when no row.
 namespace Fable.Postgres
 
 open System
 open Npgsql
 open Fable
 
-/// ITables over a session.
-type internal PgTables(session: Session) =
+/// ITables over a session, checked against the runtime's declared tables.
+type internal PgTables(session: Session, schemas: TableSchemas) =
     let idCol = Sql.quote "id"
 
-    let aggOf (table: string) (id: obj) =
-        AggregateKey.tryOfObj id |> Option.map (fun k -> { Table = table; Key = k })
+    /// The declared columns as a select list (a row reads back with exactly these, as in memory).
+    let selectList (t: TableSchema) = String.Join(", ", t.Columns |> Array.map (fun c -> Sql.quote c.Name))
 
-    let columnsOf (table: string) (row: Row) =
-        if isNull (box row) then
-            Error(InvalidDefinition [ sprintf "a null row was written to %s" table ])
-        else
-            let cols = [ for kv in row -> kv.Key, kv.Value ]
-            match cols |> List.tryFind (fun (c, _) -> c = "id") with
-            | Some(_, v) when not (isNull v || v :? DBNull) -> Ok(v, cols)
-            | _ -> Error(InvalidDefinition [ sprintf "a row written to %s has no id" table ])
+    /// `ORDER BY id` in PostgreSQL's code point order for text keys ("C" collation), as in memory.
+    let orderBy (t: TableSchema) =
+        if t.Decl.KeyKind = KeyKind.Text then sprintf "ORDER BY %s COLLATE \"C\"" idCol else "ORDER BY " + idCol
 
-    let insertSql (table: string) (cols: (string * obj) list) (onConflict: string) =
-        let names = [ for (c, _) in cols -> Sql.quote c ]
-        let values = [ for i in 1 .. cols.Length -> sprintf "$%d" i ]
-        Sql.command
-            (sprintf "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) %s RETURNING 1"
-                (Sql.table table) (String.Join(", ", names)) (String.Join(", ", values)) idCol onConflict)
-            [ for (_, v) in cols -> Sql.valueParam v ]
+    /// The row's columns with their declarations and values, `id` first.
+    let columnsOf (t: TableSchema) (row: Row) =
+        [ for kv in row ->
+              let mutable c = Unchecked.defaultof<ColumnDecl>
+              t.TryColumn(kv.Key, &c) |> ignore
+              c, kv.Value ]
 
     let first (rows: Row list list) = match rows with r :: _ -> r | [] -> []
+
+    let checkedRow (table: string) (row: Row) =
+        TableSchema.table schemas table |> Result.bind (fun t -> TableSchema.coerceRow t row |> Result.map (fun r -> t, r))
 
     interface ITables with
         member _.Get(table, id, ct) =
             task {
-                let cmd = Sql.command (sprintf "SELECT * FROM %s WHERE %s = $1" (Sql.table table) idCol) [ Sql.valueParam id ]
-                let! r = session.Query(aggOf table id, [ cmd ], ct)
-                return r |> Result.map (first >> List.tryHead)
+                match TableSchema.table schemas table |> Result.bind (fun t -> TableSchema.key t id |> Result.map (fun k -> t, k)) with
+                | Error e -> return Error e
+                | Ok(t, key) ->
+                    let cmd =
+                        Sql.command (sprintf "SELECT %s FROM %s WHERE %s = $1" (selectList t) (Sql.table table) idCol)
+                            [ Sql.columnParam t.Key key ]
+                    let! r = session.Query(None, [ cmd ], ct)
+                    return r |> Result.map (first >> List.tryHead)
             }
 
         member _.Find(table, column, value, ct) =
             task {
-                let cmd =
-                    if isNull value || value :? DBNull then
-                        Sql.command (sprintf "SELECT * FROM %s WHERE %s IS NULL ORDER BY %s" (Sql.table table) (Sql.quote column) idCol) []
-                    else
-                        Sql.command
-                            (sprintf "SELECT * FROM %s WHERE %s = $1 ORDER BY %s" (Sql.table table) (Sql.quote column) idCol)
-                            [ Sql.valueParam value ]
-                let! r = session.Query(None, [ cmd ], ct)
-                return r |> Result.map first
+                match TableSchema.table schemas table |> Result.bind (fun t -> TableSchema.operand t column value |> Result.map (fun o -> t, o)) with
+                | Error e -> return Error e
+                | Ok(t, (c, v)) ->
+                    let cmd =
+                        if isNull v then
+                            Sql.command (sprintf "SELECT %s FROM %s WHERE %s IS NULL %s" (selectList t) (Sql.table table) (Sql.quote c.Name) (orderBy t)) []
+                        else
+                            Sql.command
+                                (sprintf "SELECT %s FROM %s WHERE %s = $1 %s" (selectList t) (Sql.table table) (Sql.quote c.Name) (orderBy t))
+                                [ Sql.columnParam c v ]
+                    let! r = session.Query(None, [ cmd ], ct)
+                    return r |> Result.map first
             }
 
         member _.Insert(table, row, ct) =
             task {
-                match columnsOf table row with
+                match checkedRow table row |> Result.bind (fun (t, r) -> TableSchema.checkInsert t r |> Result.map (fun () -> t, r)) with
                 | Error e -> return Error e
-                | Ok(id, cols) ->
-                    let! r = session.Query(aggOf table id, [ insertSql table cols "DO NOTHING" ], ct)
-                    match r with
+                | Ok(t, r) ->
+                    let cols = columnsOf t r
+                    let sql =
+                        sprintf "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO NOTHING RETURNING 1"
+                            (Sql.table table) (String.Join(", ", [ for (c, _) in cols -> Sql.quote c.Name ]))
+                            (String.Join(", ", [ for i in 1 .. cols.Length -> sprintf "$%d" i ])) idCol
+                    let! result = session.Query(None, [ Sql.command sql [ for (c, v) in cols -> Sql.columnParam c v ] ], ct)
+                    match result with
                     | Error e -> return Error e
-                    | Ok rows when (first rows).IsEmpty ->
-                        return Error(Conflict(aggOf table id, None, None, false, sprintf "a row %s/%O already exists" table id))
+                    | Ok rows when (first rows).IsEmpty -> return Error(TableSchema.duplicate t r["id"])
                     | Ok _ -> return Ok()
             }
 
         member _.Upsert(table, row, ct) =
             task {
-                match columnsOf table row with
+                match checkedRow table row with
                 | Error e -> return Error e
-                | Ok(id, cols) ->
-                    let sets = [ for (c, _) in cols do if c <> "id" then yield sprintf "%s = EXCLUDED.%s" (Sql.quote c) (Sql.quote c) ]
-                    let action = if sets.IsEmpty then "DO NOTHING" else "DO UPDATE SET " + String.Join(", ", sets)
-                    let! r = session.Query(aggOf table id, [ insertSql table cols action ], ct)
-                    return r |> Result.map ignore
+                | Ok(t, r) ->
+                    let cols = columnsOf t r
+                    let names = String.Join(", ", [ for (c, _) in cols -> Sql.quote c.Name ])
+                    let values = String.Join(", ", [ for i in 1 .. cols.Length -> sprintf "$%d" i ])
+                    // Update the listed columns of an existing row, insert when there is none: an unlisted NOT NULL
+                    // column only matters for a new row, as in memory (INSERT … ON CONFLICT checks it always).
+                    let sql =
+                        if cols.Length = 1 then
+                            sprintf "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO NOTHING" (Sql.table table) names values idCol
+                        else
+                            let sets = [ for (i, (c, _)) in List.indexed cols do if i > 0 then yield sprintf "%s = $%d" (Sql.quote c.Name) (i + 1) ]
+                            sprintf
+                                "WITH u AS (UPDATE %s SET %s WHERE %s = $1 RETURNING 1) INSERT INTO %s (%s) SELECT %s WHERE NOT EXISTS (SELECT 1 FROM u)"
+                                (Sql.table table) (String.Join(", ", sets)) idCol (Sql.table table) names values
+                    let! result = session.Query(None, [ Sql.command sql [ for (c, v) in cols -> Sql.columnParam c v ] ], ct)
+                    match result with
+                    | Error(Infrastructure(_, Some(:? PostgresException as p))) when p.SqlState = "23502" ->
+                        // A new row without a NOT NULL column: the same error as Core gives in memory.
+                        return TableSchema.checkInsert t r |> Result.bind (fun () -> result |> Result.map ignore)
+                    | r -> return r |> Result.map ignore
             }
 
         member _.Delete(table, id, ct) =
             task {
-                let cmd = Sql.command (sprintf "DELETE FROM %s WHERE %s = $1 RETURNING 1" (Sql.table table) idCol) [ Sql.valueParam id ]
-                let! r = session.Query(aggOf table id, [ cmd ], ct)
-                return r |> Result.map (fun rows -> not (first rows).IsEmpty)
+                match TableSchema.table schemas table |> Result.bind (fun t -> TableSchema.key t id |> Result.map (fun k -> t, k)) with
+                | Error e -> return Error e
+                | Ok(t, key) ->
+                    let cmd = Sql.command (sprintf "DELETE FROM %s WHERE %s = $1 RETURNING 1" (Sql.table table) idCol) [ Sql.columnParam t.Key key ]
+                    let! r = session.Query(None, [ cmd ], ct)
+                    return r |> Result.map (fun rows -> not (first rows).IsEmpty)
             }

@@ -7,11 +7,11 @@ open Fable
 
 /// IUnitOfWork over a session. Like the connection under it, use it from one task at a time.
 type internal PgUnitOfWork(ctx: Context, session: Session) as this =
-    let tables = PgTables(session) :> ITables
+    let tables = PgTables(session, ctx.Runtime.Tables) :> ITables
 
     interface IUnitOfWork with
         member _.Emit(def, key, expected, decide, ct) = Emit.emit ctx session (this :> IUnitOfWork) def key expected decide ct
-        member _.Load(def, key, ct) = Emit.load session def key ct
+        member _.Load(def, key, ct) = Emit.load ctx session def key ct
         member _.Log(id, ct) = Emit.log ctx session id ct
         member _.Replay(def, key, ct) = Emit.replay ctx session (this :> IUnitOfWork) def key ct
         member _.Tables = tables

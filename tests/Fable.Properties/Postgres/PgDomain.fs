@@ -40,13 +40,13 @@ let accounts = accountsIn "accounts" KeyKind.Uuid
 
 /// The table of an accounts aggregate.
 let accountsSpec (name: string) (kind: KeyKind) =
-    { Name = name
-      KeyKind = kind
-      Columns = [ "balance", "bigint NOT NULL DEFAULT 0"; "events", "bigint NOT NULL DEFAULT 0"; "notes", "bigint NOT NULL DEFAULT 0" ]
-      IsAggregate = true }
+    TableDecl.aggregate name kind
+        [ TableDecl.column "balance" ColumnType.BigInt; TableDecl.column "events" ColumnType.BigInt
+          TableDecl.column "notes" ColumnType.BigInt ]
 
 /// Rows written by the note handler: id = event id, the account key and the note.
-let notesSpec = { Name = "notes"; KeyKind = KeyKind.Text; Columns = [ "account", "text"; "body", "text" ]; IsAggregate = false }
+let notesSpec =
+    TableDecl.table "notes" KeyKind.Text [ TableDecl.nullable "account" ColumnType.Text; TableDecl.nullable "body" ColumnType.Text ]
 
 /// The default tables: accounts (uuid) and notes.
 let tables = [ accountsSpec "accounts" KeyKind.Uuid; notesSpec ]
@@ -71,7 +71,7 @@ let baseRouter = Router.empty |> Router.route<Deposited> [] |> Router.route<Note
 
 /// The runtime with the base routes and `extra` merged after them.
 let runtimeWith (extra: Router) =
-    match Runtime.build { Events = registry; Router = Router.merge baseRouter extra; ProcessManagers = [] } with
+    match Runtime.build { Events = registry; Router = Router.merge baseRouter extra; ProcessManagers = []; Tables = [] } with
     | Ok rt -> rt
     | Error e -> failwithf "test runtime: %O" e
 

@@ -18,18 +18,14 @@ let readRow (r: NpgsqlDataReader) : Row =
     Row.ofSeq [ for i in 0 .. r.FieldCount - 1 -> r.GetName i, (if r.IsDBNull i then null else r.GetValue i) ]
 
 /// The SQL type of a key kind.
-let keyType (k: KeyKind) =
-    match k with
-    | KeyKind.Uuid -> "uuid"
-    | KeyKind.Int -> "bigint"
-    | _ -> "text"
+let keyType (k: KeyKind) = (ColumnType.OfKeyKind k).SqlName
 
-/// CREATE TABLE for a spec (id primary key, its columns, last_event_id for aggregates).
+/// CREATE TABLE for a declaration (id primary key, last_event_id for aggregates, its columns).
 let createTableSql (spec: TableSpec) =
     let cols =
         [ sprintf "%s %s PRIMARY KEY" (q "id") (keyType spec.KeyKind) ]
-        @ [ for (n, t) in spec.Columns -> sprintf "%s %s" (q n) t ]
-        @ (if spec.IsAggregate then [ "last_event_id bigint NULL" ] else [])
+        @ (if spec.Kind = TableKind.Aggregate then [ "last_event_id bigint NULL" ] else [])
+        @ [ for c in spec.Columns -> sprintf "%s %s%s" (q c.Name) c.Type.SqlName (if c.Nullable then "" else " NOT NULL") ]
     sprintf "CREATE TABLE %s (%s)" (q spec.Name) (String.Join(", ", cols))
 
 /// A data source on the test server whose search path is `schema`.
@@ -65,16 +61,17 @@ type Env(ds: NpgsqlDataSource, store: PostgresStore, app: string, fable: string)
             return! cmd.ExecuteScalarAsync()
         }
 
-    /// The committed rows of an application table, by id (DB NULL as null).
+    /// The committed rows of an application table, by id in code point order (DB NULL as null).
     member _.Rows(table: string) : Task<Row list> =
         task {
             use! conn = ds.OpenConnectionAsync()
-            use cmd = new NpgsqlCommand(sprintf "SELECT * FROM %s ORDER BY id" (q table), conn)
+            use cmd = new NpgsqlCommand(sprintf "SELECT * FROM %s" (q table), conn)
             use! r = cmd.ExecuteReaderAsync(CancellationToken.None)
             let rows = Collections.Generic.List<Row>()
             while r.Read() do
                 rows.Add(readRow r)
-            return List.ofSeq rows
+            // By id as PostgreSQL's "C" collation (and the in-memory interpreter) orders ids.
+            return rows |> Seq.sortWith (fun a b -> Coerce.compareIds a["id"] b["id"]) |> List.ofSeq
         }
 
     /// Every committed event id, ascending.
@@ -122,7 +119,7 @@ let createWith (rt: Runtime) (tables: TableSpec list) (notify: bool) (configure:
                     let! _ = cmd.ExecuteNonQueryAsync()
                     ()
             }
-        match! PostgresStore.Create(ds, rt, { Schema = fable; Notify = notify }) with
+        match! PostgresStore.Create(ds, declare tables rt, { Schema = fable; Notify = notify }) with
         | Ok store -> return new Env(ds, store, app, fable)
         | Error e -> return failwithf "creating the store failed: %O" e
     }

@@ -39,14 +39,13 @@ let counters = total "counters"
 /// Mirrors: what the mirror process manager emits to.
 let mirrors = total "mirrors"
 
-let private aggregateSpec name =
-    { Name = name; KeyKind = KeyKind.Int; Columns = [ "total", "bigint NOT NULL DEFAULT 0" ]; IsAggregate = true }
+let private aggregateSpec name = TableDecl.aggregate name KeyKind.Int [ TableDecl.column "total" ColumnType.BigInt ]
 
 /// Counters, mirrors and the mirror's statistics row.
 let tables =
     [ aggregateSpec "counters"
       aggregateSpec "mirrors"
-      { Name = "pm_stats"; KeyKind = KeyKind.Text; Columns = [ "handled", "bigint NOT NULL" ]; IsAggregate = false } ]
+      TableDecl.table "pm_stats" KeyKind.Text [ TableDecl.column "handled" ColumnType.BigInt ] ]
 
 /// Every handling a recorder committed, in handling order (no unique key: a double handling would show).
 let seenDdl = "CREATE TABLE pm_seen (seq bigserial PRIMARY KEY, pm text NOT NULL, event_id bigint NOT NULL, runner text NOT NULL, decoded boolean NOT NULL)"
@@ -73,11 +72,11 @@ let private build (d: Definition) =
 
 /// The readers' runtime with process managers `pms`.
 let runtimeOf (pms: ProcessManagerDef list) =
-    build { Events = readers; Router = routes [ typeof<Bumped>; typeof<Mirrored>; typeof<Garbled> ]; ProcessManagers = pms }
+    build { Events = readers; Router = routes [ typeof<Bumped>; typeof<Mirrored>; typeof<Garbled> ]; ProcessManagers = pms; Tables = tables }
 
 /// The writers' runtime (no process managers).
 let writerRuntime =
-    build { Events = writers; Router = routes [ typeof<Bumped>; typeof<Mirrored>; typeof<Stranger>; typeof<GarbledText> ]; ProcessManagers = [] }
+    build { Events = writers; Router = routes [ typeof<Bumped>; typeof<Mirrored>; typeof<Stranger>; typeof<GarbledText> ]; ProcessManagers = []; Tables = tables }
 
 let private log (m: string) =
     if Environment.GetEnvironmentVariable "FABLE_PM_LOG" = "1" then eprintfn "[pm] %s" m
