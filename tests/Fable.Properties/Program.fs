@@ -24,7 +24,8 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "metadata" (Metadata.tests fixture)
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
           if fixture.Name <> Fixtures.inMemory.Name then
-              testList "agreement" (Agreement.tests Fixtures.inMemory fixture) ]
+              testList "agreement" (Agreement.tests Fixtures.inMemory fixture)
+              testList "agreement on rows" (AgreementRows.tests Fixtures.inMemory fixture) ]
 
 let allTests =
     testList "fable" [
