@@ -265,7 +265,7 @@ let tests (reference: Fixture) (other: Fixture) =
           s.Emit(trips, 1, [ renamed "y" ]))
 
       same "a handler that emits on its own aggregate gets a non-retryable HandlerFailed" [ failedIn "echo"; Done; failedIn "echo" ]
-          (saying [ "own" ]) (fun s ->
+          (saying [ "its own emit" ]) (fun s ->
           s.Emit(trips, 0, [ box ({ Name = "again" }: Echoed) ])
           s.Emit(trips, 1, [ renamed "a" ])
           s.Emit(trips, 1, [ box ({ Name = "again" }: Echoed) ])) ]

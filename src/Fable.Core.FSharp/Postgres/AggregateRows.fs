@@ -1,5 +1,5 @@
-// The aggregate row as SQL: lock-and-load (with a create lock while the row is missing), state from the row,
-// and the row write guarded by the old last_event_id (a mismatch raises the schema's guard error).
+// The aggregate row as SQL: lock-and-load (with a create lock while the row is missing) and the row write guarded
+// by the old last_event_id (a mismatch raises the schema's guard error). The row's rules are Core's AggregateRow.
 namespace Fable.Postgres
 
 open System
@@ -30,31 +30,28 @@ module internal AggregateRows =
     let select (id: AggregateId) =
         Sql.command (sprintf "SELECT * FROM %s WHERE %s = $1" (Sql.table id.Table) idCol) [ Sql.keyParam id.Key ]
 
-    /// The state of a loaded row (OfRow), or the initial state when there is no row.
-    let stateOf (def: AggregateDef<'S>) (key: AggregateKey) (row: Row option) : Result<'S, FableError> =
-        try
-            match row with
-            | Some r -> Ok(def.OfRow r)
-            | None -> Ok(def.Initial key)
-        with e ->
-            Error(HandlerFailed(def.Table, (if row.IsSome then "OfRow" else "Initial"), e.Message, Some e))
+    /// The column/value pairs of a row ToRow gave (validated by `AggregateRow.toRow`).
+    let columns (row: Row) : (string * obj) list = [ for kv in row -> kv.Key, kv.Value ]
 
-    /// The columns ToRow writes for `state`; id and last_event_id are Fable's and may not appear.
-    let columnsOf (def: AggregateDef<'S>) (state: 'S) : Result<(string * obj) list, FableError> =
-        match (try Ok(def.ToRow state) with e -> Error(HandlerFailed(def.Table, "ToRow", e.Message, Some e))) with
-        | Error e -> Error e
-        | Ok row when isNull (box row) -> Error(InvalidDefinition [ sprintf "ToRow of aggregate %s returned null" def.Table ])
-        | Ok row ->
-            let cols = [ for kv in row -> kv.Key, kv.Value ]
-            match cols |> List.filter (fun (c, _) -> c = "id" || c = "last_event_id") with
-            | [] -> Ok cols
-            | reserved ->
-                Error(InvalidDefinition [ for (c, _) in reserved -> sprintf "ToRow of aggregate %s writes column %s, which Fable owns" def.Table c ])
+    /// The guard error's text: the row's last_event_id is not `old` any more.
+    let private guardMessage (id: AggregateId) (old: int64 option) =
+        String.Concat(
+            "aggregate ", id.Table, "/", id.Key.ToString(), ": last_event_id is no longer ",
+            (match old with Some o -> o.ToString(Globalization.CultureInfo.InvariantCulture) | None -> "NULL"),
+            " under the emit's lock (changed by SQL outside Fable?); nothing was written")
 
-    /// Writes the row after events: an INSERT when the row did not exist (a row created meanwhile is a
-    /// unique violation, hence a conflict), else an UPDATE guarded by `old` that raises the guard error
-    /// when the row's last_event_id is not `old` any more. `last` None: the id the session took last from
-    /// the event sequence (the last event, inserted by the statement before in the same batch).
+    /// Raises the guard error unless the row's last_event_id is still `last`: sent with the emit's last batch when
+    /// the last event's handlers (which may run SQL of their own) ran after the row's last write.
+    let guard (ctx: Context) (id: AggregateId) (last: int64) =
+        let sql =
+            Events.text ctx "guard-row" id.Table (fun () ->
+                sprintf "SELECT %s.guard_row(EXISTS (SELECT 1 FROM %s WHERE %s = $1 AND %s = $2), $3)" ctx.Schema (Sql.table id.Table) idCol lastCol)
+        Sql.command sql [ Sql.keyParam id.Key; Sql.int64Param (Some last); Sql.textParam (guardMessage id (Some last)) ]
+
+    /// Writes the row with the state after event `last`: an INSERT when the row does not exist yet (a row created
+    /// meanwhile is a unique violation), else an UPDATE guarded by `old` that raises the guard error when the row's
+    /// last_event_id is not `old` any more. `last` None: the id the session took last from the event sequence (the
+    /// last event, inserted by the statement before in the same batch).
     let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * obj) list) =
         // The text depends on the table and ToRow's column names: cached under both (names joined by NUL,
         // which no identifier contains).
@@ -76,11 +73,6 @@ module internal AggregateRows =
         let sql = Events.text ctx (if existed then "update-row" else "insert-row") (id.Table + "\000" + names) build
         let values = [ for (_, v) in cols -> Sql.valueParam v ]
         if existed then
-            let message =
-                String.Concat(
-                    "aggregate ", id.Table, "/", id.Key.ToString(), ": last_event_id is no longer ",
-                    (match old with Some o -> o.ToString(Globalization.CultureInfo.InvariantCulture) | None -> "NULL"),
-                    " under the emit's lock; nothing was written")
-            Sql.command sql (values @ [ Sql.int64Param last; Sql.keyParam id.Key; Sql.int64Param old; Sql.textParam message ])
+            Sql.command sql (values @ [ Sql.int64Param last; Sql.keyParam id.Key; Sql.int64Param old; Sql.textParam (guardMessage id old) ])
         else
             Sql.command sql ([ Sql.keyParam id.Key ] @ values @ [ Sql.int64Param last ])
