@@ -66,6 +66,22 @@ public sealed class BuildTests
     }
 
     [Fact]
+    public async Task A_ToRow_that_returns_null_writes_id_or_throws_fails_Build_in_memory_as_on_PostgreSQL()
+    {
+        AggregateType<Thing> With(Func<Thing, IReadOnlyDictionary<string, object?>> toRow, string table) =>
+            AggregateType<Thing>.Create(table, KeyKind.Uuid, id => new Thing((Guid)id), toRow, _ => new Thing(Guid.Empty));
+        var builder = FableBuilder.Create()
+            .Aggregate(With(_ => null!, "nulls"))
+            .Aggregate(With(t => Rows.Of(("id", t.Id)), "ids"))
+            .Aggregate(With(_ => throw new InvalidOperationException("no row"), "throws"))
+            .UseInMemory();
+        var problems = Assert.IsType<FableErrors.InvalidDefinition>(await Expect.Left(builder.Build())).Problems;
+        Assert.Contains(problems, p => p.Contains("ToRow of aggregate nulls returned null", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("ToRow of aggregate ids writes column id, which Fable owns", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("aggregate throws: ToRow threw on the initial state: no row", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Emitting_to_an_aggregate_type_that_is_not_registered_is_InvalidDefinition()
     {
         var other = AggregateType<Thing>.Create("things", KeyKind.Uuid, id => new Thing((Guid)id), _ => Rows.Of(), _ => new Thing(Guid.Empty));

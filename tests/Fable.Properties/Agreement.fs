@@ -25,6 +25,16 @@ type Fault =
     | ToRowException
     | UnknownType
     | NoRouteForEvent
+    /// The emit uses a definition of accounts whose Initial throws (seen when the account has no row yet).
+    | InitialThrows
+    /// ... whose OfRow throws (seen when the account has a row).
+    | OfRowThrows
+    /// ... whose ToRow throws on every state.
+    | ToRowThrows
+    /// ... whose ToRow writes `last_event_id` (or `id`), which Fable owns.
+    | ToRowWritesReserved of column: string
+    /// ... whose ToRow returns null.
+    | ToRowNull
 
 /// One operation inside a unit of work.
 type Op =
@@ -70,7 +80,9 @@ let private plan =
                 [ 12, Gen.map2 (fun a c -> OnAccount(a, c)) account Gens.command
                   3, Gen.map2 (fun a f -> Faulty(a, f)) account
                          (Gen.elements [ DecideException; DecideWritesThenRejects; HandlerError; HandlerException
-                                         EvolveException; ToRowException; UnknownType; NoRouteForEvent ])
+                                         EvolveException; ToRowException; UnknownType; NoRouteForEvent
+                                         InitialThrows; OfRowThrows; ToRowThrows; ToRowWritesReserved "id"
+                                         ToRowWritesReserved "last_event_id"; ToRowNull ])
                   1, Gen.map2 (fun a c -> IfNew(a, c)) account Gens.command
                   2, Gen.map2 (fun a c -> AtHead(a, c)) account Gens.command
                   3, Gen.choose (0, counters - 1) |> Gen.map Increment
@@ -153,6 +165,23 @@ let private faultyDecision fault : Decide<Account> =
     | ToRowException -> depositThen (note "torow")
     | UnknownType -> depositThen (box ({ Value = 1 }: Unregistered))
     | NoRouteForEvent -> depositThen (box ({ Value = 1 }: Unrouted))
+    // A deposit has a handler (the ledger): the row is written before it runs.
+    | InitialThrows
+    | OfRowThrows
+    | ToRowThrows
+    | ToRowWritesReserved _
+    | ToRowNull -> Pure(Commands.decide (Commands.Deposit 3L))
+
+/// The accounts definition an emit with `fault` uses: faulty Initial, OfRow or ToRow, else the domain's.
+let private faultyDef fault : AggregateDef<Account> =
+    match fault with
+    | InitialThrows -> { accounts with Initial = fun _ -> failwith "Initial fault injected" }
+    | OfRowThrows -> { accounts with OfRow = fun _ -> failwith "OfRow fault injected" }
+    | ToRowThrows -> { accounts with ToRow = fun _ -> failwith "ToRow fault injected" }
+    | ToRowWritesReserved column ->
+        { accounts with ToRow = fun s -> Row.ofSeq [ yield! [ for kv in accounts.ToRow s -> kv.Key, kv.Value ]; column, box 1L ] }
+    | ToRowNull -> { accounts with ToRow = fun _ -> null }
+    | _ -> accounts
 
 /// Runs one operation; returns its outcome and its error, if any.
 let private runOp (uow: IUnitOfWork) (accountKeys: Guid[]) (counterKeys: string[]) (op: Op) : Task<OpOutcome * FableError option> =
@@ -161,11 +190,12 @@ let private runOp (uow: IUnitOfWork) (accountKeys: Guid[]) (counterKeys: string[
         | Ok e -> Emitted(box e.Aggregate.State, e.Events |> List.map (view uow.Codec)), None
         | Error e -> failed e, Some e
     let account a = accountKey accountKeys[a]
-    let emitAccount a expected decide =
+    let emitAccountWith def a expected decide =
         task {
-            let! r = uow.Emit(accounts, account a, expected, decide, ct)
+            let! r = uow.Emit(def, account a, expected, decide, ct)
             return emitted r
         }
+    let emitAccount a expected decide = emitAccountWith accounts a expected decide
     let wrote (r: Result<bool option, FableError>) =
         match r with
         | Ok d -> Wrote d, None
@@ -173,7 +203,7 @@ let private runOp (uow: IUnitOfWork) (accountKeys: Guid[]) (counterKeys: string[
     task {
         match op with
         | OnAccount(a, cmd) -> return! emitAccount a Expected.Any (Pure(Commands.decide cmd))
-        | Faulty(a, fault) -> return! emitAccount a Expected.Any (faultyDecision fault)
+        | Faulty(a, fault) -> return! emitAccountWith (faultyDef fault) a Expected.Any (faultyDecision fault)
         | IfNew(a, cmd) -> return! emitAccount a (Expected.At None) (Pure(Commands.decide cmd))
         | AtHead(a, cmd) ->
             match! uow.Load(accounts, account a, ct) with

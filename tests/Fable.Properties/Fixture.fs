@@ -8,6 +8,10 @@ open Fable
 /// it) and the Postgres fixture creates it from the same declaration.
 type TableSpec = TableDecl
 
+/// PostgreSQL-only DDL the Postgres fixture runs after creating a table of that name (a foreign key, a CHECK):
+/// constraints beyond a declaration are PostgreSQL's alone, so tests that need one add it here.
+let postgresOnlyDdl = System.Collections.Concurrent.ConcurrentDictionary<string, string list>()
+
 /// One isolated interpreter instance (own schema/database on Postgres).
 type Instance =
     { Interpreter: IInterpreter

@@ -26,7 +26,8 @@ let interpreterTests (fixture: Fixture.Fixture) =
           if fixture.Name <> Fixtures.inMemory.Name then
               testList "agreement" (Agreement.tests Fixtures.inMemory fixture)
               testList "process-manager agreement" (AgreementProcessManagers.tests Fixtures.inMemory fixture)
-              testList "table agreement" (AgreementTables.tests Fixtures.inMemory fixture) ]
+              testList "table agreement" (AgreementTables.tests Fixtures.inMemory fixture)
+              testList "agreement on rows" (AgreementRows.tests Fixtures.inMemory fixture) ]
 
 let allTests =
     testList "fable" [

@@ -6,7 +6,7 @@ using Npgsql;
 
 namespace Fable.CSharp;
 
-/// <summary>Checks that an aggregate table fits on a Postgres store; Left lists the problems.</summary>
+/// <summary>Checks an aggregate type on a store (its definition; on PostgreSQL its table too); Left lists the problems.</summary>
 internal delegate Task<Either<Error, Unit>> AggregateChecker(object store, CancellationToken ct);
 
 /// <summary>How the PostgreSQL interpreter and its process-manager runners are set up.</summary>
@@ -24,7 +24,7 @@ internal abstract class InterpreterChoice
     private sealed class InMemoryChoice(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) : InterpreterChoice
     {
         public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct) =>
-            Task.FromResult(Interop.InMemory(runtime, clock, lockTimeout));
+            Interop.InMemory(runtime, clock, lockTimeout, aggregates.Select(a => a.Check), ct);
     }
 
     private sealed class PostgresChoice(NpgsqlDataSource dataSource, PostgresSettings settings) : InterpreterChoice

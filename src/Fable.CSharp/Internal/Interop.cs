@@ -146,8 +146,8 @@ internal static class Interop
             t.Table, (global::Fable.KeyKind)(int)t.KeyKind,
             FuncConvert.FromFunc<AggregateKey, S>(k => t.Initial(k.Value)),
             FuncConvert.FromFunc<S, object, S>(t.Evolve),
-            FuncConvert.FromFunc<S, IReadOnlyDictionary<string, object>>(s =>
-                (t.ToRow(s) ?? throw new InvalidOperationException($"aggregate {t.Table}: ToRow returned null"))!),
+            // A null row goes through: the core refuses it (InvalidDefinition) on every interpreter alike.
+            FuncConvert.FromFunc<S, IReadOnlyDictionary<string, object>>(s => t.ToRow(s)!),
             FuncConvert.FromFunc<IReadOnlyDictionary<string, object>, S>(row => t.OfRow(row!))));
 
     public static EventType EventType(Type clr, string name, int version, IEnumerable<Upcaster> upcasters) =>
@@ -312,14 +312,28 @@ internal static class Interop
 
     // ---- interpreters ----
 
-    public static Either<Error, Backend> InMemory(global::Fable.Runtime runtime, Func<DateTimeOffset>? clock, TimeSpan? lockTimeout)
+    /// <summary>Creates the in-memory store and checks every aggregate definition on it, as PostgreSQL's Build does.</summary>
+    public static async Task<Either<Error, Backend>> InMemory(global::Fable.Runtime runtime, Func<DateTimeOffset>? clock, TimeSpan? lockTimeout,
+                                                              IEnumerable<AggregateChecker> checks, CancellationToken ct)
     {
         if (lockTimeout is { } t && t <= TimeSpan.Zero)
             return new FableErrors.InvalidDefinition([$"the in-memory lock timeout must be positive, got {t}"]);
         var store = global::Fable.InMemory.InMemoryStore.Create(
             runtime, clock is null ? null : FSharpOption<FSharpFunc<FUnit, DateTimeOffset>>.Some(FuncConvert.FromFunc(clock)),
             lockTimeout is { } timeout ? FSharpOption<TimeSpan>.Some(timeout) : null);
+        var problems = await Problems(store, checks, ct).ConfigureAwait(false);
+        if (problems.Count > 0) return new FableErrors.InvalidDefinition(problems);
         return new Backend("in-memory", store.Interpreter, store.ProcessManagers, null);
+    }
+
+    /// <summary>Every problem the aggregate checks find on <paramref name="store"/>.</summary>
+    static async Task<List<string>> Problems(object store, IEnumerable<AggregateChecker> checks, CancellationToken ct)
+    {
+        var problems = new List<string>();
+        foreach (var check in checks)
+            (await check(store, ct).ConfigureAwait(false)).IfLeft(e =>
+                problems.AddRange(e is FableErrors.InvalidDefinition d ? d.Problems : [e.Message]));
+        return problems;
     }
 
     /// <summary>Migrates Fable's schema, creates the store and registers the process managers (not started).</summary>
@@ -330,10 +344,7 @@ internal static class Interop
             FSharpOption<PostgresOptions>.Some(new PostgresOptions(settings.Schema, settings.Notify)), FSharpOption<CancellationToken>.Some(ct)), s => s);
         if (created.IsLeft) return created.Map(_ => (Backend)null!);
         var store = (PostgresStore)created;
-        var problems = new List<string>();
-        foreach (var check in checks)
-            (await check(store, ct).ConfigureAwait(false)).IfLeft(e =>
-                problems.AddRange(e is FableErrors.InvalidDefinition d ? d.Problems : [e.Message]));
+        var problems = await Problems(store, checks, ct).ConfigureAwait(false);
         if (problems.Count > 0) return new FableErrors.InvalidDefinition(problems);
         var host = await Call(() => PostgresProcessManagers.Create(store,
             Some(settings.RunnerId),
@@ -343,9 +354,12 @@ internal static class Interop
         return host.Map(h => new Backend("postgres", store, h, store));
     }
 
-    /// <summary>Checks one aggregate table on a Postgres store (its columns, key type and last_event_id).</summary>
+    /// <summary>Checks one aggregate type on a store: its definition (Initial, ToRow) on both interpreters, and on
+    /// PostgreSQL its table too (columns, key type and last_event_id).</summary>
     public static AggregateChecker Checker<S>(AggregateType<S> type) =>
-        (store, ct) => Call(() => ((PostgresStore)store).CheckAggregate(Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default);
+        (store, ct) => store is PostgresStore pg
+            ? Call(() => pg.CheckAggregate(Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default)
+            : Call(() => ((global::Fable.InMemory.InMemoryStore)store).CheckAggregate(Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default);
 
     /// <summary>Runs <paramref name="work"/> in the caller's open transaction (Postgres only).</summary>
     public static Task<Either<Error, R>> InTransaction<R>(object? store, Registry registry, NpgsqlConnection connection, NpgsqlTransaction transaction,

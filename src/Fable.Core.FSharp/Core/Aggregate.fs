@@ -41,7 +41,8 @@ module AggregateDef =
     /// The aggregate `key` of this definition's table.
     let idOf (def: AggregateDef<'S>) key = { Table = def.Table; Key = key }
 
-    /// Every problem of a definition: blank table name, reserved columns in ToRow of the initial state.
+    /// Every problem of a definition visible without calling it: a blank table name, a sample key of another kind
+    /// (`AggregateRow.check` also calls Initial and ToRow).
     let validate (sample: AggregateKey option) (def: AggregateDef<'S>) : string list =
         [ if String.IsNullOrWhiteSpace def.Table then
               yield "an aggregate definition has a blank table name"

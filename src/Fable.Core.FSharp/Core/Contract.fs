@@ -36,14 +36,17 @@ type Decide<'S> =
 /// One transaction. Emits inside it are serial per aggregate (the aggregate stays locked until the unit
 /// of work ends) and all of its effects commit together or not at all.
 and IUnitOfWork =
-    /// Locks the aggregate, decides, records the events, evolves, runs handlers, writes the row guarded by
-    /// its old last_event_id. A failed emit leaves no trace in the unit of work (the rest of it survives).
+    /// Locks the aggregate, decides, and per event records it, evolves, writes the row (before the event's
+    /// handlers, when it has some) and runs the handlers; each row write is guarded by the row's last_event_id.
+    /// A failed emit leaves no trace in the unit of work (the rest of it survives). An emit on an aggregate whose
+    /// row is missing although it has events, or from inside its own emit, is a non-retryable Conflict.
     abstract Emit<'S> : def: AggregateDef<'S> * key: AggregateKey * expected: Expected * decide: Decide<'S> * ct: CancellationToken -> Task<Result<Emitted<'S>, FableError>>
     /// Reads the aggregate (without locking); None when it has no row.
     abstract Load<'S> : def: AggregateDef<'S> * key: AggregateKey * ct: CancellationToken -> Task<Result<Aggregate<'S> option, FableError>>
     /// The aggregate's events in chain order.
     abstract Log: id: AggregateId * ct: CancellationToken -> Task<Result<RecordedEvent list, FableError>>
-    /// Rebuilds the aggregate row from its log through evolve and the handlers (with Replaying = true).
+    /// Rebuilds the aggregate row from its log through evolve and the handlers (with Replaying = true); inserts
+    /// the row when it is missing (the way to restore a deleted row).
     abstract Replay<'S> : def: AggregateDef<'S> * key: AggregateKey * ct: CancellationToken -> Task<Result<Aggregate<'S>, FableError>>
     /// Ordinary rows in this unit of work.
     abstract Tables: ITables

@@ -1,10 +1,19 @@
-// The per-emit algorithm both interpreters share: run the decision, then for each event in order record it,
-// evolve the state and run its handlers. Storage is passed in; every exception becomes a typed error.
+// The per-emit algorithm both interpreters share: run the decision, then for each event in order record it, evolve
+// the state, write the row and run its handlers. Storage is passed in; every exception becomes a typed error.
 namespace Fable
 
 open System
 open System.Threading
 open System.Threading.Tasks
+
+/// What an interpreter does for the shared steps of an emit: record an event, write the aggregate's row.
+type IEmitSink<'S> =
+    /// Records the encoded event `enc` with metadata `meta` after the event `prev` (None: the first event);
+    /// may complete synchronously.
+    abstract Record: enc: EncodedEvent * meta: string * prev: int64 option -> ValueTask<Result<RecordedEvent, FableError>>
+    /// Writes the aggregate's row with `state`, the state after `recorded`, before that event's handlers run (the
+    /// row's validation is `AggregateRow.toRow`); returns the event as stored (its final id and texts).
+    abstract WriteRow: state: 'S * recorded: RecordedEvent -> ValueTask<Result<RecordedEvent, FableError>>
 
 /// Shared steps of an emit.
 module Steps =
@@ -47,9 +56,6 @@ module Steps =
                 | None -> Ok enc
                 | Some why -> Error(UndecodablePayload(enc.TypeName, enc.TypeVersion, "the metadata cannot be stored: " + why))
 
-    /// The outcome of an event without handlers (one completed task for all).
-    let private noHandlers = Task.FromResult(Result<unit, FableError>.Ok())
-
     /// Runs `handlers` in order, stopping at the first error; exceptions become HandlerFailed.
     let runHandlers (handlers: Handler list) (args: HandlerArgs) : Task<Result<unit, FableError>> =
         task {
@@ -71,10 +77,11 @@ module Steps =
             return result
         }
 
-    /// For each event in order (an `EventWithMeta` gives its metadata): encode, `record` (which assigns id and prev
-    /// id from the previous event), evolve, run handlers (events without handlers skip that step). Returns the
-    /// final state, the last event id and the recorded events. `record` may complete synchronously (a completed
-    /// ValueTask allocates nothing).
+    /// For each event in order (an `EventWithMeta` gives its metadata): encode, record through `sink` (which assigns
+    /// id and prev id from the previous event), evolve, and for an event that has handlers write the row with the
+    /// state after it through `sink` (so handlers can read it and reference it), then run the handlers. Returns the
+    /// final state, the last event id, the recorded events and whether the row already holds the final state (the
+    /// last event had handlers); otherwise the interpreter writes it. Events without handlers add no step.
     let applyEvents
         (rt: Runtime)
         (uow: IUnitOfWork)
@@ -83,16 +90,16 @@ module Steps =
         (state: 'S)
         (lastEventId: int64 option)
         (events: obj list)
-        (record: EncodedEvent -> string -> int64 option -> ValueTask<Result<RecordedEvent, FableError>>)
-        (replaying: bool)
+        (sink: IEmitSink<'S>)
         (ct: CancellationToken)
-        : Task<Result<'S * int64 option * RecordedEvent list, FableError>> =
+        : Task<Result<struct ('S * int64 option * RecordedEvent list * bool), FableError>> =
         task {
             let trusted = rt.Codec :? IJsonCodec
             let mutable failure = None
             let mutable s = state
             let mutable prev = lastEventId
             let mutable recorded = []
+            let mutable rowCurrent = false
             let mutable rest = events
             while failure.IsNone && not rest.IsEmpty do
                 let struct (evt, meta) = Meta.split rest.Head
@@ -106,27 +113,34 @@ module Steps =
                         match Router.tryHandlers evt rt.Router with
                         | ValueNone -> failure <- Some(NoRoute(rt.NameOf(evt.GetType())))
                         | ValueSome handlers ->
-                            match! record enc meta prev with
+                            match! sink.Record(enc, meta, prev) with
                             | Error e -> failure <- Some e
                             | Ok r ->
                                 match evolve def enc.TypeName s evt with
                                 | Error e -> failure <- Some e
+                                | Ok s' when handlers.IsEmpty ->
+                                    s <- s'
+                                    prev <- Some r.Id
+                                    recorded <- r :: recorded
+                                    rowCurrent <- false
                                 | Ok s' ->
-                                    let! handled =
-                                        if handlers.IsEmpty then noHandlers
-                                        else
+                                    match! sink.WriteRow(s', r) with
+                                    | Error e -> failure <- Some e
+                                    | Ok r ->
+                                        let! handled =
                                             runHandlers handlers
                                                 { Uow = uow; Aggregate = id; State = box s'; Event = evt; Recorded = r
-                                                  Replaying = replaying; CancellationToken = ct }
-                                    match handled with
-                                    | Error e -> failure <- Some e
-                                    | Ok() ->
-                                        s <- s'
-                                        prev <- Some r.Id
-                                        recorded <- r :: recorded
+                                                  Replaying = false; CancellationToken = ct }
+                                        match handled with
+                                        | Error e -> failure <- Some e
+                                        | Ok() ->
+                                            s <- s'
+                                            prev <- Some r.Id
+                                            recorded <- r :: recorded
+                                            rowCurrent <- true
             match failure with
             | Some e -> return Error e
-            | None -> return Ok(s, prev, List.rev recorded)
+            | None -> return Ok(struct (s, prev, List.rev recorded, rowCurrent))
         }
 
     /// Checks the caller's expectation against the aggregate's current last event id.

@@ -3,6 +3,7 @@
 namespace Fable.InMemory
 
 open System
+open System.Threading
 open System.Threading.Tasks
 open Fable
 
@@ -22,6 +23,13 @@ type InMemoryStore private (engine: Engine, rt: Runtime, lockTimeout: TimeSpan) 
 
     /// The process managers of the runtime, run against this store.
     member _.ProcessManagers = host :> IProcessManagerHost
+
+    /// Checks the definition of an aggregate as PostgresStore.CheckAggregate does, without its catalog part: Initial
+    /// on a sample key and ToRow on that state must not throw, return null or write `id`/`last_event_id`.
+    /// InvalidDefinition lists every problem found (the same texts as on PostgreSQL).
+    member _.CheckAggregate(def: AggregateDef<'S>, ?ct: CancellationToken) : Task<Result<unit, FableError>> =
+        ignore ct
+        Task.FromResult(AggregateRow.checkDefinition def)
 
     /// The committed rows of `table` ordered by id (aggregate rows include `id` and `last_event_id`).
     member _.Rows(table: string) : Row list =

@@ -18,52 +18,42 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     // Guarded by `overlay` (a lock taken after the unit of work ended is given back at once).
     let mutable first: AggregateSlot = null
     let mutable others: List<AggregateSlot> = null
-    let mutable tables: Tables = Unchecked.defaultof<Tables>
+    let mutable tables: GuardedTables = Unchecked.defaultof<GuardedTables>
 
-    /// ToRow's columns for `state`, checked and coerced against the aggregate's declared table (Core's rule; a new
-    /// row must give every NOT NULL column).
-    let rowOf (def: AggregateDef<'S>) (keyValue: obj) (state: 'S) : Result<Row, FableError> =
-        match (try Ok(def.ToRow state) with e -> Error(HandlerFailed(def.Table, "ToRow", e.Message, Some e))) with
-        | Error e -> Error e
-        | Ok cols ->
-            match TableSchema.aggregate rt.Tables def.Table def.KeyKind with
-            | Error e -> Error e
-            | Ok t -> TableSchema.coerceToRow t (isNull (overlay.View { Table = def.Table; Id = keyValue })) cols
+    // The aggregates whose emit or replay is running (re-entry and own-row writes are refused).
+    let running = RunningEmits()
 
-    /// Writes the aggregate row: the columns of `ToRow state` plus `id` and `last_event_id`, over the current row.
-    let writeAggregate (def: AggregateDef<'S>) (key: AggregateKey) (last: int64) (state: 'S) : Result<unit, FableError> =
+    /// Writes the aggregate row: the columns of `cols` (ToRow's, validated) plus `id` and `last_event_id`, over the
+    /// current row (creating it when missing).
+    let writeAggregate (def: AggregateDef<'S>) (key: AggregateKey) (last: int64) (cols: Row) =
+        let n = cols.Count
+        let columns = Array.zeroCreate<string> (n + 2)
+        let values = Array.zeroCreate<obj> (n + 2)
+        let mutable i = 0
+        Rows.iter cols (fun kv ->
+            columns[i] <- kv.Key
+            values[i] <- kv.Value
+            i <- i + 1)
         let keyValue = key.Value
-        match rowOf def keyValue state with
+        columns[n] <- "id"
+        values[n] <- keyValue
+        columns[n + 1] <- "last_event_id"
+        values[n + 1] <- box last
+        overlay.Change({ Table = def.Table; Id = keyValue }, columns, fun current ->
+            // The row keeps its own id object (an equal value): one object less retained per write.
+            if not (isNull current) then
+                match current.TryGetValue "id" with
+                | true, v when not (isNull v) -> values[n] <- v
+                | _ -> ()
+            CompactRow.Overwrite(current, columns, values) :> Row)
+
+    /// Writes the row of `key` with `state` after event `last` (ToRow's row as `AggregateRow.stored` gives it).
+    let writeRow (def: AggregateDef<'S>) (key: AggregateKey) (last: int64) (state: 'S) : Result<unit, FableError> =
+        match AggregateRow.stored rt.Tables def (isNull (overlay.View { Table = def.Table; Id = key.Value })) state with
         | Error e -> Error e
         | Ok cols ->
-            let n = cols.Count
-            let columns = Array.zeroCreate<string> (n + 2)
-            let values = Array.zeroCreate<obj> (n + 2)
-            let mutable i = 0
-            Rows.iter cols (fun kv ->
-                columns[i] <- kv.Key
-                values[i] <- kv.Value
-                i <- i + 1)
-            columns[n] <- "id"
-            values[n] <- keyValue
-            columns[n + 1] <- "last_event_id"
-            values[n + 1] <- box last
-            overlay.Change({ Table = def.Table; Id = keyValue }, columns, fun current ->
-                // The row keeps its own id object (an equal value): one object less retained per write.
-                if not (isNull current) then
-                    match current.TryGetValue "id" with
-                    | true, v when not (isNull v) -> values[n] <- v
-                    | _ -> ()
-                CompactRow.Overwrite(current, columns, values) :> Row)
+            writeAggregate def key last cols
             Ok()
-
-    let stateOf (def: AggregateDef<'S>) (key: AggregateKey) (row: Row) : Result<'S * int64 option, FableError> =
-        if isNull row then Ok(def.Initial key, None)
-        else
-            try
-                Ok(def.OfRow row, Rows.lastEventId row)
-            with e ->
-                Error(HandlerFailed(def.Table, "OfRow", e.Message, Some e))
 
     /// Records a lock just taken; a unit of work that ended meanwhile gives it back at once (false).
     let keep (slot: AggregateSlot) =
@@ -121,8 +111,56 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                     release slot
                 others.Clear())
 
-    /// Emits in one state machine: lock (re-entrant), savepoint, read, decide, record/evolve/handle, guarded write.
-    /// Any failure rolls the unit of work back to the savepoint.
+    /// The state and last event id of the aggregate of `slot` as this unit of work sees it: a missing row is the
+    /// initial state, unless the aggregate has events (a fork: refused).
+    member private this.Read(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot) : Result<struct ('S * int64 option), FableError> =
+        let row = overlay.View { Table = def.Table; Id = key.Value }
+        if isNull row && this.HasEvents slot then Error(AggregateRow.forked slot.Id)
+        else
+            match AggregateRow.stateOf def key row with
+            | Error e -> Error e
+            | Ok state -> Ok(struct (state, (if isNull row then None else Rows.lastEventId row)))
+
+    /// Records events of the aggregate of `slot` in the overlay and writes its row (for the shared steps).
+    member private _.Sink(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot) =
+        let agg = slot.Id
+        { new IEmitSink<'S> with
+            member _.Record(enc, meta, prev) =
+                let eid = engine.NextEventId()
+                let r =
+                    { Id = eid; PrevEventId = prev; Aggregate = agg; TypeName = enc.TypeName
+                      TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data
+                      InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
+                overlay.Stage(r, slot)
+                ValueTask<_>(Ok r)
+            member _.WriteRow(s, r) =
+                match writeRow def key r.Id s with
+                | Ok() -> ValueTask<_>(Ok r)
+                | Error e -> ValueTask<_>(Error e) }
+
+    /// Emits under the aggregate's lock, marked as running, in one state machine: read, check `expected`, decide,
+    /// record/evolve/write the row/handle per event (the shared steps), write the final row unless the last
+    /// event's handlers already saw it.
+    member private this.EmitLocked(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot, expected: Expected,
+                                   decide: Decide<'S>, ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
+        task {
+            let agg = slot.Id
+            match this.Read(def, key, slot) |> Result.bind (fun (struct (_, last) as read) -> Steps.checkExpected agg expected last |> Result.map (fun () -> read)) with
+            | Error e -> return Error e
+            | Ok(struct (state, last)) ->
+                match! Steps.decide this decide state ct with
+                | Error e -> return Error e
+                | Ok [] -> return Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] }
+                | Ok events ->
+                    match! Steps.applyEvents rt this def agg state last events (this.Sink(def, key, slot)) ct with
+                    | Error e -> return Error e
+                    | Ok(struct (state', last', recorded, rowCurrent)) ->
+                        let written = if rowCurrent then Ok() else writeRow def key last'.Value state'
+                        return written |> Result.map (fun () -> { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded })
+        }
+
+    /// Emits: lock (re-entrant), refuse a re-entry, savepoint, `EmitLocked`. Any failure rolls the unit of work
+    /// back to the savepoint.
     member private this.EmitTask(def: AggregateDef<'S>, key: AggregateKey, expected: Expected, decide: Decide<'S>,
                                  ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
         task {
@@ -132,77 +170,27 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                 let agg = AggregateDef.idOf def key
                 let slot = engine.Slot agg
                 let! locked = if this.TryLockNow slot then lockedNow else this.LockSlow(agg, slot, ct)
-                match locked with
+                match locked |> Result.bind (fun () -> running.Enter slot.Id) with
                 | Error e -> return Error e
                 | Ok() ->
                     let sp = overlay.Savepoint()
                     let mutable result = Error Cancelled
                     try
-                        let rowKey = { Table = def.Table; Id = key.Value }
-                        match stateOf def key (overlay.View rowKey) with
-                        | Error e -> result <- Error e
-                        | Ok(state, last) ->
-                            match Steps.checkExpected agg expected last with
-                            | Error e -> result <- Error e
-                            | Ok() ->
-                                match! Steps.decide this decide state ct with
-                                | Error e -> result <- Error e
-                                | Ok [] -> result <- Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] }
-                                | Ok events ->
-                                    let shared = slot.Id
-                                    let record (enc: EncodedEvent) (meta: string) (prev: int64 option) =
-                                        let eid = engine.NextEventId()
-                                        let r =
-                                            { Id = eid; PrevEventId = prev; Aggregate = shared; TypeName = enc.TypeName
-                                              TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data
-                                              InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
-                                        overlay.Stage(r, slot)
-                                        ValueTask<_>(Ok r)
-                                    match! Steps.applyEvents rt this def agg state last events record false ct with
-                                    | Error e -> result <- Error e
-                                    | Ok(state', last', recorded) ->
-                                        let now = Rows.lastEventId (overlay.View rowKey)
-                                        if now <> last then
-                                            result <- Error(FableError.conflict agg last now)
-                                        else
-                                            match writeAggregate def key last'.Value state' with
-                                            | Error e -> result <- Error e
-                                            | Ok() -> result <- Ok { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded }
-                    with
-                    | :? OperationCanceledException -> result <- Error Cancelled
-                    | e -> result <- Error(Infrastructure(sprintf "emit on %O failed: %s" agg e.Message, Some e))
+                        try
+                            let! r = this.EmitLocked(def, key, slot, expected, decide, ct)
+                            result <- r
+                        with
+                        | :? OperationCanceledException -> result <- Error Cancelled
+                        | e -> result <- Error(Infrastructure(sprintf "emit on %O failed: %s" agg e.Message, Some e))
+                    finally
+                        running.Leave slot.Id
                     if Result.isError result then overlay.RollbackTo sp
                     return result
         }
 
-    member private this.ReplayLocked(def: AggregateDef<'S>, agg: AggregateId, ct: CancellationToken) : Task<Result<Aggregate<'S>, FableError>> =
-        task {
-            let mutable acc = Ok(def.Initial agg.Key, None)
-            let mutable rest: RecordedEvent list = this.LogOf agg
-            if rest.IsEmpty then acc <- Error(NotFound agg)
-            while Result.isOk acc && not rest.IsEmpty do
-                let r = rest.Head
-                rest <- rest.Tail
-                let (s, _) = Result.defaultWith (fun _ -> failwith "unreachable") acc
-                match rt.Codec.Decode(r.TypeName, r.TypeVersion, r.Data) with
-                | Error e -> acc <- Error e
-                | Ok evt ->
-                    match Steps.evolve def r.TypeName s evt |> Result.bind (fun s' -> Router.handlersFor rt.NameOf evt rt.Router |> Result.map (fun hs -> s', hs)) with
-                    | Error e -> acc <- Error e
-                    | Ok(s', handlers) ->
-                        let args =
-                            { Uow = this; Aggregate = agg; State = box s'; Event = evt; Recorded = r
-                              Replaying = true; CancellationToken = ct }
-                        match! Steps.runHandlers handlers args with
-                        | Error e -> acc <- Error e
-                        | Ok() -> acc <- Ok(s', Some r.Id)
-            match acc with
-            | Error e -> return Error e
-            | Ok(state, last) ->
-                match writeAggregate def agg.Key last.Value state with
-                | Error e -> return Error e
-                | Ok() -> return Ok { Id = agg; LastEventId = last; State = state }
-        }
+    /// Whether the aggregate of `slot` has events, committed or recorded by this unit of work (its row must exist).
+    member _.HasEvents(slot: AggregateSlot) =
+        slot.Chain.Count > 0 || not (overlay.StagedOf slot.Id).IsEmpty
 
     /// The aggregate's committed events followed by this unit of work's own, in chain order.
     member _.LogOf(agg: AggregateId) : RecordedEvent list =
@@ -253,7 +241,17 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                 | Ok() -> this.EmitTask(def, key, expected, decide, ct)
 
         member this.Replay<'S>(def: AggregateDef<'S>, key, ct) =
-            this.Locked(def, key, ct, fun agg _ -> this.ReplayLocked(def, agg, ct))
+            this.Locked(def, key, ct, fun agg slot ->
+                task {
+                    match running.Enter slot.Id with
+                    | Error e -> return Error e
+                    | Ok() ->
+                        try
+                            let write (state: 'S) (last: int64) = Task.FromResult(writeRow def key last state)
+                            return! Replay.run rt this def agg (this.LogOf agg) write ct
+                        finally
+                            running.Leave slot.Id
+                })
 
         member _.Load<'S>(def: AggregateDef<'S>, key, _ct) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
@@ -264,8 +262,8 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                     let row = overlay.View { Table = def.Table; Id = key.Value }
                     if isNull row then Task.FromResult(Ok None)
                     else
-                        stateOf def key row
-                        |> Result.map (fun (s, last) -> Some { Id = AggregateDef.idOf def key; LastEventId = last; State = s })
+                        AggregateRow.stateOf def key row
+                        |> Result.map (fun s -> Some { Id = AggregateDef.idOf def key; LastEventId = Rows.lastEventId row; State = s })
                         |> Task.FromResult
 
         member this.Log(agg, _ct) =
@@ -273,7 +271,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
             else Task.FromResult(Ok(this.LogOf agg))
 
         member _.Tables =
-            if obj.ReferenceEquals(tables, null) then tables <- Tables(overlay, rt.Tables)
+            if obj.ReferenceEquals(tables, null) then tables <- GuardedTables(Tables(overlay, rt.Tables), running)
             tables :> ITables
         member _.Connection = None
         member _.Transaction = None

@@ -1,5 +1,5 @@
-// Checks an aggregate definition against its table in the catalog: the table exists, `id` is its primary key
-// of the definition's key type, `last_event_id bigint NULL` exists, and every column ToRow writes exists.
+// Checks an aggregate definition against its table in the catalog: the definition's own check (AggregateRow.check),
+// the table exists, `id` is its primary key of the key type, `last_event_id bigint NULL`, and every ToRow column.
 namespace Fable.Postgres
 
 open System
@@ -19,12 +19,6 @@ module internal AggregateCheck =
            FROM pg_attribute a
            WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"""
 
-    let private sampleKey (kind: KeyKind) =
-        match kind with
-        | KeyKind.Uuid -> AggregateKey.Uuid Guid.Empty
-        | KeyKind.Int -> AggregateKey.Int 0L
-        | _ -> AggregateKey.Text ""
-
     let private keyTypeOk (kind: KeyKind) (sqlType: string) =
         match kind with
         | KeyKind.Uuid -> sqlType = "uuid"
@@ -36,14 +30,6 @@ module internal AggregateCheck =
         | KeyKind.Uuid -> "uuid"
         | KeyKind.Int -> "bigint"
         | _ -> "text or varchar"
-
-    /// The columns ToRow writes for a sample initial state.
-    let private writtenColumns (def: AggregateDef<'S>) =
-        try
-            let row = def.ToRow(def.Initial(sampleKey def.KeyKind))
-            Ok [ for kv in row -> kv.Key ]
-        with e ->
-            Error(sprintf "aggregate %s: Initial/ToRow failed on a sample key: %s" def.Table e.Message)
 
     let private problems (def: AggregateDef<'S>) (exists: bool) (cols: Column list) =
         let t = def.Table
@@ -65,13 +51,13 @@ module internal AggregateCheck =
                       yield sprintf "column %s.last_event_id is %s, expected bigint" t c.Type
                   if c.NotNull then
                       yield sprintf "column %s.last_event_id is NOT NULL; it must allow NULL" t
-              match writtenColumns def with
-              | Error m -> yield m
-              | Ok written ->
+          // The definition's own problems, as every interpreter finds them (AggregateRow.check).
+          match AggregateRow.check def with
+          | Error ps -> yield! ps
+          | Ok written ->
+              if exists then
                   for c in written do
-                      if c = "id" || c = "last_event_id" then
-                          yield sprintf "ToRow of aggregate %s writes column %s, which Fable owns" t c
-                      elif not (byName.ContainsKey c) then
+                      if not (byName.ContainsKey c) then
                           yield sprintf "aggregate table %s has no column %s (written by ToRow)" t c ]
 
     /// Ok when the table fits the definition; otherwise InvalidDefinition naming every problem.

@@ -1,5 +1,5 @@
-// The aggregate row as SQL: lock-and-load (with a create lock while the row is missing), state from the row,
-// and the row write guarded by the old last_event_id (a mismatch raises the schema's guard error).
+// The aggregate row as SQL: lock-and-load (with a create lock while the row is missing) and the row write guarded
+// by the old last_event_id (a mismatch raises the schema's guard error). The row's rules are Core's AggregateRow.
 namespace Fable.Postgres
 
 open System
@@ -30,33 +30,33 @@ module internal AggregateRows =
     let select (id: AggregateId) =
         Sql.command (sprintf "SELECT * FROM %s WHERE %s = $1" (Sql.table id.Table) idCol) [ Sql.keyParam id.Key ]
 
-    /// The state of a loaded row (OfRow), or the initial state when there is no row.
-    let stateOf (def: AggregateDef<'S>) (key: AggregateKey) (row: Row option) : Result<'S, FableError> =
-        try
-            match row with
-            | Some r -> Ok(def.OfRow r)
-            | None -> Ok(def.Initial key)
-        with e ->
-            Error(HandlerFailed(def.Table, (if row.IsSome then "OfRow" else "Initial"), e.Message, Some e))
+    /// The column/parameter pairs of a row `AggregateRow.stored` gave, each typed as its declared column.
+    let columns (tables: TableSchemas) (table: string) (row: Row) : (string * NpgsqlParameter) list =
+        let schema = tables.Find table
+        [ for kv in row ->
+              let mutable c = Unchecked.defaultof<ColumnDecl>
+              if not (isNull schema) && schema.TryColumn(kv.Key, &c) then kv.Key, Sql.columnParam c kv.Value
+              else kv.Key, Sql.valueParam kv.Value ]
 
-    /// The columns ToRow writes for `state`, checked and coerced against the aggregate's declared table (Core's rule:
-    /// declared columns only, never id or last_event_id; a new row gives every NOT NULL column).
-    let columnsOf (rt: Runtime) (def: AggregateDef<'S>) (inserting: bool) (state: 'S) : Result<(string * NpgsqlParameter) list, FableError> =
-        match (try Ok(def.ToRow state) with e -> Error(HandlerFailed(def.Table, "ToRow", e.Message, Some e))) with
-        | Error e -> Error e
-        | Ok row ->
-            TableSchema.aggregate rt.Tables def.Table def.KeyKind
-            |> Result.bind (fun t -> TableSchema.coerceToRow t inserting row |> Result.map (fun r -> t, r))
-            |> Result.map (fun (t, r) ->
-                [ for kv in r ->
-                      let mutable c = Unchecked.defaultof<ColumnDecl>
-                      t.TryColumn(kv.Key, &c) |> ignore
-                      kv.Key, Sql.columnParam c kv.Value ])
+    /// The guard error's text: the row's last_event_id is not `old` any more.
+    let private guardMessage (id: AggregateId) (old: int64 option) =
+        String.Concat(
+            "aggregate ", id.Table, "/", id.Key.ToString(), ": last_event_id is no longer ",
+            (match old with Some o -> o.ToString(Globalization.CultureInfo.InvariantCulture) | None -> "NULL"),
+            " under the emit's lock (changed by SQL outside Fable?); nothing was written")
 
-    /// Writes the row after events: an INSERT when the row did not exist (a row created meanwhile is a
-    /// unique violation, hence a conflict), else an UPDATE guarded by `old` that raises the guard error
-    /// when the row's last_event_id is not `old` any more. `last` None: the id the session took last from
-    /// the event sequence (the last event, inserted by the statement before in the same batch).
+    /// Raises the guard error unless the row's last_event_id is still `last`: sent with the emit's last batch when
+    /// the last event's handlers (which may run SQL of their own) ran after the row's last write.
+    let guard (ctx: Context) (id: AggregateId) (last: int64) =
+        let sql =
+            Events.text ctx "guard-row" id.Table (fun () ->
+                sprintf "SELECT %s.guard_row(EXISTS (SELECT 1 FROM %s WHERE %s = $1 AND %s = $2), $3)" ctx.Schema (Sql.table id.Table) idCol lastCol)
+        Sql.command sql [ Sql.keyParam id.Key; Sql.int64Param (Some last); Sql.textParam (guardMessage id (Some last)) ]
+
+    /// Writes the row with the state after event `last`: an INSERT when the row does not exist yet (a row created
+    /// meanwhile is a unique violation), else an UPDATE guarded by `old` that raises the guard error when the row's
+    /// last_event_id is not `old` any more. `last` None: the id the session took last from the event sequence (the
+    /// last event, inserted by the statement before in the same batch).
     let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * NpgsqlParameter) list) =
         // The text depends on the table and ToRow's column names: cached under both (names joined by NUL,
         // which no identifier contains).
@@ -78,11 +78,6 @@ module internal AggregateRows =
         let sql = Events.text ctx (if existed then "update-row" else "insert-row") (id.Table + "\000" + names) build
         let values = [ for (_, p) in cols -> p ]
         if existed then
-            let message =
-                String.Concat(
-                    "aggregate ", id.Table, "/", id.Key.ToString(), ": last_event_id is no longer ",
-                    (match old with Some o -> o.ToString(Globalization.CultureInfo.InvariantCulture) | None -> "NULL"),
-                    " under the emit's lock; nothing was written")
-            Sql.command sql (values @ [ Sql.int64Param last; Sql.keyParam id.Key; Sql.int64Param old; Sql.textParam message ])
+            Sql.command sql (values @ [ Sql.int64Param last; Sql.keyParam id.Key; Sql.int64Param old; Sql.textParam (guardMessage id old) ])
         else
             Sql.command sql ([ Sql.keyParam id.Key ] @ values @ [ Sql.int64Param last ])

@@ -1,6 +1,7 @@
 // Emit and replay on one session, each inside its own savepoint (DESIGN §2). An emit whose events have no
 // handlers is two round trips: [SAVEPOINT; create lock; SELECT … FOR UPDATE; xid/now/nextval] and
-// [INSERT events; guarded row write; RELEASE]. Events with handlers are written before their handlers run.
+// [INSERT events; guarded row write; RELEASE]. An event with handlers is written with the row in one batch before
+// they run.
 namespace Fable.Postgres
 
 open System.Collections.Generic
@@ -13,14 +14,16 @@ open Fable
 module internal Emit =
     /// The ordering key for this transaction's events of the aggregate (max of the transaction's xid and the
     /// key of the aggregate's last event: a new statement, so it sees that event under the lock), the
-    /// transaction time, and the first event's id (taken under the lock).
+    /// transaction time, the first event's id (taken under the lock), and whether the aggregate has events but
+    /// no row (a fork if it emitted: `AggregateRow.forked`).
     let private meta (ctx: Context) (id: AggregateId) =
         Sql.command
             (Events.text ctx "meta" id.Table (fun () ->
                 sprintf
-                    "SELECT GREATEST(pg_current_xact_id()::text::bigint, COALESCE((SELECT e.tx FROM %s.events e WHERE e.id = (SELECT t.%s FROM %s t WHERE t.%s = $1)), 0)) AS tx, now() AS now, %s AS first_id"
-                    ctx.Schema (Sql.quote "last_event_id") (Sql.table id.Table) (Sql.quote "id") (Events.nextId ctx)))
-            [ Sql.keyParam id.Key ]
+                    "SELECT GREATEST(pg_current_xact_id()::text::bigint, COALESCE((SELECT e.tx FROM %s.events e WHERE e.id = (SELECT t.%s FROM %s t WHERE t.%s = $1)), 0)) AS tx, now() AS now, %s AS first_id, CASE WHEN EXISTS (SELECT 1 FROM %s t WHERE t.%s = $1) THEN false ELSE EXISTS (SELECT 1 FROM %s.events e WHERE e.aggregate_table = $2 AND e.aggregate_key = $3 AND e.prev_event_id IS NULL) END AS forked"
+                    ctx.Schema (Sql.quote "last_event_id") (Sql.table id.Table) (Sql.quote "id") (Events.nextId ctx)
+                    (Sql.table id.Table) (Sql.quote "id") ctx.Schema))
+            [ Sql.keyParam id.Key; Sql.textParam id.Table; Sql.textParam (Sql.keyText id.Key) ]
 
     let private notify (ctx: Context) =
         Sql.command "SELECT pg_notify($1, '')" [ Sql.textParam ctx.Options.NotifyChannel ]
@@ -31,7 +34,7 @@ module internal Emit =
         | None -> None
 
     /// Reads the results of [create lock; SELECT … FOR UPDATE; meta]: the row (if any), the ordering key, the
-    /// transaction time and the first event id.
+    /// transaction time, the first event id and whether the row is missing although the aggregate has events.
     let private readLoaded (ct: CancellationToken) (reader: NpgsqlDataReader) =
         task {
             let! _ = reader.NextResultAsync ct // past the create lock
@@ -40,7 +43,7 @@ module internal Emit =
             let! _ = reader.NextResultAsync ct
             let! _ = reader.ReadAsync ct
             let now = System.DateTimeOffset(System.DateTime.SpecifyKind(reader.GetDateTime 1, System.DateTimeKind.Utc))
-            return struct (row, reader.GetInt64 0, now, reader.GetInt64 2)
+            return struct (row, reader.GetInt64 0, now, reader.GetInt64 2, reader.GetBoolean 3)
         }
 
     /// Sends `batch`, whose last command is COMMIT, once `ct` is not cancelled; a failure maps as `PgErrors.ofCommit`.
@@ -58,20 +61,37 @@ module internal Emit =
                     return Error(PgErrors.ofCommit agg e)
             }
 
-    /// Emits on `key` of `def` inside a savepoint of `s`: lock and load, check `expected`, decide, record,
-    /// evolve and run handlers per event, write the row guarded by its old last_event_id, notify.
+    /// Runs `body` with aggregate `id` marked as running on `s`; a re-entry (from its own decision or handlers) is
+    /// refused before anything is sent.
+    let private running (s: Session) (id: AggregateId) (body: unit -> Task<Result<'T, FableError>>) =
+        match s.Running.Enter id with
+        | Error e -> Task.FromResult(Error e)
+        | Ok() ->
+            task {
+                try
+                    return! body ()
+                finally
+                    s.Running.Leave id
+            }
+
+    /// Emits on `key` of `def` inside a savepoint of `s`: lock and load, refuse a fork, read the state, check
+    /// `expected`, decide, then the shared steps per event (the row is written in the batch that records an event
+    /// with handlers, before they run), the final row write guarded by its old last_event_id (only the guard when
+    /// the last event's handlers saw the final row), notify.
     let emit (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected) (decide: Decide<'S>) (ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
         match AggregateDef.check ctx.Runtime.Tables def key with
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
             let id = AggregateDef.idOf def key
-            s.InScope(Some id, true, ct, fun sp -> task {
-                let! struct (row, tx, now, firstId) = s.Run(sp, AggregateRows.lockAndLoad ctx id @ [ meta ctx id ], false, ct, readLoaded ct)
+            running s id (fun () -> s.InScope(Some id, true, ct, fun sp -> task {
+                let! struct (row, tx, now, firstId, forked) = s.Run(sp, AggregateRows.lockAndLoad ctx id @ [ meta ctx id ], false, ct, readLoaded ct)
                 let last = row |> Option.bind Sql.lastEventId
-                match Steps.checkExpected id expected last, AggregateRows.stateOf def key row with
-                | Error e, _
-                | _, Error e -> return Error e
-                | Ok(), Ok state ->
+                let read =
+                    if forked then Error(AggregateRow.forked id)
+                    else AggregateRow.stateOf def key (Option.toObj row) |> Result.bind (fun state -> Steps.checkExpected id expected last |> Result.map (fun () -> state))
+                match read with
+                | Error e -> return Error e
+                | Ok state ->
                     match! Steps.decide uow decide state ct with
                     | Error e -> return Error e
                     | Ok events ->
@@ -82,6 +102,9 @@ module internal Emit =
                         // Inserts not sent yet; the real id, stored payload and metadata (jsonb's form) of sent events.
                         let pending = List<RecordedEvent>()
                         let stored = Dictionary<int64, struct (int64 * string * string)>()
+                        // Whether the row exists now, and the last_event_id it holds (the guard of the next write).
+                        let mutable rowExists = row.IsSome
+                        let mutable rowLast = last
                         let realId (eid: int64) =
                             match stored.TryGetValue eid with
                             | true, struct (real, _, _) -> real
@@ -110,37 +133,50 @@ module internal Emit =
                                 { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; Data = data; Meta = meta
                                          Position = { e.Position with Id = real } }
                             | _ -> e
-                        let record (enc: EncodedEvent) (meta: string) (prev: int64 option) =
-                            ValueTask<Result<RecordedEvent, FableError>>(task {
-                                let eid =
-                                    if provisional = 0L then firstId
-                                    else provisional
-                                provisional <- provisional - 1L
-                                let recorded =
-                                    { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
-                                      TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data; InsertedAt = now
-                                      Position = { Tx = tx; Id = eid } }
-                                pending.Add recorded
-                                // Handlers may read the log or reference the event: write it before they run.
-                                if ctx.HasHandlers.Contains enc.TypeName then
-                                    do! flush false ct []
-                                return Ok(resolve recorded)
-                            })
-                        match! Steps.applyEvents ctx.Runtime uow def id state last events record false ct with
+                        // The row write with `cols` after the last pending event (its id: the sequence's current value
+                        // when it is not known yet).
+                        let rowWrite (lastId: int64 option) (cols: Row) =
+                            AggregateRows.write ctx id rowExists rowLast (lastId |> Option.map realId |> Option.filter (fun l -> l > 0L)) (AggregateRows.columns ctx.Runtime.Tables id.Table cols)
+                        let sink =
+                            { new IEmitSink<'S> with
+                                member _.Record(enc, meta, prev) =
+                                    let eid = if provisional = 0L then firstId else provisional
+                                    provisional <- provisional - 1L
+                                    let recorded =
+                                        { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
+                                          TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data; InsertedAt = now
+                                          Position = { Tx = tx; Id = eid } }
+                                    pending.Add recorded
+                                    ValueTask<_>(Ok recorded)
+                                // Handlers may read the log and the row, or reference them: both are written, in the
+                                // batch that records the event, before they run.
+                                member _.WriteRow(state, recorded) =
+                                    match AggregateRow.stored ctx.Runtime.Tables def (not rowExists) state with
+                                    | Error e -> ValueTask<_>(Error e)
+                                    | Ok cols ->
+                                        let write = rowWrite (Some recorded.Id) cols
+                                        ValueTask<Result<RecordedEvent, FableError>>(task {
+                                            do! flush false ct [ write ]
+                                            rowExists <- true
+                                            rowLast <- Some(realId recorded.Id)
+                                            return Ok(resolve recorded)
+                                        }) }
+                        match! Steps.applyEvents ctx.Runtime uow def id state last events sink ct with
                         | Error e -> return Error e
-                        | Ok(_, _, []) ->
+                        | Ok(struct (_, _, [], _)) ->
                             return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
-                        | Ok(state', last', recorded) ->
-                            match AggregateRows.columnsOf ctx.Runtime def row.IsNone state' with
+                        | Ok(struct (state', last', recorded, rowCurrent)) ->
+                            let final =
+                                match rowLast with
+                                | Some written when rowCurrent -> Ok [ AggregateRows.guard ctx id written ]
+                                | _ -> AggregateRow.stored ctx.Runtime.Tables def (not rowExists) state' |> Result.map (fun cols -> [ rowWrite last' cols ])
+                            match final with
                             | Error e -> return Error e
-                            | Ok cols ->
-                                // A provisional last id is the one the final INSERT takes last (None: currval).
-                                let lastKnown = last' |> Option.map realId |> Option.filter (fun l -> l > 0L)
-                                let write = AggregateRows.write ctx id row.IsSome last lastKnown cols
+                            | Ok write ->
                                 // In the caller's transaction Fable does not see the commit: notify in it. A
                                 // transaction Fable owns wakes followers after its commit (PostgresStore).
                                 let inline' = ctx.Options.Notify && not s.Owned
-                                let last = if inline' then [ write; notify ctx ] else [ write ]
+                                let last = if inline' then write @ [ notify ctx ] else write
                                 let emitted () =
                                     s.Recorded <- s.Recorded + recorded.Length
                                     Ok { Aggregate = { Id = id; LastEventId = last' |> Option.map realId; State = state' }
@@ -154,45 +190,35 @@ module internal Emit =
                                 else
                                     do! flush true ct last
                                     return emitted ()
-            })
+            }))
 
-    /// Rebuilds the row of `key` from its log inside a savepoint: lock and load, decode every event, evolve
-    /// from the initial state and run handlers with Replaying = true, write the row guarded by its old value.
+    /// Rebuilds the row of `key` from its log inside a savepoint: lock and load the row and the log, then Core's
+    /// `Replay.run` with the row write guarded by the row's last_event_id (an INSERT when the row is missing).
     let replay (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<Aggregate<'S>, FableError>> =
         match AggregateDef.check ctx.Runtime.Tables def key with
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
             let id = AggregateDef.idOf def key
-            s.InSavepoint(Some id, ct, fun sp -> task {
+            running s id (fun () -> s.InSavepoint(Some id, ct, fun sp -> task {
                 let! loaded = s.Run(sp, AggregateRows.lockAndLoad ctx id @ [ Events.log ctx id ], false, ct)
                 let row = rowOf loaded 1
                 match Events.ofRows (List.item 2 loaded) with
                 | Error e -> return Error e
-                | Ok [] -> return Error(NotFound id)
                 | Ok logged ->
-                    let decoded =
-                        logged
-                        |> List.map (fun e -> ctx.Runtime.Codec.Decode(e.TypeName, e.TypeVersion, e.Data))
-                    match decoded |> List.tryPick (function Error e -> Some e | Ok _ -> None), AggregateRows.stateOf def key None with
-                    | Some e, _
-                    | None, Error e -> return Error e
-                    | None, Ok initial ->
-                        let events = decoded |> List.map (function Ok o -> o | Error _ -> null)
-                        let queue = Queue<RecordedEvent>(logged)
-                        let record (_: EncodedEvent) (_: string) (prev: int64 option) =
-                            let e = queue.Dequeue()
-                            if e.PrevEventId = prev then ValueTask<_>(Ok e)
-                            else ValueTask<_>(Error(Infrastructure(sprintf "aggregate %O: event %d follows %A, not %A: the chain is broken" id e.Id e.PrevEventId prev, None)))
-                        match! Steps.applyEvents ctx.Runtime uow def id initial None events record true ct with
-                        | Error e -> return Error e
-                        | Ok(state, last, _) ->
-                            match AggregateRows.columnsOf ctx.Runtime def row.IsNone state with
+                    let mutable rowExists = row.IsSome
+                    let mutable rowLast = row |> Option.bind Sql.lastEventId
+                    let write (state: 'S) (last: int64) : Task<Result<unit, FableError>> =
+                        task {
+                            match AggregateRow.stored ctx.Runtime.Tables def (not rowExists) state with
                             | Error e -> return Error e
                             | Ok cols ->
-                                let old = row |> Option.bind Sql.lastEventId
-                                let! _ = s.Run(sp, [ AggregateRows.write ctx id row.IsSome old last cols ], true, ct)
-                                return Ok { Id = id; LastEventId = last; State = state }
-            })
+                                let! _ = s.Run(sp, [ AggregateRows.write ctx id rowExists rowLast (Some last) (AggregateRows.columns ctx.Runtime.Tables id.Table cols) ], false, ct)
+                                rowExists <- true
+                                rowLast <- Some last
+                                return Ok()
+                        }
+                    return! Replay.run ctx.Runtime uow def id logged write ct
+            }))
 
     /// Reads the row of `key` without locking.
     let load (ctx: Context) (s: Session) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<Aggregate<'S> option, FableError>> =
@@ -208,7 +234,7 @@ module internal Emit =
                     | None -> return Ok None
                     | Some row ->
                         return
-                            AggregateRows.stateOf def key (Some row)
+                            AggregateRow.stateOf def key row
                             |> Result.map (fun st -> Some { Id = id; LastEventId = Sql.lastEventId row; State = st })
             }
 

@@ -14,8 +14,6 @@ type internal Context =
       Options: PostgresOptions
       /// The schema as a quoted identifier.
       Schema: string
-      /// Stable type names whose route has at least one handler (their events are written before handlers run).
-      HasHandlers: Set<string>
       /// Statement texts built once per (statement, table) and reused by every emit (see `Events.text`).
       Texts: ConcurrentDictionary<struct (string * string), string> }
 
@@ -26,11 +24,6 @@ module internal Events =
         { Runtime = rt
           Options = options
           Schema = Sql.quote options.Schema
-          HasHandlers =
-            rt.Router.Routes
-            |> Map.toSeq
-            |> Seq.choose (fun (_, (t, hs)) -> if List.isEmpty hs then None else Some(rt.NameOf t))
-            |> Set.ofSeq
           Texts = ConcurrentDictionary() }
 
     /// The text of `statement` for `table` (any string naming the variant), built by `build` the first time.

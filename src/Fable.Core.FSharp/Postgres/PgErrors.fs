@@ -1,6 +1,6 @@
 // Maps Npgsql/PostgreSQL failures to FableError values by SQLSTATE and exception type (never by message):
-// serialization failure, deadlock and a lock wait past lock_timeout are retryable conflicts, connection loss is
-// infrastructure.
+// serialization failure, deadlock, a lock wait past lock_timeout and a concurrent first emit are retryable conflicts,
+// any other unique violation is not, connection loss is infrastructure.
 namespace Fable.Postgres
 
 open System
@@ -15,6 +15,11 @@ module internal PgErrors =
     /// The SQLSTATE raised by the row guard when the aggregate row's last_event_id is not the expected one.
     [<Literal>]
     let GuardMismatch = "FB409"
+
+    /// The unique index on each aggregate's first event: violated only by a concurrent first emit that the
+    /// transaction's snapshot did not show (a retry sees its row). A fork is refused before anything is sent.
+    [<Literal>]
+    let FirstEvent = "events_first_event"
 
     let rec private unwrap (e: exn) =
         match e with
@@ -35,9 +40,11 @@ module internal PgErrors =
             | "40001" -> Conflict(agg, None, None, true, where + "serialization failure, retry the operation: " + p.MessageText)
             | "40P01" -> Conflict(agg, None, None, true, where + "deadlock detected, retry the operation: " + p.MessageText)
             | "55P03" -> Conflict(agg, None, None, true, where + "a lock was held past lock_timeout, retry the operation: " + p.MessageText)
+            | "23505" when p.ConstraintName = FirstEvent ->
+                Conflict(agg, None, None, true, where + "a concurrent emit recorded the aggregate's first event first, retry the operation: " + p.MessageText)
             | "23505" ->
-                Conflict(agg, None, None, true,
-                         sprintf "%sa concurrent writer got there first (unique constraint %s on %s): %s" where p.ConstraintName p.TableName p.MessageText)
+                Conflict(agg, None, None, false,
+                         sprintf "%sa row with the same key already exists (unique constraint %s on %s): %s" where p.ConstraintName p.TableName p.MessageText)
             | GuardMismatch -> Conflict(agg, None, None, false, where + p.MessageText)
             | "57014" when ct.IsCancellationRequested -> Cancelled
             | "57014" -> Infrastructure(where + "statement cancelled by the server (statement timeout?): " + p.MessageText, Some p)

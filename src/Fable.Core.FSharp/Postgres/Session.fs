@@ -44,6 +44,8 @@ type internal Session(conn: NpgsqlConnection, initial: NpgsqlTransaction, owned:
     /// How many emits/replays are running (nested through handlers): table operations inside one are
     /// covered by its savepoint.
     member val Depth = 0 with get, set
+    /// The aggregates whose emit or replay is running on this session (re-entry and own-row writes are refused).
+    member val Running = RunningEmits()
     /// Events recorded by operations that succeeded in the current transaction (undone with them): the
     /// owner wakes followers after the commit when it is not zero.
     member val Recorded = 0 with get, set

@@ -7,7 +7,7 @@ open Fable
 
 /// IUnitOfWork over a session. Like the connection under it, use it from one task at a time.
 type internal PgUnitOfWork(ctx: Context, session: Session) as this =
-    let tables = PgTables(session, ctx.Runtime.Tables) :> ITables
+    let tables = GuardedTables(PgTables(session, ctx.Runtime.Tables), session.Running) :> ITables
 
     interface IUnitOfWork with
         member _.Emit(def, key, expected, decide, ct) = Emit.emit ctx session (this :> IUnitOfWork) def key expected decide ct

@@ -113,7 +113,11 @@ let createWith (rt: Runtime) (tables: TableSpec list) (notify: bool) (configure:
         do!
             task {
                 use! conn = ds.OpenConnectionAsync()
-                let ddl = [ sprintf "CREATE SCHEMA %s" (q app) ] @ [ for t in tables -> createTableSql t ]
+                let extra (t: TableSpec) =
+                    match postgresOnlyDdl.TryGetValue t.Name with
+                    | true, ddl -> ddl
+                    | _ -> []
+                let ddl = [ sprintf "CREATE SCHEMA %s" (q app) ] @ [ for t in tables -> createTableSql t ] @ List.collect extra tables
                 for sql in ddl do
                     use cmd = new NpgsqlCommand(sql, conn)
                     let! _ = cmd.ExecuteNonQueryAsync()

@@ -153,8 +153,15 @@ let tests =
                         let! r = emit i accounts k Expected.Any (deposit amounts)
                         ok "emit" r |> ignore
                     } :> Task
+                let emitNote (k: AggregateKey) () =
+                    task {
+                        let! r = emit i accounts k Expected.Any (always [ box { Note = "n" } ])
+                        ok "emit a note" r |> ignore
+                    } :> Task
                 do! emitOne key [ 1L ] ()
                 let! existing = measure proxy 5 (emitOne key [ 1L ])
+                let! noteCreating = measure proxy 5 (fun () -> emitNote (AggregateKey.Uuid(Guid.NewGuid())) ())
+                let! noteExisting = measure proxy 5 (emitNote key)
                 let! creating = measure proxy 5 (fun () -> emitOne (AggregateKey.Uuid(Guid.NewGuid())) [ 1L ] ())
                 let! threeEvents = measure proxy 5 (emitOne key [ 1L; 2L; 3L ])
                 let! inTransact =
@@ -171,11 +178,13 @@ let tests =
                     inCallerTotal <- inCallerTotal + proxy.Trips
                     do! tx.CommitAsync()
                 let inCaller = float inCallerTotal / 5.0
-                printfn "round trips: single-event emit %.1f (existing row), %.1f (new row), 3 events %.1f, one emit in Transact %.1f, in the caller's transaction (commit not counted) %.1f"
-                    existing creating threeEvents inTransact inCaller
+                printfn "round trips: single-event emit %.1f (existing row), %.1f (new row), 3 events %.1f, an event with handlers %.1f (new row) %.1f (existing row), one emit in Transact %.1f, in the caller's transaction (commit not counted) %.1f"
+                    existing creating threeEvents noteCreating noteExisting inTransact inCaller
                 Expect.equal existing 2.0 "existing aggregate: [BEGIN, lock, load] + [INSERT, UPDATE, COMMIT]"
                 Expect.equal creating 2.0 "new aggregate: the same"
                 Expect.equal threeEvents 2.0 "three events: the same (the INSERT takes the ids after the first)"
+                Expect.equal noteCreating 4.0 "an event with handlers on a new aggregate: [BEGIN, lock, load] + [INSERT event, INSERT row] + the handler's upsert + [guard, COMMIT], as many as when the row was written after the handlers"
+                Expect.equal noteExisting 4.0 "an event with handlers on an existing aggregate: the same, with the row's UPDATE"
                 Expect.equal inTransact 3.0 "Transact does not know the work is one emit: COMMIT after it returns"
                 Expect.equal inCaller 2.0 "in the caller's transaction: BEGIN rides with the first batch; no commit of its own"
             finally
