@@ -6,7 +6,7 @@ open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// The only event of the benchmark.
 type Deposited = { Amount: int64 }

@@ -8,8 +8,8 @@ open System
 open System.IO
 open System.Threading
 open Npgsql
-open Fable
-open Fable.InMemory
+open Fable.FSharp
+open Fable.FSharp.InMemory
 open Fable.Bench.Harness
 open Fable.Bench.Domain
 open Fable.Bench.Rows

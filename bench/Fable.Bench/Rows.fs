@@ -8,9 +8,9 @@ open System.Diagnostics
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
-open Fable.InMemory
-open Fable.Postgres
+open Fable.FSharp
+open Fable.FSharp.InMemory
+open Fable.FSharp.Postgres
 open Fable.Bench.Harness
 open Fable.Bench.Domain
 

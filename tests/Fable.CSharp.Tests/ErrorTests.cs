@@ -45,7 +45,7 @@ public sealed class ErrorTests
     [Fact]
     public void The_codes_are_the_FSharp_cores_codes()
     {
-        var core = Type.GetType("Fable.ErrorCodes, Fable.Core.FSharp", throwOnError: true)!;
+        var core = Type.GetType("Fable.FSharp.ErrorCodes, Fable.Core.FSharp", throwOnError: true)!;
         var codes = typeof(FableErrors).GetFields().Where(f => f.IsLiteral && f.Name.EndsWith("Code", StringComparison.Ordinal)).ToArray();
         Assert.Equal(12, codes.Length);
         foreach (var field in codes)

@@ -10,7 +10,7 @@ open System.Text.RegularExpressions
 open System.Threading.Tasks
 open Expecto
 open FsCheck.FSharp
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 open Fable.Tests.Domain
 open Fable.Tests.Support

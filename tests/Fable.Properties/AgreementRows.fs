@@ -6,7 +6,7 @@ module Fable.Tests.AgreementRows
 open System
 open System.Threading.Tasks
 open Expecto
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 open Fable.Tests.Support
 

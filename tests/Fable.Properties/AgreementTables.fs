@@ -8,7 +8,7 @@ open System.Globalization
 open System.Threading.Tasks
 open Expecto
 open FsCheck.FSharp
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 open Fable.Tests.Support
 

@@ -8,7 +8,7 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open FsCheck.FSharp
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 open Fable.Tests.Domain
 open Fable.Tests.Support

@@ -4,7 +4,7 @@ module Fable.Tests.Checks
 
 open System
 open Expecto
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 open Fable.Tests.Support
 

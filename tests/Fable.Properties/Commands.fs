@@ -1,7 +1,7 @@
 // Commands of the account domain, their pure decisions, and the sequential model a run must agree with.
 module Fable.Tests.Commands
 
-open Fable
+open Fable.FSharp
 open Fable.Tests.Domain
 
 /// What a caller asks of an account.

@@ -4,7 +4,7 @@ module Fable.Tests.Domain
 
 open System
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 
 type Opened = { Owner: string }

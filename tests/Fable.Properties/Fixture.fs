@@ -2,7 +2,7 @@
 module Fable.Tests.Fixture
 
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 
 /// A table the test domain needs: Core's declaration. Fixtures declare it in the runtime (both interpreters enforce
 /// it) and the Postgres fixture creates it from the same declaration.

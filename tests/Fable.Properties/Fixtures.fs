@@ -2,7 +2,7 @@
 module Fable.Tests.Fixtures
 
 open System.Threading.Tasks
-open Fable.InMemory
+open Fable.FSharp.InMemory
 open Fable.Tests.Fixture
 
 /// A fresh in-memory store per instance.

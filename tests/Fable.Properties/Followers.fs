@@ -5,7 +5,7 @@ module Fable.Tests.Followers
 open System
 open System.Collections.Concurrent
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 open Fable.Tests.Domain
 
 /// A follower's state, stored as JSON between batches.

@@ -5,8 +5,8 @@ module Fable.Tests.InMemoryOnly
 open System
 open System.Threading.Tasks
 open Expecto
-open Fable
-open Fable.InMemory
+open Fable.FSharp
+open Fable.FSharp.InMemory
 open Fable.Tests.Domain
 open Fable.Tests.Support
 

@@ -7,7 +7,7 @@ open System
 open System.Text.Json.Nodes
 open Expecto
 open FsCheck.FSharp
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 open Fable.Tests.Domain
 open Fable.Tests.Support

@@ -4,7 +4,7 @@ module Fable.Tests.Replay
 
 open System
 open Expecto
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 open Fable.Tests.Domain
 open Fable.Tests.Support

@@ -4,7 +4,7 @@ module Fable.Tests.Runner
 
 open System
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 open Fable.Tests.Domain
 open Fable.Tests.Gens

@@ -5,7 +5,7 @@ open System
 open System.Threading
 open System.Threading.Tasks
 open Expecto
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 
 let ct = CancellationToken.None

@@ -5,7 +5,7 @@ module Fable.Tests.Tables
 open System
 open Expecto
 open FsCheck.FSharp
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 open Fable.Tests.Domain
 open Fable.Tests.Support

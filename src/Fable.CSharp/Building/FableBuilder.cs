@@ -1,5 +1,6 @@
 // Fluent registration, built once: event types, aggregates, routes, process managers and the interpreter.
 // Build() validates everything together and reports every problem in one error; it never throws.
+using Fable.FSharp;
 using System.Text.Json;
 using LanguageExt;
 using LanguageExt.Common;

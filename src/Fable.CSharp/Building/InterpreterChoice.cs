@@ -1,5 +1,6 @@
 // The interpreter an app runs on: in-memory, or PostgreSQL through an NpgsqlDataSource.
 // Creating it may fail (a migration, an aggregate table that does not fit); every problem is reported together.
+using Fable.FSharp;
 using LanguageExt;
 using LanguageExt.Common;
 using Npgsql;

@@ -1,5 +1,7 @@
 // What an interpreter choice produces: the core interpreter, its process-manager host, its name and, on
 // PostgreSQL, the store (for emits inside the caller's transaction).
+using Fable.FSharp;
+
 namespace Fable.CSharp;
 
 /// <summary>One running interpreter behind a <see cref="FableApp"/>.</summary>

@@ -1,9 +1,10 @@
 // The one file that touches FSharp.Core types: converts errors, keys, options, lists and results between the
 // F# core and C#, builds the core's definitions from C# ones, and adapts its interpreter, unit of work and host.
+using Fable.FSharp;
 using System.Data.Common;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Fable.Postgres;
+using Fable.FSharp.Postgres;
 using LanguageExt;
 using LanguageExt.Common;
 using Microsoft.FSharp.Collections;
@@ -27,10 +28,10 @@ internal static class Interop
     public static long? Opt(FSharpOption<long>? o) => o is null ? null : o.Value;
     public static FSharpOption<long>? Opt(long? v) => v is { } x ? FSharpOption<long>.Some(x) : null;
     public static FSharpOption<T>? Some<T>(T? v) where T : class => v is null ? null : FSharpOption<T>.Some(v);
-    public static Position Pos(global::Fable.Position p) => new(p.Tx, p.Id);
-    public static global::Fable.Position Pos(Position p) => new(p.Tx, p.Id);
+    public static Position Pos(global::Fable.FSharp.Position p) => new(p.Tx, p.Id);
+    public static global::Fable.FSharp.Position Pos(Position p) => new(p.Tx, p.Id);
 
-    public static RecordedEvent Recorded(global::Fable.RecordedEvent r) =>
+    public static RecordedEvent Recorded(global::Fable.FSharp.RecordedEvent r) =>
         new(r.Id, Opt(r.PrevEventId), r.Aggregate.Table, r.Aggregate.Key.Value, r.TypeName, r.TypeVersion, r.Meta, r.Data,
             r.InsertedAt, Pos(r.Position));
 
@@ -143,7 +144,7 @@ internal static class Interop
 
     public static AggregateDef<S> Def<S>(AggregateType<S> t) =>
         t.Core as AggregateDef<S> ?? (AggregateDef<S>)(t.Core = new AggregateDef<S>(
-            t.Table, (global::Fable.KeyKind)(int)t.KeyKind,
+            t.Table, (global::Fable.FSharp.KeyKind)(int)t.KeyKind,
             FuncConvert.FromFunc<AggregateKey, S>(k => t.Initial(k.Value)),
             FuncConvert.FromFunc<S, object, S>(t.Evolve),
             // A null row goes through: the core refuses it (InvalidDefinition) on every interpreter alike.
@@ -197,8 +198,8 @@ internal static class Interop
             _ => StartAt.NewAfter(Pos(pm.Start.AfterPosition)),
         };
         var policy = pm.ErrorPolicy.IsStop
-            ? global::Fable.ErrorPolicy.Stop
-            : global::Fable.ErrorPolicy.NewRetry(pm.ErrorPolicy.Interval, pm.ErrorPolicy.MaxAttempts is { } n ? FSharpOption<int>.Some(n) : null);
+            ? global::Fable.FSharp.ErrorPolicy.Stop
+            : global::Fable.FSharp.ErrorPolicy.NewRetry(pm.ErrorPolicy.Interval, pm.ErrorPolicy.MaxAttempts is { } n ? FSharpOption<int>.Some(n) : null);
         return new ProcessManagerDef(
             pm.Name, pm.Initial!,
             FuncConvert.FromFunc<IUnitOfWork, object, Incoming, CancellationToken, Task<FSharpResult<object, FableError>>>(
@@ -228,12 +229,12 @@ internal static class Interop
     }
 
     /// <summary>Validates and builds the runtime; Left is the core's error (InvalidDefinition or a lone DuplicateRoute).</summary>
-    public static Either<Error, global::Fable.Runtime> Runtime(IEnumerable<EventType> events, JsonSerializerOptions json, Router router,
+    public static Either<Error, global::Fable.FSharp.Runtime> Runtime(IEnumerable<EventType> events, JsonSerializerOptions json, Router router,
                                                                  IEnumerable<ProcessManagerDef> processManagers,
                                                                  IEnumerable<(string Name, KeyKind KeyKind, bool IsAggregate, TableColumns Columns)> tables)
     {
         var decls = tables.Select(t => new TableDecl(
-            t.Name, (global::Fable.KeyKind)(int)t.KeyKind, t.IsAggregate ? TableKind.Aggregate : TableKind.Ordinary,
+            t.Name, (global::Fable.FSharp.KeyKind)(int)t.KeyKind, t.IsAggregate ? TableKind.Aggregate : TableKind.Ordinary,
             ListModule.OfSeq(t.Columns.Columns.Select(c => new ColumnDecl(c.Name, ColumnTypeOf(c.Type), c.Nullable)))));
         var definition = new Definition(new EventRegistry(ListModule.OfSeq(events), json), router, ListModule.OfSeq(processManagers),
                                         ListModule.OfSeq(decls));
@@ -313,12 +314,12 @@ internal static class Interop
     // ---- interpreters ----
 
     /// <summary>Creates the in-memory store and checks every aggregate definition on it, as PostgreSQL's Build does.</summary>
-    public static async Task<Either<Error, Backend>> InMemory(global::Fable.Runtime runtime, Func<DateTimeOffset>? clock, TimeSpan? lockTimeout,
+    public static async Task<Either<Error, Backend>> InMemory(global::Fable.FSharp.Runtime runtime, Func<DateTimeOffset>? clock, TimeSpan? lockTimeout,
                                                               IEnumerable<AggregateChecker> checks, CancellationToken ct)
     {
         if (lockTimeout is { } t && t <= TimeSpan.Zero)
             return new FableErrors.InvalidDefinition([$"the in-memory lock timeout must be positive, got {t}"]);
-        var store = global::Fable.InMemory.InMemoryStore.Create(
+        var store = global::Fable.FSharp.InMemory.InMemoryStore.Create(
             runtime, clock is null ? null : FSharpOption<FSharpFunc<FUnit, DateTimeOffset>>.Some(FuncConvert.FromFunc(clock)),
             lockTimeout is { } timeout ? FSharpOption<TimeSpan>.Some(timeout) : null);
         var problems = await Problems(store, checks, ct).ConfigureAwait(false);
@@ -337,7 +338,7 @@ internal static class Interop
     }
 
     /// <summary>Migrates Fable's schema, creates the store and registers the process managers (not started).</summary>
-    public static async Task<Either<Error, Backend>> Postgres(NpgsqlDataSource dataSource, global::Fable.Runtime runtime, PostgresSettings settings,
+    public static async Task<Either<Error, Backend>> Postgres(NpgsqlDataSource dataSource, global::Fable.FSharp.Runtime runtime, PostgresSettings settings,
                                                                IEnumerable<AggregateChecker> checks, CancellationToken ct)
     {
         var created = await Call(() => PostgresStore.Create(dataSource, runtime,
@@ -359,7 +360,7 @@ internal static class Interop
     public static AggregateChecker Checker<S>(AggregateType<S> type) =>
         (store, ct) => store is PostgresStore pg
             ? Call(() => pg.CheckAggregate(Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default)
-            : Call(() => ((global::Fable.InMemory.InMemoryStore)store).CheckAggregate(Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default);
+            : Call(() => ((global::Fable.FSharp.InMemory.InMemoryStore)store).CheckAggregate(Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default);
 
     /// <summary>Runs <paramref name="work"/> in the caller's open transaction (Postgres only).</summary>
     public static Task<Either<Error, R>> InTransaction<R>(object? store, Registry registry, NpgsqlConnection connection, NpgsqlTransaction transaction,
@@ -383,13 +384,13 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
     /// <summary>Checks and converts an emit's arguments, then runs it with <paramref name="run"/> (on this unit of work,
     /// or on the interpreter as a transaction of its own).</summary>
     public static Task<Either<Error, Aggregate<S>>> EmitWith<S>(Registry registry, AggregateType<S> type, object id, Expectation expectation, Decision<S> decision,
-        Func<AggregateDef<S>, AggregateKey, Expected, Decide<S>, Task<FSharpResult<Emitted<S>, FableError>>> run)
+        Func<AggregateDef<S>, AggregateKey, Fable.FSharp.Expected, Decide<S>, Task<FSharpResult<Emitted<S>, FableError>>> run)
     {
         var (def, key, problem) = Check(registry, type, id);
         if (problem is not null) return Task.FromResult<Either<Error, Aggregate<S>>>(problem);
         if (decision is null || (decision.Pure is null && decision.InTransaction is null))
             return Task.FromResult<Either<Error, Aggregate<S>>>(new FableErrors.InvalidDefinition(["the decision is null"]));
-        var expected = expectation.Exact ? Expected.NewAt(Interop.Opt(expectation.LastEventId)) : Expected.Any;
+        var expected = expectation.Exact ? Fable.FSharp.Expected.NewAt(Interop.Opt(expectation.LastEventId)) : Fable.FSharp.Expected.Any;
         var decide = decision.Pure is { } pure
             ? Decide<S>.NewPure(FuncConvert.FromFunc<S, FSharpResult<FSharpList<object>, FableError>>(s => Events(pure(s))))
             : Decide<S>.NewInTransaction(FuncConvert.FromFunc<IUnitOfWork, S, CancellationToken, Task<FSharpResult<FSharpList<object>, FableError>>>(
@@ -447,7 +448,7 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
                 : FSharpResult<FSharpList<object>, FableError>.NewOk(ListModule.OfSeq(es)),
             Left: e => FSharpResult<FSharpList<object>, FableError>.NewError(Interop.ToFable(e)));
 
-    static Aggregate<S> Snapshot<S>(AggregateType<S> type, global::Fable.Aggregate<S> a) =>
+    static Aggregate<S> Snapshot<S>(AggregateType<S> type, global::Fable.FSharp.Aggregate<S> a) =>
         new(type, a.Id.Key.Value, Interop.Opt(a.LastEventId), a.State);
 
     static (AggregateDef<S>? Def, AggregateKey? Key, Error? Problem) Check<S>(Registry registry, AggregateType<S> type, object id)

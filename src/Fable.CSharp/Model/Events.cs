@@ -26,12 +26,12 @@ public static class Events
     /// event's <c>Meta</c> holds the metadata. Metadata that is not a JSON object fails the emit with
     /// <c>fable.undecodable_payload</c>.
     /// </summary>
-    public static object WithMeta(object evt, string meta) => Fable.Meta.attach(meta, evt);
+    public static object WithMeta(object evt, string meta) => Fable.FSharp.Meta.attach(meta, evt);
 
     /// <summary>
     /// <paramref name="evt"/> to be recorded with the JSON object of <paramref name="meta"/> as its metadata (values
     /// written by System.Text.Json); see <see cref="WithMeta(object, string)"/>.
     /// </summary>
     public static object WithMeta(object evt, IReadOnlyDictionary<string, object?> meta) =>
-        Fable.Meta.attachPairs(meta.Select(kv => Tuple.Create(kv.Key, kv.Value!)), evt);
+        Fable.FSharp.Meta.attachPairs(meta.Select(kv => Tuple.Create(kv.Key, kv.Value!)), evt);
 }

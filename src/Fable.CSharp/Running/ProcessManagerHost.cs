@@ -1,4 +1,5 @@
 // Runtime control of an app's process managers: catch up, status, enable/disable/reset/rebuild, start/stop.
+using Fable.FSharp;
 using System.Text.Json;
 using LanguageExt;
 using LanguageExt.Common;

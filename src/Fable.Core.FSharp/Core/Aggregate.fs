@@ -1,6 +1,6 @@
 // Aggregates as pure definitions: the table they live in, how state evolves by one event,
 // and how state maps to the row. Also the Decider fold helpers. No I/O.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 

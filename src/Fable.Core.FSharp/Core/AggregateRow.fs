@@ -1,6 +1,6 @@
 // The aggregate row's rules both interpreters follow: the state read from a row (Initial/OfRow), the row ToRow
 // gives (validated), the definition check on a sample key, and the errors of the row's lifecycle (forks, re-entry).
-namespace Fable
+namespace Fable.FSharp
 
 open System
 

@@ -1,6 +1,6 @@
 // The event registry and codec: a stable name and version per event type, System.Text.Json payloads,
 // upcasters from older versions. Unknown types and unreadable payloads are typed errors, never exceptions.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Text.Json

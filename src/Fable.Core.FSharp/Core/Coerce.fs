@@ -1,6 +1,6 @@
 // One canonical .NET value per declared column type (what Npgsql reads back), and the obviously-equivalent inputs
 // each type takes. Both interpreters coerce before they store, send or compare; anything else is Unstorable.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 

@@ -1,7 +1,7 @@
 // An immutable row of a few columns kept as two arrays (names, values) instead of a hash table: what
 // `Row.ofSeq` builds and the in-memory tables store. Rows have few columns, so a linear ordinal scan is faster
 // than hashing and a row costs two small objects instead of three larger ones.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Collections

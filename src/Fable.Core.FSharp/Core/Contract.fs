@@ -1,6 +1,6 @@
 // The interpreter contract: a unit of work (one transaction) that emits, loads, logs and replays,
 // the portable table API handlers use, and the decision/handler signatures. Implemented by InMemory and Postgres.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Data.Common

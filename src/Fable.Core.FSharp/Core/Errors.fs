@@ -1,6 +1,6 @@
 // The closed set of errors Fable returns, each with a stable numeric code and a stable name.
 // Callers match on the case or the code, never on the message.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 

@@ -1,6 +1,6 @@
 // A fault-injection point for the test suite (internal, seen by the tests through InternalsVisibleTo): both
 // interpreters pass it between a process-manager batch's handler writes and its checkpoint write.
-namespace Fable
+namespace Fable.FSharp
 
 open System.Runtime.CompilerServices
 open System.Threading

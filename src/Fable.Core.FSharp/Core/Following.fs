@@ -1,6 +1,6 @@
 // Rules of reading the global log as a follower, shared by both interpreters: the page bounds of ReadAll and the
 // position a process manager's StartAt denotes.
-namespace Fable
+namespace Fable.FSharp
 
 open System.Threading.Tasks
 

@@ -1,6 +1,6 @@
 // Event metadata: a decision returns an event wrapped with a JSON object (who, why, correlation ids) instead of the
 // bare event; the metadata is recorded in the event's `Meta`, the event itself is what evolve and handlers see.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Text.Json

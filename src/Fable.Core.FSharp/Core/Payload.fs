@@ -1,6 +1,6 @@
 // Checks a codec's output before it is recorded, the same way on every interpreter: a type name, a version of 1 or
 // more, and a payload PostgreSQL can store as jsonb (one JSON value; no \u0000 and no lone surrogate in its strings).
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Text

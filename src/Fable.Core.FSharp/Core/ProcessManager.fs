@@ -1,6 +1,6 @@
 // Process-manager definitions (the pure part): name, initial state, handle, error policy, start position,
 // batch size and how state is stored. Runners live in the interpreters.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Text.Json

@@ -1,7 +1,7 @@
 // The rules every process-manager runner follows, whatever keeps its checkpoint: the event step (decode, handle,
 // exceptions as typed errors), a batch's verdict (commit it, or roll it back whole and commit the events before the
 // failing one as a batch of their own), the error policy's next step, and the effect of each control operation.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Threading

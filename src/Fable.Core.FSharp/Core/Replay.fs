@@ -1,6 +1,6 @@
 // Replay, the one algorithm both interpreters run under the aggregate's lock: decode its logged events, evolve from
 // the initial state, write the row before each event's handlers (run with Replaying = true) and once at the end.
-namespace Fable
+namespace Fable.FSharp
 
 open System.Threading
 open System.Threading.Tasks

@@ -1,6 +1,6 @@
 // The router: event CLR type → ordered handlers. Routers merge (handlers of one type concatenate in order);
 // duplicates are collected as problems and reported by `validate`, never silently replaced.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Threading.Tasks

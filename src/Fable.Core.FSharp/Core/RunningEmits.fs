@@ -1,6 +1,6 @@
 // The aggregates whose emit or replay is running in one unit of work, and the table API as handlers see it: a
 // write of such an aggregate's own row is refused (Fable writes it from ToRow). Both interpreters use these.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Collections.Generic

@@ -1,6 +1,6 @@
 // A validated configuration shared by interpreters: the codec, the router, the process managers and the declared tables.
 // Building it reports every registration problem at once.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 

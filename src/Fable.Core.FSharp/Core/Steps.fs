@@ -1,6 +1,6 @@
 // The per-emit algorithm both interpreters share: run the decision, then for each event in order record it, evolve
 // the state, write the row and run its handlers. Storage is passed in; every exception becomes a typed error.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Threading

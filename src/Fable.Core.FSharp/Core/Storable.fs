@@ -1,6 +1,6 @@
 // What PostgreSQL can store in a text, jsonb or key: no NUL character and no lone surrogate. One rule for every
 // interpreter, checked before anything is sent (the in-memory interpreter refuses exactly what PostgreSQL would).
-namespace Fable
+namespace Fable.FSharp
 
 open System
 

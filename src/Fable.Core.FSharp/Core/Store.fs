@@ -1,6 +1,6 @@
 // The operations callers use, over any interpreter: emit, unconditional emit, load, log, replay.
 // Each opens its own unit of work; compose several in one with `IInterpreter.Transact`.
-namespace Fable
+namespace Fable.FSharp
 
 open System.Threading
 open System.Threading.Tasks

@@ -1,6 +1,6 @@
 // The tables an application declares: each has a primary key `id` of a key kind and typed columns. Aggregate tables
 // are declared the same way (their `id` and `last_event_id` implied). Pure data and its validation.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 

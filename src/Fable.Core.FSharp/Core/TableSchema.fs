@@ -1,6 +1,6 @@
 // The declared tables as both interpreters check them: undeclared tables and columns, the key's type, each value
 // coerced to its column's canonical value, NOT NULL columns on insert. Same code and message on both interpreters.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Collections.Generic

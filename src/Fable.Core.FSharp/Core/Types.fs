@@ -1,6 +1,6 @@
 // The vocabulary every other module speaks: aggregate identities, positions in the global log
 // and the envelope of a recorded event. Pure data, no I/O.
-namespace Fable
+namespace Fable.FSharp
 
 open System
 open System.Collections.Generic

@@ -1,12 +1,12 @@
 // The committed state of the in-memory interpreter: tables, the global log in (Tx, Id) order (EventLog),
 // per-aggregate chains and locks, id counters. Every read and the publication of a commit take one short global lock.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System
 open System.Collections.Concurrent
 open System.Collections.Generic
 open System.Threading
-open Fable
+open Fable.FSharp
 
 /// One aggregate's lock (held by at most one unit of work until it ends) and its committed chain.
 [<AllowNullLiteral>]

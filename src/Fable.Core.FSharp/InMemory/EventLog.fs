@@ -1,11 +1,11 @@
 // The committed global log of the in-memory interpreter without a managed object per event: chunks of 16,384
 // reference-free structs plus chunked text, so a store keeping millions of events gives the GC nothing to trace or copy
 // for them; events are rebuilt as `RecordedEvent`s when read. Not thread-safe: the engine guards it.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System
 open System.Collections.Generic
-open Fable
+open Fable.FSharp
 
 /// Where a text lies in a `TextHeap`.
 [<Struct; NoComparison; NoEquality>]

@@ -1,11 +1,11 @@
 // The in-memory interpreter's public face: the reference semantics of the contract (per-aggregate locks,
 // chains, all-or-nothing units of work, the no-skip global log) plus its process-manager host.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System
 open System.Threading
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 
 /// An in-memory store implementing `IInterpreter`: thread-safe, fast, and with the same semantics as Postgres.
 [<Sealed>]

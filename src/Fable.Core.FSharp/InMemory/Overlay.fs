@@ -1,9 +1,9 @@
 // What one unit of work has written but not committed: row writes, recorded events and commit actions, with
 // savepoints (an undo log) so a failed emit inside the unit of work can be taken back without a trace.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System.Collections.Generic
-open Fable
+open Fable.FSharp
 
 /// A point to roll a unit of work back to.
 [<Struct>]

@@ -1,12 +1,12 @@
 // One in-memory process manager's stored status and its batch step: read committed events after the checkpoint,
 // handle them in one unit of work and commit handler writes + state + checkpoint together, following the shared
 // rules of Core/ProcessManagerRules.fs (a failure at event k rolls the batch back and commits events 0..k-1 alone).
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System
 open System.Threading
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 
 /// What the store keeps of one process manager (the in-memory counterpart of its PostgreSQL row).
 type internal PmProgress =

@@ -1,12 +1,12 @@
 // The in-memory process-manager host: background runners woken on commit, a deterministic CatchUp,
 // and runtime control (status, enable, disable, reset, rebuild) over the registered process managers.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System
 open System.Collections.Generic
 open System.Threading
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 
 /// Runs the process managers of one in-memory store.
 type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =

@@ -1,10 +1,10 @@
 // Row plumbing of the in-memory interpreter: normalised ids and values, id ordering, row keys, and the
 // kinds of pending writes a unit of work stages before it commits.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System
 open System.Collections.Generic
-open Fable
+open Fable.FSharp
 
 /// Ids and column values as the in-memory tables compare them (int32 and int64 are the same number).
 module internal Values =

@@ -1,11 +1,11 @@
 // The portable table API (ITables) of an in-memory unit of work: reads go through its overlay to the committed
 // tables; writes are staged in the overlay and commit or roll back with the unit of work. Tables, columns, keys and
 // values are checked and coerced by Core's TableSchema exactly as the PostgreSQL interpreter checks them.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System.Collections.Generic
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 
 /// The table API of a unit of work, reading through its overlay.
 type internal Tables(overlay: Overlay, schemas: TableSchemas) =

@@ -1,11 +1,11 @@
 // Runs work in one in-memory unit of work: commits on Ok, discards on Error, exception or cancellation,
 // and always releases the aggregate locks it took.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System
 open System.Threading
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 
 /// Runs units of work.
 module internal Transaction =

@@ -1,12 +1,12 @@
 // One in-memory transaction: emits (locked per aggregate until the unit of work ends), loads, logs, replays
 // and table reads/writes, all staged in its overlay. Failed emits roll back to their savepoint.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System
 open System.Collections.Generic
 open System.Threading
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 
 /// A unit of work of the in-memory interpreter.
 type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =

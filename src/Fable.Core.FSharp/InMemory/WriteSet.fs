@@ -1,6 +1,6 @@
 // The pending row writes of one unit of work in write order: a small array map (most units of work write one
 // or two rows, where a linear scan beats hashing and allocates less), indexed by a dictionary once it grows.
-namespace Fable.InMemory
+namespace Fable.FSharp.InMemory
 
 open System.Collections.Generic
 

@@ -1,12 +1,12 @@
 // Checks an aggregate definition against its table in the catalog: the definition's own check (AggregateRow.check),
 // the table exists, `id` is its primary key of the key type, `last_event_id bigint NULL`, and every ToRow column.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// The catalog check behind PostgresStore.CheckAggregate.
 module internal AggregateCheck =

@@ -1,10 +1,10 @@
 // The aggregate row as SQL: lock-and-load (with a create lock while the row is missing) and the row write guarded
 // by the old last_event_id (a mismatch raises the schema's guard error). The row's rules are Core's AggregateRow.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// Statements over an application's aggregate table.
 module internal AggregateRows =

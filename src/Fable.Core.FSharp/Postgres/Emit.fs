@@ -2,13 +2,13 @@
 // handlers is two round trips: [SAVEPOINT; create lock; SELECT … FOR UPDATE; xid/now/nextval] and
 // [INSERT events; guarded row write; RELEASE]. An event with handlers is written with the row in one batch before
 // they run.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System.Collections.Generic
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// The emit, replay, load and log algorithms of the Postgres interpreter.
 module internal Emit =

@@ -1,12 +1,12 @@
 // The events table as SQL: the statements that record, list and follow events, and RecordedEvent read back
 // from a row. Also the interpreter context every operation shares (runtime, options, schema, statement texts).
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Collections.Concurrent
 open Npgsql
 open NpgsqlTypes
-open Fable
+open Fable.FSharp
 
 /// What every operation of one store needs.
 type internal Context =

@@ -1,12 +1,12 @@
 // The versioned schema of the Postgres interpreter and the migration runner: steps apply in version order,
 // each once, in one transaction under an advisory lock, so several processes may migrate at once.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// One step of Fable's schema.
 type Migration =

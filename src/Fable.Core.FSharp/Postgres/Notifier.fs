@@ -1,7 +1,7 @@
 // Wakes followers after a Fable-owned transaction that recorded events commits: in-process subscribers at
 // once, other processes by at most one NOTIFY per short window, sent on its own connection outside any emit's
 // transaction (so emits never take NOTIFY's commit lock), coalescing the commits in between.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading

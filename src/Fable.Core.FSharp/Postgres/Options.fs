@@ -1,6 +1,6 @@
 // Options of the Postgres interpreter: the schema Fable owns and whether emits wake followers with NOTIFY.
 // Also the names derived from the schema (the notify channel, lock keys) so every component agrees on them.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Text

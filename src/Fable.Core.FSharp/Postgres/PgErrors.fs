@@ -1,14 +1,14 @@
 // Maps Npgsql/PostgreSQL failures to FableError values by SQLSTATE and exception type (never by message):
 // serialization failure, deadlock, a lock wait past lock_timeout and a concurrent first emit are retryable conflicts,
 // any other unique violation is not, connection loss is infrastructure.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.IO
 open System.Net.Sockets
 open System.Threading
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// Exception → FableError mapping for the Postgres interpreter.
 module internal PgErrors =

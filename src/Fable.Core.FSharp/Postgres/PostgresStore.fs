@@ -1,12 +1,12 @@
 // The Postgres interpreter: migrates its schema on creation, runs units of work in transactions it owns or in
 // the caller's, and reads the global log for followers below the snapshot horizon (DESIGN §4).
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// Fable on PostgreSQL: events in `"<schema>".events`, aggregates in the application's own tables.
 /// Thread-safe; each unit of work uses one pooled connection from the data source.

@@ -1,14 +1,14 @@
 // One open connection and transaction as the interpreter drives it: batches (one round trip each) inside
 // savepoints (or, for the first emit of a Fable-owned transaction, the transaction itself), rollback after a
 // failed step, and the "broken" state once the connection is lost.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Runtime.ExceptionServices
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// A savepoint of a session: established once its SAVEPOINT command ran, released once RELEASE ran.
 /// `WholeTransaction`: no SAVEPOINT at all, the scope is the session's transaction (undone by rolling it back).

@@ -1,12 +1,12 @@
 // SQL building blocks: quoted identifiers, parameters from .NET values, batch commands and rows read back.
 // Identifiers are always quoted and values always parameters; nothing here touches the network.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Collections.Generic
 open Npgsql
 open NpgsqlTypes
-open Fable
+open Fable.FSharp
 
 /// SQL text and parameter helpers.
 module internal Sql =

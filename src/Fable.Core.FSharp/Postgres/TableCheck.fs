@@ -1,12 +1,12 @@
 // Checks the declared tables against the catalog when a store is created: each table exists, `id` is its primary
 // key of the declared key type, every declared column exists with its declared type and nullability, and no
 // undeclared column would refuse a row the declaration allows (NOT NULL without a default). All problems at once.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// The catalog check of declared tables.
 module internal TableCheck =

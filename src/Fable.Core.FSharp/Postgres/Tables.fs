@@ -1,11 +1,11 @@
 // The portable row API (ITables) on the session's connection and transaction. Core's TableSchema checks the
 // table, columns, key and values first (as in memory); each call is one batch [SAVEPOINT; statement; RELEASE], so a
 // failed call leaves the unit of work (and an emit around it) usable. Upsert updates first and inserts when no row.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// ITables over a session, checked against the runtime's declared tables.
 type internal PgTables(session: Session, schemas: TableSchemas) =

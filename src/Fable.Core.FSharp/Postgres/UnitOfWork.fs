@@ -1,9 +1,9 @@
 // The Postgres unit of work: IUnitOfWork over one session (connection + transaction). Emits and replays run
 // in savepoints; the connection and transaction are exposed for the caller's own SQL (Dapper, EF Core, ...).
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System.Data.Common
-open Fable
+open Fable.FSharp
 
 /// IUnitOfWork over a session. Like the connection under it, use it from one task at a time.
 type internal PgUnitOfWork(ctx: Context, session: Session) as this =

@@ -9,7 +9,7 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open FsCheck.FSharp
-open Fable
+open Fable.FSharp
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None

@@ -6,7 +6,7 @@ open System
 open System.Threading
 open System.Threading.Tasks
 open Expecto
-open Fable
+open Fable.FSharp
 open Fable.Tests.Fixture
 
 type Deposited = { Amount: int64 }

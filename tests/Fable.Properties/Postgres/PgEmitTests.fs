@@ -6,7 +6,7 @@ open System
 open System.Collections.Concurrent
 open System.Threading
 open Expecto
-open Fable
+open Fable.FSharp
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None

@@ -6,8 +6,8 @@ open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
-open Fable.Postgres
+open Fable.FSharp
+open Fable.FSharp.Postgres
 open Fable.Tests.Fixture
 
 /// `name` as a quoted identifier.

@@ -7,7 +7,7 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open Npgsql
-open Fable
+open Fable.FSharp
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None

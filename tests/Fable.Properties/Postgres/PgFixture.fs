@@ -5,7 +5,7 @@ module Fable.Tests.PgFixture
 
 open System
 open System.Threading
-open Fable.Postgres
+open Fable.FSharp.Postgres
 open Fable.Tests.Fixture
 
 /// A quarter of the in-memory case count, at least 10: each case creates schemas and runs real transactions.
@@ -24,7 +24,7 @@ let postgres: Fixture =
                     do! (env :> IAsyncDisposable).DisposeAsync()
                     return failwithf "the process-manager host could not be created: %O" e
                 | Ok host ->
-                    let host = host :> Fable.IProcessManagerHost
+                    let host = host :> Fable.FSharp.IProcessManagerHost
                     return
                         { Interpreter = env.Interpreter
                           ProcessManagers = host

@@ -10,7 +10,7 @@ open System.Threading.Tasks
 open Expecto
 open FsCheck.FSharp
 open Npgsql
-open Fable
+open Fable.FSharp
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None

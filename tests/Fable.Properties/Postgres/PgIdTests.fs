@@ -7,7 +7,7 @@ open System
 open System.Threading
 open Expecto
 open FsCheck.FSharp
-open Fable
+open Fable.FSharp
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None

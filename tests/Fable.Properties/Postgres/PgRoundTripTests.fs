@@ -9,7 +9,7 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open Npgsql
-open Fable
+open Fable.FSharp
 open Fable.Tests.PgDomain
 
 /// A loopback TCP proxy to `target` that counts client→server turns over all its connections, and the

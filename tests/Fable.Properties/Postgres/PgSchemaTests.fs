@@ -5,8 +5,8 @@ module Fable.Tests.PgSchemaTests
 open System
 open System.Threading.Tasks
 open Expecto
-open Fable
-open Fable.Postgres
+open Fable.FSharp
+open Fable.FSharp.Postgres
 open Fable.Tests.PgDomain
 
 let private versions (env: PgEnv.Env) (schema: string) =

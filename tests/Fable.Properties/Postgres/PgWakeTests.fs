@@ -9,13 +9,13 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open Npgsql
-open Fable
+open Fable.FSharp
 open Fable.Tests.PgDomain
 
 let private ct = CancellationToken.None
 
 /// Counts the signals of `store.Committed`; `onSignal` runs at each (on the committing thread).
-type Signals(store: Fable.Postgres.PostgresStore, onSignal: unit -> unit) =
+type Signals(store: Fable.FSharp.Postgres.PostgresStore, onSignal: unit -> unit) =
     let mutable count = 0
     let subscription = store.Committed.Subscribe(fun () -> onSignal (); Interlocked.Increment &count |> ignore)
     member _.Count = Volatile.Read &count

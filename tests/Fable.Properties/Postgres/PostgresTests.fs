@@ -5,7 +5,7 @@ module Fable.Tests.PostgresTests
 open System
 open System.Threading
 open Expecto
-open Fable
+open Fable.FSharp
 open Fable.Tests.PgDomain
 
 let private fixtureSmoke =

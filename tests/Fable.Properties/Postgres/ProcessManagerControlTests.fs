@@ -7,7 +7,7 @@ open System
 open System.Threading
 open System.Threading.Tasks
 open Expecto
-open Fable
+open Fable.FSharp
 open Fable.Tests.PmDomain
 
 let private ct = CancellationToken.None
@@ -151,7 +151,7 @@ let tests =
             do! using (fun env ->
                 task {
                     let! store = storeFor env.DataSource env.FableSchema (runtimeOf [ recorder "awake" "me" 10 ])
-                    let! h = Fable.Postgres.PostgresProcessManagers.Create(store, runnerId = "me", pollInterval = TimeSpan.FromMinutes 10.0, log = ignore)
+                    let! h = Fable.FSharp.Postgres.PostgresProcessManagers.Create(store, runnerId = "me", pollInterval = TimeSpan.FromMinutes 10.0, log = ignore)
                     let h = ok "host" h :> IProcessManagerHost
                     do! h.Start ct
                     let! _ = PgDomain.eventually (fun () -> status h "awake") (fun s -> s.Holder = Some "me")

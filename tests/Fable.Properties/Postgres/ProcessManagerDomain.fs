@@ -8,8 +8,8 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open Npgsql
-open Fable
-open Fable.Postgres
+open Fable.FSharp
+open Fable.FSharp.Postgres
 open Fable.Tests.Fixture
 
 type Bumped = { By: int64 }

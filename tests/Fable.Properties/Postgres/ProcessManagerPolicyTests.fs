@@ -9,7 +9,7 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open Npgsql
-open Fable
+open Fable.FSharp
 open Fable.Tests.PmDomain
 
 let private ct = CancellationToken.None

@@ -11,7 +11,7 @@ open System.Threading
 open System.Threading.Tasks
 open Expecto
 open Npgsql
-open Fable
+open Fable.FSharp
 open Fable.Tests.PmDomain
 
 /// The argument that starts the child mode.

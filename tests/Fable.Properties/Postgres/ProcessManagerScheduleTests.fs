@@ -13,7 +13,7 @@ open System.Threading.Tasks
 open Expecto
 open FsCheck.FSharp
 open Npgsql
-open Fable
+open Fable.FSharp
 open Fable.Tests.PmDomain
 
 let private ct = CancellationToken.None
@@ -68,7 +68,7 @@ let private exec (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (sql: string) 
     }
 
 /// Runs one writer's transactions; adds the ids of rolled-back events to `rolledBack`.
-let private runWriter (env: PgEnv.Env) (store: Fable.Postgres.PostgresStore) (rolledBack: ConcurrentBag<int64>) (txs: WriterTx list) =
+let private runWriter (env: PgEnv.Env) (store: Fable.FSharp.Postgres.PostgresStore) (rolledBack: ConcurrentBag<int64>) (txs: WriterTx list) =
     Task.Run(fun () ->
         task {
             for t in txs do

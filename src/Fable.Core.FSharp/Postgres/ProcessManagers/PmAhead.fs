@@ -1,13 +1,13 @@
 // Reading ahead: while a batch is decoded, handled and committed, the batch after its last event is read on a
 // pooled connection, so a catch-up overlaps reading with the rest. A read ahead is only a read below the horizon
 // after a position; a step uses it only when the locked row's checkpoint is that position.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// The next batch of one process manager, read ahead. Used by one runner (or catch-up) at a time.
 type internal PmAhead(store: PostgresStore) =

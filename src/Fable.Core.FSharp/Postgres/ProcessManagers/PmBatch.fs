@@ -2,14 +2,14 @@
 // takes the gate, reads the row, locks it only when events wait after its checkpoint and reads those events below
 // the horizon, in one batch (Lock only takes the gate and the row, for a batch read ahead or a retried prefix);
 // Close sends the guarded state + checkpoint write and COMMIT in one batch.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
 open NpgsqlTypes
-open Fable
+open Fable.FSharp
 
 /// What the opening round trip found (inside the batch's transaction).
 type internal PmOpened =

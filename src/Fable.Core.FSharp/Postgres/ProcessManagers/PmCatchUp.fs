@@ -1,12 +1,12 @@
 // CatchUp for one process manager: wait until its checkpoint reaches a target position (or it is stopped).
 // Without local runners the caller's task does the handling itself under the same lease runners use;
 // when another runner holds the lease (here or in another process) it waits for that runner's progress.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 
 /// Catching up to a position.
 module internal PmCatchUp =

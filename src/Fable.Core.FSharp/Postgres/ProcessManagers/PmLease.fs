@@ -1,7 +1,7 @@
 // The single-runner lease: a dedicated connection holding the session advisory lock of one process manager.
 // The lock lives exactly as long as the session, so when the holder's process or connection dies the server
 // frees it and another runner takes over. Handling transactions run on this same connection.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Runtime.ExceptionServices

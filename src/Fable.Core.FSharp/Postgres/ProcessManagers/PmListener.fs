@@ -1,7 +1,7 @@
 // The LISTEN side of the wake-up: one connection per host listening on the store's notify channel; every
 // notification wakes the runners. Reconnects with back-off; runners poll as well, so a lost listener only
 // costs latency.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading

@@ -1,12 +1,12 @@
 // The runner loop of one process manager: take its lease (retrying while another runner holds it), then step
 // batch after batch; sleep until a notification, a control change or the poll interval when idle. Database or
 // connection failures are logged, the lease is dropped and the loop backs off: it never crashes and never skips.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
-open Fable
+open Fable.FSharp
 
 /// Timing of runners.
 type internal PmTiming =

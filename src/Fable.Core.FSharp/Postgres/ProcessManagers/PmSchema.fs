@@ -1,7 +1,7 @@
 // The process-managers table of Fable's schema (one row per name: state, checkpoint, error policy bookkeeping,
 // holder) as a migration step, the advisory-lock key that gives one runner per name across processes, and the
 // key that lets control operations go before the next batch.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 /// The process-managers table and lock naming.
 module internal PmSchema =

@@ -1,6 +1,6 @@
 // A wake-up signal for runners and waiters: a task that completes at the next Set after it was taken.
 // Take `Next` before checking a condition, then wait on it: a Set in between is never missed.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System.Threading.Tasks
 

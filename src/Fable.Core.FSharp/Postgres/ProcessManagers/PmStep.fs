@@ -2,13 +2,13 @@
 // below the horizon (one round trip), handle it and store state + checkpoint in the same transaction guarded by
 // the row's version and checkpoint (one round trip with COMMIT), or do what Core's batch verdict says on a failure
 // (roll back whole, commit the events before the failing one alone, record the failure). Never skips an event.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
-open Fable
+open Fable.FSharp
 
 /// What one step did.
 [<RequireQualifiedAccess>]

@@ -1,14 +1,14 @@
 // Statements over the process-managers table: register, load, failure bookkeeping, runtime control (behind the
 // exclusive gate), the holder and the status query (lag, live lock holder). The batch's own reads and guarded
 // checkpoint write are in PmBatch.
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
 open NpgsqlTypes
-open Fable
+open Fable.FSharp
 
 /// A process manager's row as the runner reads it.
 type internal PmRow =

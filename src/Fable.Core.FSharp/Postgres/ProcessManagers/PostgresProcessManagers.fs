@@ -1,14 +1,14 @@
 // The process-manager host on PostgreSQL (IProcessManagerHost): registers the runtime's process managers in the
 // schema's process_managers table, runs one background runner per name (one holder system-wide through an
 // advisory lock), catches up on demand, and controls process managers at runtime (enable, disable, reset, rebuild).
-namespace Fable.Postgres
+namespace Fable.FSharp.Postgres
 
 open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
 open NpgsqlTypes
-open Fable
+open Fable.FSharp
 
 /// Runs the process managers of a `PostgresStore`'s runtime. Each follows the global log with the no-skip rule
 /// (`ReadAll` below the snapshot horizon, in (tx, id) order); its handler's writes, new state and checkpoint
