@@ -147,3 +147,10 @@ type internal EventLog() =
           Data = text.Get s.Data
           InsertedAt = s.InsertedAt
           Position = { Tx = s.Tx; Id = s.Id } }
+
+    interface ILog with
+        member this.Count = this.Count
+        member this.AddAggregate id = this.AddAggregate id
+        member this.Append(e, aggregate, tx) = this.Append(e, aggregate, tx)
+        member this.Position i = this.Position i
+        member this.Event i = this.Event i
