@@ -1,12 +1,12 @@
 // Interpreters agree: one generated plan of jobs (single emits and units of work over several accounts and
-// counters, refusing decisions, injected faults, table writes, optimistic emits, replays) run one job after another
+// counters, refusing decisions, injected faults, table writes, optimistic emits, replays, payloads and metadata with
+// any characters, numbers and key orders, some unstorable) run one job after another
 // on a fresh in-memory instance and on a fresh instance of another interpreter gives the same outcomes, logs, chains,
 // global order and rows. Event ids may differ between interpreters: events are compared by their place in a chain.
 module Fable.Tests.Agreement
 
 open System
 open System.Collections.Generic
-open System.Text.Json.Nodes
 open System.Threading.Tasks
 open Expecto
 open FsCheck.FSharp
@@ -43,6 +43,11 @@ type Op =
     | UpsertKv of id: int64 * value: int64
     | InsertKv of id: int64 * text: string
     | DeleteKv of id: int64
+    /// A note whose text may hold any character, a NUL or a lone surrogate among them.
+    | NoteText of account: int * text: string
+    /// A deposit with generated metadata text (keys in any order, spaces, numbers in any notation, now and then
+    /// something jsonb cannot store).
+    | Annotated of account: int * meta: string
 
 /// How a unit of work ends.
 type Ending =
@@ -79,7 +84,9 @@ let private plan =
                   1, account |> Gen.map ReplayAccount
                   1, Gen.map2 (fun i v -> UpsertKv(i, int64 v)) kvId (Gen.choose (0, 9))
                   1, Gen.map2 (fun i t -> InsertKv(i, t)) kvId Gens.text
-                  1, kvId |> Gen.map DeleteKv ]
+                  1, kvId |> Gen.map DeleteKv
+                  1, Gen.map2 (fun a t -> NoteText(a, t)) account (JsonGen.storedText true)
+                  1, Gen.map2 (fun a m -> Annotated(a, m)) account (Gen.frequency [ 9, JsonGen.metaObject false; 1, JsonGen.metaObject true ]) ]
         let job =
             Gen.frequency
                 [ 5, op |> Gen.map (fun o -> { Ops = [ o ]; Ending = StopAtFirstError })
@@ -92,20 +99,7 @@ let private plan =
         return { Accounts = accounts; Counters = counters; Jobs = jobs }
     }
 
-/// JSON text in one normal form: object members sorted by name, whitespace and escapes as the serializer writes.
-let rec private normal (node: JsonNode) : string =
-    match node with
-    | null -> "null"
-    | :? JsonObject as o ->
-        let members =
-            [ for kv in o -> kv.Key, kv.Value ] |> List.sortWith (fun (a, _) (b, _) -> String.CompareOrdinal(a, b))
-        "{" + String.Join(",", [ for (k, v) in members -> JsonValue.Create(k).ToJsonString() + ":" + normal v ]) + "}"
-    | :? JsonArray as a -> "[" + String.Join(",", [ for v in a -> normal v ]) + "]"
-    | v -> v.ToJsonString()
-
-let private normalJson (text: string) = normal (JsonNode.Parse text)
-
-/// An event as both interpreters must show it: type, version, payload (decoded and as normal JSON), metadata.
+/// An event as both interpreters must show it: type, version, payload (decoded and its exact text), metadata text.
 type EventView =
     { Type: string
       Version: int
@@ -117,8 +111,8 @@ let private view (codec: IEventCodec) (e: RecordedEvent) =
     { Type = e.TypeName
       Version = e.TypeVersion
       Payload = codec.Decode(e.TypeName, e.TypeVersion, e.Data) |> ok (sprintf "decoding event %d" e.Id)
-      Json = normalJson e.Data
-      Meta = normalJson e.Meta }
+      Json = e.Data
+      Meta = e.Meta }
 
 /// What one operation gave.
 type OpOutcome =
@@ -214,6 +208,9 @@ let private runOp (uow: IUnitOfWork) (accountKeys: Guid[]) (counterKeys: string[
         | DeleteKv id ->
             let! r = uow.Tables.Delete(kvTable, box id, ct)
             return wrote (r |> Result.map Some)
+        | NoteText(a, text) -> return! emitAccount a Expected.Any (Pure(Commands.decide (Commands.Note text)))
+        | Annotated(a, meta) ->
+            return! emitAccount a Expected.Any (Pure(fun s -> Ok [ Meta.attach meta (box { Amount = 1L; BalanceBefore = s.Balance }) ]))
     }
 
 /// Runs one job in its own unit of work.

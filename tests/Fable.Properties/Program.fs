@@ -24,11 +24,13 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "metadata" (Metadata.tests fixture)
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
           if fixture.Name <> Fixtures.inMemory.Name then
-              testList "agreement" (Agreement.tests Fixtures.inMemory fixture) ]
+              testList "agreement" (Agreement.tests Fixtures.inMemory fixture)
+              testList "agreement on strings" (AgreementStrings.tests Fixtures.inMemory fixture) ]
 
 let allTests =
     testList "fable" [
         Pure.tests
+        JsonbTextTests.tests
         InMemoryOnly.tests
         yield! fixtures |> List.map interpreterTests
         PostgresTests.all

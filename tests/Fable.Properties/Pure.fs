@@ -229,10 +229,10 @@ let payload =
         testCase "a codec's blank type name, version below 1 or null payload is UndecodablePayload" <| fun () ->
             for enc in [ { TypeName = " "; TypeVersion = 1; Data = "{}" }; { TypeName = "t"; TypeVersion = 0; Data = "{}" }
                          { TypeName = "t"; TypeVersion = 1; Data = null } ] do
-                match Payload.check false enc with
+                match Payload.check enc with
                 | Error(UndecodablePayload _) -> ()
                 | other -> failtestf "%A gave %A" enc other
-            Expect.equal (Payload.check false { TypeName = "t"; TypeVersion = 2; Data = "[]" }) (Ok { TypeName = "t"; TypeVersion = 2; Data = "[]" }) "a good one passes"
+            Expect.equal (Payload.check { TypeName = "t"; TypeVersion = 2; Data = "[]" }) (Ok { TypeName = "t"; TypeVersion = 2; Data = "[]" }) "a good one passes"
     ]
 
 let tests = testList "pure core" [ deciderLaws; codec; router; runtimeBuild; rows; payload ]

@@ -1,5 +1,6 @@
 // What PostgreSQL can store in a text, jsonb or key: no NUL character and no lone surrogate. One rule for every
-// interpreter, checked before anything is sent (the in-memory interpreter refuses exactly what PostgreSQL would).
+// interpreter, checked before anything is sent (the in-memory interpreter refuses exactly what PostgreSQL would):
+// strings, aggregate keys and the string values of rows.
 namespace Fable
 
 open System
@@ -23,8 +24,59 @@ module Storable =
         elif hasLoneSurrogate s then Some "the text holds a lone surrogate (half of a UTF-16 pair), which is not valid UTF-8"
         else None
 
+    /// `s` with its NUL characters, other control characters and lone surrogates shown as \uXXXX escapes (for
+    /// messages).
+    let show (s: string) =
+        let b = Text.StringBuilder(s.Length + 8)
+        let mutable i = 0
+        while i < s.Length do
+            let c = s[i]
+            if Char.IsHighSurrogate c && i + 1 < s.Length && Char.IsLowSurrogate s[i + 1] then
+                b.Append(c).Append(s[i + 1]) |> ignore
+                i <- i + 2
+            else
+                if Char.IsSurrogate c || Char.IsControl c then b.AppendFormat("\\u{0:x4}", int c) |> ignore
+                else b.Append c |> ignore
+                i <- i + 1
+        b.ToString()
+
     /// Ok when `s` can be stored; otherwise `Unstorable` naming `where` (e.g. "column ledger.note").
     let checkText (where: string) (s: string) : Result<unit, FableError> =
         match textProblem s with
         | None -> Ok()
         | Some why -> Error(Unstorable(where, why))
+
+    /// Ok when `key` can be stored (a text key holds no NUL and no lone surrogate); Unstorable naming the key of
+    /// aggregate table `table` otherwise.
+    let checkKey (table: string) (key: AggregateKey) : Result<unit, FableError> =
+        match key with
+        | AggregateKey.Text s ->
+            match textProblem s with
+            | None -> Ok()
+            | Some why -> Error(Unstorable(sprintf "the text key \"%s\" of aggregate %s" (show s) table, why + "; use another key"))
+        | _ -> Ok()
+
+    /// Ok when every string value of `row`, the row ToRow returned for aggregate table `table`, can be stored;
+    /// Unstorable naming the column otherwise. Values of other types are the column coercion's concern.
+    let checkRow (table: string) (row: Row) : Result<unit, FableError> =
+        let check (column: string) (value: obj) =
+            match value with
+            | :? string as s ->
+                match textProblem s with
+                | None -> Ok()
+                | Some why -> Error(Unstorable(sprintf "column %s.%s (from ToRow)" table column, why + "; the aggregate's state holds it"))
+            | _ -> Ok()
+        let mutable result = Ok()
+        match row with
+        | null -> ()
+        | :? CompactRow as c ->
+            let names = c.Names
+            let values = c.Values
+            let mutable i = 0
+            while Result.isOk result && i < names.Length do
+                result <- check names[i] values[i]
+                i <- i + 1
+        | _ ->
+            for kv in row do
+                if Result.isOk result then result <- check kv.Key kv.Value
+        result

@@ -26,27 +26,30 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         | Error e -> Error e
         | Ok cols ->
             let cols = if isNull cols then Row.ofSeq [] else cols
-            let n = cols.Count
-            let columns = Array.zeroCreate<string> (n + 2)
-            let values = Array.zeroCreate<obj> (n + 2)
-            let mutable i = 0
-            Rows.iter cols (fun kv ->
-                columns[i] <- kv.Key
-                values[i] <- Values.normalize kv.Value
-                i <- i + 1)
-            let keyValue = key.Value
-            columns[n] <- "id"
-            values[n] <- keyValue
-            columns[n + 1] <- "last_event_id"
-            values[n + 1] <- box last
-            overlay.Change({ Table = def.Table; Id = keyValue }, columns, fun current ->
-                // The row keeps its own id object (an equal value): one object less retained per write.
-                if not (isNull current) then
-                    match current.TryGetValue "id" with
-                    | true, v when not (isNull v) -> values[n] <- v
-                    | _ -> ()
-                CompactRow.Overwrite(current, columns, values) :> Row)
-            Ok()
+            match Storable.checkRow def.Table cols with
+            | Error e -> Error e
+            | Ok() ->
+                let n = cols.Count
+                let columns = Array.zeroCreate<string> (n + 2)
+                let values = Array.zeroCreate<obj> (n + 2)
+                let mutable i = 0
+                Rows.iter cols (fun kv ->
+                    columns[i] <- kv.Key
+                    values[i] <- Values.normalize kv.Value
+                    i <- i + 1)
+                let keyValue = key.Value
+                columns[n] <- "id"
+                values[n] <- keyValue
+                columns[n + 1] <- "last_event_id"
+                values[n + 1] <- box last
+                overlay.Change({ Table = def.Table; Id = keyValue }, columns, fun current ->
+                    // The row keeps its own id object (an equal value): one object less retained per write.
+                    if not (isNull current) then
+                        match current.TryGetValue "id" with
+                        | true, v when not (isNull v) -> values[n] <- v
+                        | _ -> ()
+                    CompactRow.Overwrite(current, columns, values) :> Row)
+                Ok()
 
     let stateOf (def: AggregateDef<'S>) (key: AggregateKey) (row: Row) : Result<'S * int64 option, FableError> =
         if isNull row then Ok(def.Initial key, None)
@@ -261,7 +264,10 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
 
         member this.Log(agg, _ct) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
-            else Task.FromResult(Ok(this.LogOf agg))
+            else
+                match Storable.checkKey agg.Table agg.Key with
+                | Error e -> Task.FromResult(Error e)
+                | Ok() -> Task.FromResult(Ok(this.LogOf agg))
 
         member _.Tables =
             if obj.ReferenceEquals(tables, null) then tables <- Tables(overlay)

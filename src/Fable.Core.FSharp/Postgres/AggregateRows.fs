@@ -46,9 +46,10 @@ module internal AggregateRows =
         | Ok row when isNull (box row) -> Error(InvalidDefinition [ sprintf "ToRow of aggregate %s returned null" def.Table ])
         | Ok row ->
             let cols = [ for kv in row -> kv.Key, kv.Value ]
-            match cols |> List.filter (fun (c, _) -> c = "id" || c = "last_event_id") with
-            | [] -> Ok cols
-            | reserved ->
+            match cols |> List.filter (fun (c, _) -> c = "id" || c = "last_event_id"), Storable.checkRow def.Table row with
+            | [], Ok() -> Ok cols
+            | [], Error e -> Error e
+            | reserved, _ ->
                 Error(InvalidDefinition [ for (c, _) in reserved -> sprintf "ToRow of aggregate %s writes column %s, which Fable owns" def.Table c ])
 
     /// Writes the row after events: an INSERT when the row did not exist (a row created meanwhile is a
