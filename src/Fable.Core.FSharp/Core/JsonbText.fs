@@ -4,7 +4,6 @@
 namespace Fable
 
 open System
-open System.Buffers
 open System.Collections.Generic
 open System.Text
 open System.Text.Json
@@ -16,6 +15,8 @@ type internal JsonbMember = { KeyStart: int; KeyLen: int; ValStart: int; ValLen:
 /// Per-thread buffers of the normaliser (reused: a normalisation allocates only its result).
 [<Sealed; AllowNullLiteral>]
 type internal JsonbBuffers() =
+    /// The input (UTF-8).
+    member val Input: byte[] = Array.zeroCreate 1024 with get, set
     /// The output (UTF-8).
     member val Out: byte[] = Array.zeroCreate 1024 with get, set
     /// Unescaped keys of the objects open on the stack.
@@ -31,6 +32,8 @@ type internal JsonbBuffers() =
     member val Depth = 0 with get, set
     member val MemberCount = 0 with get, set
     member val KeyPos = 0 with get, set
+    /// The key order over these buffers.
+    member val Order: IComparer<JsonbMember> = null with get, set
 
 /// Orders members as jsonb orders keys (shorter first, then bytewise), equal keys in the order they were given.
 [<Sealed>]
@@ -47,25 +50,21 @@ type internal JsonbKeyOrder(buffers: JsonbBuffers) =
 type internal JsonbState =
     [<ThreadStatic; DefaultValue>]
     static val mutable private current: JsonbBuffers
-    [<ThreadStatic; DefaultValue>]
-    static val mutable private order: JsonbKeyOrder
 
     /// This thread's buffers (made on first use; a buffer grown past 1 MB is dropped after use).
     static member Buffers =
-        if isNull JsonbState.current then
-            JsonbState.current <- JsonbBuffers()
-            JsonbState.order <- JsonbKeyOrder(JsonbState.current)
-        JsonbState.current
-
-    /// The key order over this thread's buffers.
-    static member Order = JsonbState.order
+        let b = JsonbState.current
+        if isNull b then
+            let b = JsonbBuffers()
+            b.Order <- JsonbKeyOrder(b)
+            JsonbState.current <- b
+            b
+        else b
 
     /// Forgets buffers that grew large, so that one big payload does not pin memory for the thread's life.
-    static member Trim() =
-        let b = JsonbState.current
-        if b.Out.Length > 1048576 || b.Scratch.Length > 1048576 || b.Keys.Length > 1048576 then
+    static member Trim(b: JsonbBuffers) =
+        if b.Out.Length > 1048576 || b.Input.Length > 1048576 || b.Scratch.Length > 1048576 || b.Keys.Length > 1048576 then
             JsonbState.current <- null
-            JsonbState.order <- Unchecked.defaultof<_>
 
 /// The jsonb normal form of JSON text (what `SELECT $1::jsonb::text` returns on PostgreSQL 15), or why jsonb cannot
 /// store the text.
@@ -208,7 +207,7 @@ module JsonbText =
     /// Sorts `members[first .. first+n-1]` as jsonb orders keys (equal keys in the order given).
     let private sortMembers (b: JsonbBuffers) (first: int) (n: int) =
         let members = b.Members
-        let order = JsonbState.Order :> IComparer<JsonbMember>
+        let order = b.Order
         if n <= 16 then
             for i in first + 1 .. first + n - 1 do
                 let m = members[i]
@@ -391,22 +390,20 @@ module JsonbText =
     let normalize (json: string) : Result<string, string> =
         if isNull json then Error "the text is null"
         else
-            let rented = ArrayPool<byte>.Shared.Rent(max 16 (json.Length * 3))
-            try
-                match (try Ok(strictUtf8.GetBytes(json.AsSpan(), rented.AsSpan())) with :? EncoderFallbackException -> Error "the text holds a lone surrogate") with
-                | Error m -> Error m
-                | Ok length ->
-                    let b = JsonbState.Buffers
+            let b = JsonbState.Buffers
+            b.Input <- grow b.Input (json.Length * 3)
+            let input = b.Input
+            match (try Ok(strictUtf8.GetBytes(json.AsSpan(), input.AsSpan())) with :? EncoderFallbackException -> Error "the text holds a lone surrogate") with
+            | Error m -> Error m
+            | Ok length ->
+                try
                     try
-                        try
-                            run b (ReadOnlySpan(rented, 0, length))
-                            if ReadOnlySpan(b.Out, 0, b.Pos).SequenceEqual(ReadOnlySpan(rented, 0, length)) then Ok json
-                            else Ok(Encoding.UTF8.GetString(b.Out, 0, b.Pos))
-                        with
-                        | Refused why -> Error why
-                        | :? InvalidOperationException -> Error "a string escapes a lone surrogate, which jsonb cannot store"
-                        | :? JsonException as e -> Error("the text is not one JSON value: " + e.Message)
-                    finally
-                        JsonbState.Trim()
-            finally
-                ArrayPool<byte>.Shared.Return rented
+                        run b (ReadOnlySpan(input, 0, length))
+                        if ReadOnlySpan(b.Out, 0, b.Pos).SequenceEqual(ReadOnlySpan(input, 0, length)) then Ok json
+                        else Ok(Encoding.UTF8.GetString(b.Out, 0, b.Pos))
+                    with
+                    | Refused why -> Error why
+                    | :? InvalidOperationException -> Error "a string escapes a lone surrogate, which jsonb cannot store"
+                    | :? JsonException as e -> Error("the text is not one JSON value: " + e.Message)
+                finally
+                    JsonbState.Trim b
