@@ -82,6 +82,19 @@ let codec =
                 match c.Decode("payment", version, bad) with
                 | Error(UndecodablePayload(n, v, _)) -> Expect.equal (n, v) ("payment", version) "the error names the type"
                 | other -> failtestf "v%d %s: expected UndecodablePayload, got %A" version bad other)
+        testCase "the codec refuses a lone surrogate in a string, a char or a dictionary key; key policies still apply" <| fun () ->
+            let opts = System.Text.Json.JsonSerializerOptions(DictionaryKeyPolicy = System.Text.Json.JsonNamingPolicy.CamelCase)
+            let registry = { EventRegistry.empty with Options = opts } |> EventRegistry.add (EventType.create<Collections.Generic.Dictionary<string, char>> "tags")
+            let c = codecOf registry
+            let tags (pairs: (string * char) list) =
+                let d = Collections.Generic.Dictionary<string, char>()
+                for k, v in pairs do d[k] <- v
+                box d
+            Expect.equal (c.Encode(tags [ "FirstTag", 'x' ]) |> ok "Encode").Data "{\"firstTag\":\"x\"}" "the key policy applies"
+            for bad in [ tags [ "a" + string (char 0xD800), 'x' ]; tags [ "a", char 0xDC00 ] ] do
+                match c.Encode bad with
+                | Error(UndecodablePayload(_, _, why)) -> Expect.stringContains why "lone surrogate" "says why"
+                | other -> failtestf "expected UndecodablePayload, got %A" other
         testCase "an unregistered event cannot be encoded" <| fun () ->
             match c.Encode(box ({ Value = 1 }: Unregistered)) with
             | Error(UnknownEventType _) -> ()

@@ -41,9 +41,11 @@ type StorableStringConverter() =
 
     override _.ReadAsPropertyName(reader, _, _) = reader.GetString()
 
-    override _.WriteAsPropertyName(writer, value, _) =
-        StorableStringConverter.Check value
-        writer.WritePropertyName value
+    override _.WriteAsPropertyName(writer, value, options) =
+        // As System.Text.Json's own string converter does: the dictionary key policy applies.
+        let name = match options.DictionaryKeyPolicy with null -> value | policy -> policy.ConvertName value
+        StorableStringConverter.Check name
+        writer.WritePropertyName name
 
 /// `StorableStringConverter` for `char` values: a lone surrogate is refused, not written as U+FFFD.
 [<Sealed>]
