@@ -20,6 +20,7 @@ public sealed class ErrorTests
         { new FableErrors.DuplicateRoute("x", "h"), 7008 },
         { new FableErrors.InvalidDefinition(["p"]), 7009 },
         { new FableErrors.Cancelled(), 7011 },
+        { new FableErrors.Unstorable("column t.c", "a lone surrogate"), 7012 },
     };
 
     [Theory]
@@ -47,7 +48,7 @@ public sealed class ErrorTests
     {
         var core = Type.GetType("Fable.ErrorCodes, Fable.Core.FSharp", throwOnError: true)!;
         var codes = typeof(FableErrors).GetFields().Where(f => f.IsLiteral && f.Name.EndsWith("Code", StringComparison.Ordinal)).ToArray();
-        Assert.Equal(11, codes.Length);
+        Assert.Equal(12, codes.Length);
         foreach (var field in codes)
         {
             var name = field.Name[..^"Code".Length];
