@@ -45,6 +45,9 @@ type Op =
     | DeleteKv of id: int64
     /// A note whose text may hold any character, a NUL or a lone surrogate among them.
     | NoteText of account: int * text: string
+    /// An event whose payload is generated JSON text (any value: numbers in every notation, keys in any order,
+    /// duplicates, escapes; now and then something jsonb cannot store).
+    | RawEvent of account: int * json: string
     /// A deposit with generated metadata text (keys in any order, spaces, numbers in any notation, now and then
     /// something jsonb cannot store).
     | Annotated of account: int * meta: string
@@ -86,6 +89,7 @@ let private plan =
                   1, Gen.map2 (fun i t -> InsertKv(i, t)) kvId Gens.text
                   1, kvId |> Gen.map DeleteKv
                   1, Gen.map2 (fun a t -> NoteText(a, t)) account (JsonGen.storedText true)
+                  1, Gen.map2 (fun a j -> RawEvent(a, j)) account JsonGen.value
                   1, Gen.map2 (fun a m -> Annotated(a, m)) account (Gen.frequency [ 9, JsonGen.metaObject false; 1, JsonGen.metaObject true ]) ]
         let job =
             Gen.frequency
@@ -98,6 +102,30 @@ let private plan =
         let! jobs = Gen.listOfLength n job
         return { Accounts = accounts; Counters = counters; Jobs = jobs }
     }
+
+/// An event the plan writes with a payload text of its own (see `agreementRuntime`).
+type RawPayload = { Raw: string }
+
+/// The domain with `RawPayload` registered and routed, its codec recording a `RawPayload` as its text and reading a
+/// stored `account.raw` payload back as its text: generated payloads are compared as the texts both return.
+let private agreementRuntime =
+    let rt =
+        match Runtime.build { definition [] with
+                                Events = events |> EventRegistry.add (EventType.create<RawPayload> "account.raw")
+                                Router = router |> Router.route<RawPayload> [] } with
+        | Ok rt -> rt
+        | Error e -> failwithf "the agreement domain is invalid: %O" e
+    let inner = rt.Codec
+    { rt with
+        Codec =
+            { new IEventCodec with
+                member _.Encode evt =
+                    match evt with
+                    | :? RawPayload as r -> Ok { TypeName = "account.raw"; TypeVersion = 1; Data = r.Raw }
+                    | e -> inner.Encode e
+                member _.Decode(name, version, data) =
+                    if name = "account.raw" then Ok(box { Raw = data }) else inner.Decode(name, version, data)
+                member _.TryNameOf t = inner.TryNameOf t } }
 
 /// An event as both interpreters must show it: type, version, payload (decoded and its exact text), metadata text.
 type EventView =
@@ -209,6 +237,7 @@ let private runOp (uow: IUnitOfWork) (accountKeys: Guid[]) (counterKeys: string[
             let! r = uow.Tables.Delete(kvTable, box id, ct)
             return wrote (r |> Result.map Some)
         | NoteText(a, text) -> return! emitAccount a Expected.Any (Pure(Commands.decide (Commands.Note text)))
+        | RawEvent(a, json) -> return! emitAccount a Expected.Any (Pure(fun _ -> Ok [ box { Raw = json } ]))
         | Annotated(a, meta) ->
             return! emitAccount a Expected.Any (Pure(fun s -> Ok [ Meta.attach meta (box { Amount = 1L; BalanceBefore = s.Balance }) ]))
     }
@@ -319,7 +348,7 @@ let private picture (inst: Instance) (accountKeys: Guid[]) (counterKeys: string[
 
 /// Runs `plan` job after job on a fresh instance of `fixture` and takes its picture.
 let private runPlan (fixture: Fixture) (p: Plan) accountKeys counterKeys =
-    withInstance fixture runtime (fun inst ->
+    withInstance fixture agreementRuntime (fun inst ->
         let outcomes = p.Jobs |> List.map (runJob inst.Interpreter accountKeys counterKeys)
         picture inst accountKeys counterKeys outcomes)
 
