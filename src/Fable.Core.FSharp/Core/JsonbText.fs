@@ -4,6 +4,7 @@
 namespace Fable
 
 open System
+open System.Buffers
 open System.Collections.Generic
 open System.Text
 open System.Text.Json
@@ -393,7 +394,14 @@ module JsonbText =
             let b = JsonbState.Buffers
             b.Input <- grow b.Input (json.Length * 3)
             let input = b.Input
-            match (try Ok(strictUtf8.GetBytes(json.AsSpan(), input.AsSpan())) with :? EncoderFallbackException -> Error "the text holds a lone surrogate") with
+            // ASCII (what Fable's codec writes) is copied as is; anything else is encoded strictly.
+            let mutable ascii = 0
+            let encoded =
+                if Ascii.FromUtf16(json.AsSpan(), input.AsSpan(), &ascii) = OperationStatus.Done then Ok ascii
+                else
+                    try Ok(strictUtf8.GetBytes(json.AsSpan(), input.AsSpan()))
+                    with :? EncoderFallbackException -> Error "the text holds a lone surrogate"
+            match encoded with
             | Error m -> Error m
             | Ok length ->
                 try
