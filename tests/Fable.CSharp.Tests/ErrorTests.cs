@@ -20,6 +20,7 @@ public sealed class ErrorTests
         { new FableErrors.DuplicateRoute("x", "h"), 7008 },
         { new FableErrors.InvalidDefinition(["p"]), 7009 },
         { new FableErrors.Cancelled(), 7011 },
+        { new FableErrors.Unstorable("column t.c", "a lone surrogate"), 7012 },
     };
 
     [Theory]

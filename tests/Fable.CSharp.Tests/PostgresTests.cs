@@ -15,6 +15,7 @@ public sealed class PostgresTests : IAsyncLifetime
     [PostgresFact] public Task A_Bind_chain_stops_at_the_first_error() => Scenarios.A_Bind_chain_stops_at_the_first_error(h);
     [PostgresFact] public Task A_rejection_returns_the_callers_own_error() => Scenarios.A_rejection_returns_the_callers_own_error(h);
     [PostgresFact] public Task Metadata_given_with_an_event_is_recorded_with_it_and_bad_metadata_records_nothing() => Scenarios.Metadata_given_with_an_event_is_recorded_with_it_and_bad_metadata_records_nothing(h);
+    [PostgresFact] public Task A_lone_surrogate_is_refused_with_any_json_options_and_texts_come_back_in_jsonb_form() => Scenarios.A_lone_surrogate_is_refused_with_any_json_options_and_texts_come_back_in_jsonb_form(h);
     [PostgresFact] public Task An_emit_with_a_stale_snapshot_is_a_Conflict() => Scenarios.An_emit_with_a_stale_snapshot_is_a_Conflict(h);
     [PostgresFact] public Task An_unregistered_event_type_is_UnknownEventType_and_records_nothing() => Scenarios.An_unregistered_event_type_is_UnknownEventType_and_records_nothing(h);
     [PostgresFact] public Task An_event_type_without_a_route_is_NoRoute() => Scenarios.An_event_type_without_a_route_is_NoRoute(h);

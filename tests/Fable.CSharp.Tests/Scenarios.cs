@@ -72,6 +72,27 @@ public static class Scenarios
         Assert.Equal(2, (await Expect.Right(app.Log(Accounts.Type, id))).Count);
     }
 
+    public static async Task A_lone_surrogate_is_refused_with_any_json_options_and_texts_come_back_in_jsonb_form(IHarness h)
+    {
+        var lone = "ada" + (char)0xD800;
+        foreach (var options in new System.Text.Json.JsonSerializerOptions?[] { null, new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower } })
+        {
+            await using var app = await h.App(b => options is null ? b : b.Json(options));
+            var id = Guid.NewGuid();
+            var error = await Expect.Left(app.Emit(Accounts.Type, id, a => Accounts.Open(a, lone)));
+            Assert.Equal(7005, Assert.IsType<FableErrors.UndecodablePayload>(error).Code);
+            var opened = await Expect.Right(app.Emit(Accounts.Type, id, a => Accounts.Open(a, "ada")));
+            var byLone = new Dictionary<string, object?> { ["by"] = lone };
+            error = await Expect.Left(app.Emit(opened, a => Accounts.Deposit(10)(a).Map(es => es.Select(e => Events.WithMeta(e, byLone)))));
+            Assert.Equal(7005, Assert.IsType<FableErrors.UndecodablePayload>(error).Code);
+            var meta = new Dictionary<string, object?> { ["ticket"] = 42, ["by"] = "clerk" };
+            await Expect.Right(app.Emit(opened, a => Accounts.Deposit(10)(a).Map(es => es.Select(e => Events.WithMeta(e, meta)))));
+            var log = await Expect.Right(app.Log(Accounts.Type, id));
+            Assert.Equal(["{\"owner\": \"ada\"}", "{\"amount\": 10}"], log.Select(e => e.Data));
+            Assert.Equal(["{}", "{\"by\": \"clerk\", \"ticket\": 42}"], log.Select(e => e.Meta));
+        }
+    }
+
     public static async Task An_emit_with_a_stale_snapshot_is_a_Conflict(IHarness h)
     {
         await using var app = await h.App();

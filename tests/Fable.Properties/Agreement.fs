@@ -1,12 +1,12 @@
 // Interpreters agree: one generated plan of jobs (single emits and units of work over several accounts and
-// counters, refusing decisions, injected faults, table writes, optimistic emits, replays) run one job after another
+// counters, refusing decisions, injected faults, table writes, optimistic emits, replays, payloads and metadata with
+// any characters, numbers and key orders, some unstorable) run one job after another
 // on a fresh in-memory instance and on a fresh instance of another interpreter gives the same outcomes, logs, chains,
 // global order and rows. Event ids may differ between interpreters: events are compared by their place in a chain.
 module Fable.Tests.Agreement
 
 open System
 open System.Collections.Generic
-open System.Text.Json.Nodes
 open System.Threading.Tasks
 open Expecto
 open FsCheck.FSharp
@@ -53,6 +53,14 @@ type Op =
     | UpsertKv of id: int64 * value: int64
     | InsertKv of id: int64 * text: string
     | DeleteKv of id: int64
+    /// A note whose text may hold any character, a NUL or a lone surrogate among them.
+    | NoteText of account: int * text: string
+    /// An event whose payload is generated JSON text (any value: numbers in every notation, keys in any order,
+    /// duplicates, escapes; now and then something jsonb cannot store).
+    | RawEvent of account: int * json: string
+    /// A deposit with generated metadata text (keys in any order, spaces, numbers in any notation, now and then
+    /// something jsonb cannot store).
+    | Annotated of account: int * meta: string
 
 /// How a unit of work ends.
 type Ending =
@@ -91,7 +99,10 @@ let private plan =
                   1, account |> Gen.map ReplayAccount
                   1, Gen.map2 (fun i v -> UpsertKv(i, int64 v)) kvId (Gen.choose (0, 9))
                   1, Gen.map2 (fun i t -> InsertKv(i, t)) kvId Gens.text
-                  1, kvId |> Gen.map DeleteKv ]
+                  1, kvId |> Gen.map DeleteKv
+                  1, Gen.map2 (fun a t -> NoteText(a, t)) account (JsonGen.storedText true)
+                  1, Gen.map2 (fun a j -> RawEvent(a, j)) account JsonGen.value
+                  1, Gen.map2 (fun a m -> Annotated(a, m)) account (Gen.frequency [ 9, JsonGen.metaObject false; 1, JsonGen.metaObject true ]) ]
         let job =
             Gen.frequency
                 [ 5, op |> Gen.map (fun o -> { Ops = [ o ]; Ending = StopAtFirstError })
@@ -104,20 +115,31 @@ let private plan =
         return { Accounts = accounts; Counters = counters; Jobs = jobs }
     }
 
-/// JSON text in one normal form: object members sorted by name, whitespace and escapes as the serializer writes.
-let rec private normal (node: JsonNode) : string =
-    match node with
-    | null -> "null"
-    | :? JsonObject as o ->
-        let members =
-            [ for kv in o -> kv.Key, kv.Value ] |> List.sortWith (fun (a, _) (b, _) -> String.CompareOrdinal(a, b))
-        "{" + String.Join(",", [ for (k, v) in members -> JsonValue.Create(k).ToJsonString() + ":" + normal v ]) + "}"
-    | :? JsonArray as a -> "[" + String.Join(",", [ for v in a -> normal v ]) + "]"
-    | v -> v.ToJsonString()
+/// An event the plan writes with a payload text of its own (see `agreementRuntime`).
+type RawPayload = { Raw: string }
 
-let private normalJson (text: string) = normal (JsonNode.Parse text)
+/// The domain with `RawPayload` registered and routed, its codec recording a `RawPayload` as its text and reading a
+/// stored `account.raw` payload back as its text: generated payloads are compared as the texts both return.
+let private agreementRuntime =
+    let rt =
+        match Runtime.build { definition [] with
+                                Events = events |> EventRegistry.add (EventType.create<RawPayload> "account.raw")
+                                Router = router |> Router.route<RawPayload> [] } with
+        | Ok rt -> rt
+        | Error e -> failwithf "the agreement domain is invalid: %O" e
+    let inner = rt.Codec
+    { rt with
+        Codec =
+            { new IEventCodec with
+                member _.Encode evt =
+                    match evt with
+                    | :? RawPayload as r -> Ok { TypeName = "account.raw"; TypeVersion = 1; Data = r.Raw }
+                    | e -> inner.Encode e
+                member _.Decode(name, version, data) =
+                    if name = "account.raw" then Ok(box { Raw = data }) else inner.Decode(name, version, data)
+                member _.TryNameOf t = inner.TryNameOf t } }
 
-/// An event as both interpreters must show it: type, version, payload (decoded and as normal JSON), metadata.
+/// An event as both interpreters must show it: type, version, payload (decoded and its exact text), metadata text.
 type EventView =
     { Type: string
       Version: int
@@ -129,8 +151,8 @@ let private view (codec: IEventCodec) (e: RecordedEvent) =
     { Type = e.TypeName
       Version = e.TypeVersion
       Payload = codec.Decode(e.TypeName, e.TypeVersion, e.Data) |> ok (sprintf "decoding event %d" e.Id)
-      Json = normalJson e.Data
-      Meta = normalJson e.Meta }
+      Json = e.Data
+      Meta = e.Meta }
 
 /// What one operation gave.
 type OpOutcome =
@@ -244,6 +266,10 @@ let private runOp (uow: IUnitOfWork) (accountKeys: Guid[]) (counterKeys: string[
         | DeleteKv id ->
             let! r = uow.Tables.Delete(kvTable, box id, ct)
             return wrote (r |> Result.map Some)
+        | NoteText(a, text) -> return! emitAccount a Expected.Any (Pure(Commands.decide (Commands.Note text)))
+        | RawEvent(a, json) -> return! emitAccount a Expected.Any (Pure(fun _ -> Ok [ box { Raw = json } ]))
+        | Annotated(a, meta) ->
+            return! emitAccount a Expected.Any (Pure(fun s -> Ok [ Meta.attach meta (box { Amount = 1L; BalanceBefore = s.Balance }) ]))
     }
 
 /// Runs one job in its own unit of work.
@@ -352,7 +378,7 @@ let private picture (inst: Instance) (accountKeys: Guid[]) (counterKeys: string[
 
 /// Runs `plan` job after job on a fresh instance of `fixture` and takes its picture.
 let private runPlan (fixture: Fixture) (p: Plan) accountKeys counterKeys =
-    withInstance fixture runtime (fun inst ->
+    withInstance fixture agreementRuntime (fun inst ->
         let outcomes = p.Jobs |> List.map (runJob inst.Interpreter accountKeys counterKeys)
         picture inst accountKeys counterKeys outcomes)
 

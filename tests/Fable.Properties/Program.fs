@@ -27,11 +27,13 @@ let interpreterTests (fixture: Fixture.Fixture) =
               testList "agreement" (Agreement.tests Fixtures.inMemory fixture)
               testList "process-manager agreement" (AgreementProcessManagers.tests Fixtures.inMemory fixture)
               testList "table agreement" (AgreementTables.tests Fixtures.inMemory fixture)
-              testList "agreement on rows" (AgreementRows.tests Fixtures.inMemory fixture) ]
+              testList "agreement on rows" (AgreementRows.tests Fixtures.inMemory fixture)
+              testList "agreement on strings" (AgreementStrings.tests Fixtures.inMemory fixture) ]
 
 let allTests =
     testList "fable" [
         Pure.tests
+        JsonbTextTests.tests
         InMemoryOnly.tests
         yield! fixtures |> List.map interpreterTests
         PostgresTests.all

@@ -82,6 +82,19 @@ let codec =
                 match c.Decode("payment", version, bad) with
                 | Error(UndecodablePayload(n, v, _)) -> Expect.equal (n, v) ("payment", version) "the error names the type"
                 | other -> failtestf "v%d %s: expected UndecodablePayload, got %A" version bad other)
+        testCase "the codec refuses a lone surrogate in a string, a char or a dictionary key; key policies still apply" <| fun () ->
+            let opts = System.Text.Json.JsonSerializerOptions(DictionaryKeyPolicy = System.Text.Json.JsonNamingPolicy.CamelCase)
+            let registry = { EventRegistry.empty with Options = opts } |> EventRegistry.add (EventType.create<Collections.Generic.Dictionary<string, char>> "tags")
+            let c = codecOf registry
+            let tags (pairs: (string * char) list) =
+                let d = Collections.Generic.Dictionary<string, char>()
+                for k, v in pairs do d[k] <- v
+                box d
+            Expect.equal (c.Encode(tags [ "FirstTag", 'x' ]) |> ok "Encode").Data "{\"firstTag\":\"x\"}" "the key policy applies"
+            for bad in [ tags [ "a" + string (char 0xD800), 'x' ]; tags [ "a", char 0xDC00 ] ] do
+                match c.Encode bad with
+                | Error(UndecodablePayload(_, _, why)) -> Expect.stringContains why "lone surrogate" "says why"
+                | other -> failtestf "expected UndecodablePayload, got %A" other
         testCase "an unregistered event cannot be encoded" <| fun () ->
             match c.Encode(box ({ Value = 1 }: Unregistered)) with
             | Error(UnknownEventType _) -> ()
@@ -229,10 +242,10 @@ let payload =
         testCase "a codec's blank type name, version below 1 or null payload is UndecodablePayload" <| fun () ->
             for enc in [ { TypeName = " "; TypeVersion = 1; Data = "{}" }; { TypeName = "t"; TypeVersion = 0; Data = "{}" }
                          { TypeName = "t"; TypeVersion = 1; Data = null } ] do
-                match Payload.check false enc with
+                match Payload.check enc with
                 | Error(UndecodablePayload _) -> ()
                 | other -> failtestf "%A gave %A" enc other
-            Expect.equal (Payload.check false { TypeName = "t"; TypeVersion = 2; Data = "[]" }) (Ok { TypeName = "t"; TypeVersion = 2; Data = "[]" }) "a good one passes"
+            Expect.equal (Payload.check { TypeName = "t"; TypeVersion = 2; Data = "[]" }) (Ok { TypeName = "t"; TypeVersion = 2; Data = "[]" }) "a good one passes"
     ]
 
 let tests = testList "pure core" [ deciderLaws; codec; router; runtimeBuild; rows; payload ]

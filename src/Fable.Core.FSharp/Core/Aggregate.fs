@@ -51,9 +51,10 @@ module AggregateDef =
               yield sprintf "aggregate %s has %A keys, not %A" def.Table def.KeyKind k.Kind
           | _ -> () ]
 
-    /// Checks that `key` is of the definition's key kind.
+    /// Checks that `key` is of the definition's key kind (InvalidDefinition) and can be stored (Unstorable: a text
+    /// key with a NUL character or a lone surrogate), before any statement.
     let checkKey (def: AggregateDef<'S>) (key: AggregateKey) =
-        if key.Kind = def.KeyKind then Ok()
+        if key.Kind = def.KeyKind then Storable.checkKey def.Table key
         else Error(InvalidDefinition [ sprintf "aggregate %s has %A keys; got %A key %O" def.Table def.KeyKind key.Kind key ])
 
     /// Checks that `key` is of the definition's key kind and that the definition's table is declared as an

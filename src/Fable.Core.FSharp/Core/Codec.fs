@@ -5,6 +5,7 @@ namespace Fable.FSharp
 open System
 open System.Text.Json
 open System.Text.Json.Nodes
+open System.Text.Json.Serialization
 
 /// An event ready for storage.
 type EncodedEvent =
@@ -21,10 +22,55 @@ type IEventCodec =
     /// The stable name registered for a CLR type, if any.
     abstract TryNameOf: clrType: Type -> string option
 
-/// Marks Fable's own JSON codec, whose payloads are JSON by construction (see `Payload.check`).
-type internal IJsonCodec =
-    interface
-    end
+/// Writes strings (values and dictionary keys) as System.Text.Json does, but refuses one holding a lone surrogate
+/// (which the serializer would silently write as U+FFFD) with a JsonException saying so: a payload must keep what
+/// the event holds or not be recorded. Fable adds it to the codec's options (after the application's converters).
+[<Sealed>]
+type StorableStringConverter() =
+    inherit JsonConverter<string>()
+
+    static member private Check(value: string) =
+        if Storable.hasLoneSurrogate value then
+            raise (JsonException "a string holds a lone surrogate (half of a UTF-16 pair), which JSON text cannot keep")
+
+    override _.Read(reader, _, _) = reader.GetString()
+
+    override _.Write(writer, value, _) =
+        StorableStringConverter.Check value
+        writer.WriteStringValue value
+
+    override _.ReadAsPropertyName(reader, _, _) = reader.GetString()
+
+    override _.WriteAsPropertyName(writer, value, options) =
+        // As System.Text.Json's own string converter does: the dictionary key policy applies.
+        let name = match options.DictionaryKeyPolicy with null -> value | policy -> policy.ConvertName value
+        StorableStringConverter.Check name
+        writer.WritePropertyName name
+
+/// `StorableStringConverter` for `char` values: a lone surrogate is refused, not written as U+FFFD.
+[<Sealed>]
+type StorableCharConverter() =
+    inherit JsonConverter<char>()
+
+    override _.Read(reader, _, _) =
+        match reader.GetString() with
+        | s when s.Length = 1 -> s[0]
+        | s -> raise (JsonException(sprintf "expected one character, got %d" s.Length))
+
+    override _.Write(writer, value, _) =
+        if Char.IsSurrogate value then
+            raise (JsonException "a char holds a lone surrogate (half of a UTF-16 pair), which JSON text cannot keep")
+        writer.WriteStringValue(string value)
+
+/// JSON options that refuse lone surrogates.
+module StorableJson =
+    /// A copy of `options` with `StorableStringConverter` and `StorableCharConverter` added after its own
+    /// converters (a string or char converter of the application's own keeps precedence).
+    let options (options: JsonSerializerOptions) =
+        let o = JsonSerializerOptions(options)
+        o.Converters.Add(StorableStringConverter())
+        o.Converters.Add(StorableCharConverter())
+        o
 
 /// One registered event type.
 type EventType =
@@ -109,7 +155,7 @@ module EventRegistry =
         | [] ->
             let byName = r.Types |> List.map (fun t -> t.Name, t) |> dict
             let byType = r.Types |> List.map (fun t -> t.ClrType, t) |> dict
-            let opts = r.Options
+            let opts = StorableJson.options r.Options
             let decodeNode (t: EventType) version (read: unit -> obj) =
                 match (try Ok(read ()) with e -> Error e.Message) with
                 | Ok null -> Error(UndecodablePayload(t.Name, version, "payload is JSON null"))
@@ -138,5 +184,4 @@ module EventRegistry =
                     member _.TryNameOf clr =
                         match byType.TryGetValue clr with
                         | true, t -> Some t.Name
-                        | _ -> None
-                  interface IJsonCodec }
+                        | _ -> None }

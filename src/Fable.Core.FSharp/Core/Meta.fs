@@ -1,18 +1,23 @@
 // Event metadata: a decision returns an event wrapped with a JSON object (who, why, correlation ids) instead of the
-// bare event; the metadata is recorded in the event's `Meta`, the event itself is what evolve and handlers see.
+// bare event; the metadata is recorded in the event's `Meta` (in jsonb's normal text form), the event itself is
+// what evolve and handlers see.
 namespace Fable.FSharp
 
 open System
+open System.Collections.Generic
 open System.Text.Json
-open System.Text.Json.Nodes
 
 /// An event to record with metadata (what `Meta.attach` returns; a decision lists it in place of the event).
 [<Sealed; AllowNullLiteral>]
-type EventWithMeta(event: obj, meta: string) =
+type EventWithMeta internal (event: obj, meta: string, problem: string) =
+    /// `event` with `meta` (the text of a JSON object) as its metadata.
+    new(event: obj, meta: string) = EventWithMeta(event, meta, null)
     /// The event.
     member _.Event = event
     /// The metadata: the text of a JSON object.
     member _.Meta = meta
+    /// Why the metadata could not even be written (null when it was).
+    member internal _.Problem = problem
 
 /// Attaching metadata to events, and what metadata must be.
 module Meta =
@@ -20,27 +25,43 @@ module Meta =
     [<Literal>]
     let Empty = "{}"
 
+    // System.Text.Json's own defaults, refusing lone surrogates (see `StorableStringConverter`).
+    let private options = StorableJson.options JsonSerializerOptions.Default
+
     /// `evt` to be recorded with `meta` (the text of a JSON object) as its metadata.
     let attach (meta: string) (evt: obj) : obj = box (EventWithMeta(evt, meta))
 
     /// `evt` to be recorded with the JSON object of `pairs` as its metadata (values written by System.Text.Json;
-    /// a repeated name keeps its last value).
+    /// a repeated name keeps its last value). A name or string holding a lone surrogate fails the emit (the
+    /// serializer would write U+FFFD instead).
     let attachPairs (pairs: (string * obj) seq) (evt: obj) : obj =
-        let o = JsonObject()
+        let o = Dictionary<string, obj>(StringComparer.Ordinal)
         for name, value in pairs do
-            o[name] <- (if isNull value then null else JsonSerializer.SerializeToNode(value, value.GetType()))
-        attach (o.ToJsonString()) evt
+            o[name] <- value
+        match (try Ok(JsonSerializer.Serialize(o, options)) with :? JsonException as e -> Error e.Message) with
+        | Ok json -> box (EventWithMeta(evt, json))
+        | Error why -> box (EventWithMeta(evt, null, why))
+
+    /// The metadata `meta` as it is recorded (jsonb's normal text form), or why it cannot be: it must be one JSON
+    /// object jsonb can store.
+    let normalize (meta: string) : Result<string, string> =
+        if String.Equals(meta, Empty, StringComparison.Ordinal) then Ok Empty
+        elif isNull meta then Error "the metadata is null"
+        else
+            match JsonbText.normalize meta with
+            | Ok text when text.StartsWith '{' -> Ok text
+            | Ok _ -> Error "the metadata is not a JSON object"
+            | Error why -> Error why
 
     /// Why `meta` cannot be recorded as metadata, or None: it must be one JSON object jsonb can store.
     let problem (meta: string) : string option =
-        match Payload.problem meta with
-        | Some why -> Some why
-        // One JSON value: an object exactly when it opens with a brace.
-        | None when meta.TrimStart().StartsWith '{' -> None
-        | None -> Some "the metadata is not a JSON object"
+        match normalize meta with
+        | Ok _ -> None
+        | Error why -> Some why
 
-    /// The event and metadata text of what a decision listed: a bare event has the empty object.
-    let split (listed: obj) : struct (obj * string) =
+    /// The event, metadata text and problem (why the metadata could not be written; null when none) of what a
+    /// decision listed: a bare event has the empty object.
+    let split (listed: obj) : struct (obj * string * string) =
         match listed with
-        | :? EventWithMeta as w -> struct (w.Event, w.Meta)
-        | e -> struct (e, Empty)
+        | :? EventWithMeta as w -> struct (w.Event, w.Meta, w.Problem)
+        | e -> struct (e, Empty, null)

@@ -42,19 +42,20 @@ module Steps =
         with e ->
             Error(HandlerFailed(typeName, "evolve", e.Message, Some e))
 
-    /// The codec's output for `evt`, checked as it will be stored (`Payload.check`), with its metadata `meta` checked
-    /// too (the empty object needs no look). `trusted`: the codec is Fable's own JSON codec.
-    let private encode (rt: Runtime) (trusted: bool) (evt: obj) (meta: string) : Result<EncodedEvent, FableError> =
+    /// The codec's output for `evt` and the metadata `meta` as they are recorded: checked as they will be stored
+    /// and in jsonb's normal text form (`Payload.check`, `Meta.normalize`). `problem`: why the metadata could not be
+    /// written at all (null when it was).
+    let private encode (rt: Runtime) (evt: obj) (meta: string) (problem: string) : Result<struct (EncodedEvent * string), FableError> =
         match rt.Codec.Encode evt with
         | Error e -> Error e
         | Ok enc ->
-            match Payload.check trusted enc with
+            match Payload.check enc with
             | Error e -> Error e
-            | Ok enc when String.Equals(meta, Meta.Empty, StringComparison.Ordinal) -> Ok enc
             | Ok enc ->
-                match Meta.problem meta with
-                | None -> Ok enc
-                | Some why -> Error(UndecodablePayload(enc.TypeName, enc.TypeVersion, "the metadata cannot be stored: " + why))
+                let meta = if isNull problem then Meta.normalize meta else Error problem
+                match meta with
+                | Ok meta -> Ok(struct (enc, meta))
+                | Error why -> Error(UndecodablePayload(enc.TypeName, enc.TypeVersion, "the metadata cannot be stored: " + why))
 
     /// Runs `handlers` in order, stopping at the first error; exceptions become HandlerFailed.
     let runHandlers (handlers: Handler list) (args: HandlerArgs) : Task<Result<unit, FableError>> =
@@ -77,7 +78,7 @@ module Steps =
             return result
         }
 
-    /// For each event in order (an `EventWithMeta` gives its metadata): encode, record through `sink` (which assigns
+    /// For each event in order (an `EventWithMeta` gives its metadata): encode (payload and metadata in jsonb's normal text form), record through `sink` (which assigns
     /// id and prev id from the previous event), evolve, and for an event that has handlers write the row with the
     /// state after it through `sink` (so handlers can read it and reference it), then run the handlers. Returns the
     /// final state, the last event id, the recorded events and whether the row already holds the final state (the
@@ -94,7 +95,6 @@ module Steps =
         (ct: CancellationToken)
         : Task<Result<struct ('S * int64 option * RecordedEvent list * bool), FableError>> =
         task {
-            let trusted = rt.Codec :? IJsonCodec
             let mutable failure = None
             let mutable s = state
             let mutable prev = lastEventId
@@ -102,14 +102,14 @@ module Steps =
             let mutable rowCurrent = false
             let mutable rest = events
             while failure.IsNone && not rest.IsEmpty do
-                let struct (evt, meta) = Meta.split rest.Head
+                let struct (evt, meta, problem) = Meta.split rest.Head
                 rest <- rest.Tail
                 if isNull evt then
                     failure <- Some(InvalidDefinition [ "a decision returned a null event" ])
                 else
-                    match encode rt trusted evt meta with
+                    match encode rt evt meta problem with
                     | Error e -> failure <- Some e
-                    | Ok enc ->
+                    | Ok(struct (enc, meta)) ->
                         match Router.tryHandlers evt rt.Router with
                         | ValueNone -> failure <- Some(NoRoute(rt.NameOf(evt.GetType())))
                         | ValueSome handlers ->

@@ -268,7 +268,10 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
 
         member this.Log(agg, _ct) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
-            else Task.FromResult(Ok(this.LogOf agg))
+            else
+                match Storable.checkKey agg.Table agg.Key with
+                | Error e -> Task.FromResult(Error e)
+                | Ok() -> Task.FromResult(Ok(this.LogOf agg))
 
         member _.Tables =
             if obj.ReferenceEquals(tables, null) then tables <- GuardedTables(Tables(overlay, rt.Tables), running)

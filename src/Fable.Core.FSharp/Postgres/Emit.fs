@@ -99,15 +99,16 @@ module internal Emit =
                         // here and their real ids from the INSERT that records them (in chain order, so ids grow
                         // along the chain): no round trip to allocate ids.
                         let mutable provisional = 0L
-                        // Inserts not sent yet; the real id, stored payload and metadata (jsonb's form) of sent events.
+                        // Inserts not sent yet; the real id of sent events (payload and metadata are in jsonb's normal
+                        // text form already, computed in Core: the INSERT does not send them back).
                         let pending = List<RecordedEvent>()
-                        let stored = Dictionary<int64, struct (int64 * string * string)>()
+                        let stored = Dictionary<int64, int64>()
                         // Whether the row exists now, and the last_event_id it holds (the guard of the next write).
                         let mutable rowExists = row.IsSome
                         let mutable rowLast = last
                         let realId (eid: int64) =
                             match stored.TryGetValue eid with
-                            | true, struct (real, _, _) -> real
+                            | true, real -> real
                             | _ -> eid
                         // Sends the pending inserts (one statement) followed by `extra`, reading with `ct`.
                         let flush release (ct: CancellationToken) (extra: NpgsqlBatchCommand list) =
@@ -118,20 +119,19 @@ module internal Emit =
                                 else [ Events.insertChain ctx (sent |> Array.mapi (fun k e -> if k = 0 then { e with PrevEventId = Option.map realId e.PrevEventId } else e)) ]
                             s.Run(sp, inserts @ extra, release, ct, fun reader -> task {
                                 if sent.Length > 0 then
-                                    let rows = List<struct (int64 * string * string)>(sent.Length)
+                                    let ids = List<int64>(sent.Length)
                                     let mutable go = true
                                     while go do
                                         let! has = reader.ReadAsync ct
-                                        if has then rows.Add(struct (reader.GetInt64 0, reader.GetString 1, reader.GetString 2)) else go <- false
-                                    rows.Sort(fun (struct (a, _, _)) (struct (b, _, _)) -> compare a b)
+                                        if has then ids.Add(reader.GetInt64 0) else go <- false
+                                    ids.Sort()
                                     for k in 0 .. sent.Length - 1 do
-                                        stored[sent[k].Id] <- rows[k]
+                                        stored[sent[k].Id] <- ids[k]
                             })
                         let resolve (e: RecordedEvent) =
                             match stored.TryGetValue e.Id with
-                            | true, struct (real, data, meta) ->
-                                { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; Data = data; Meta = meta
-                                         Position = { e.Position with Id = real } }
+                            | true, real ->
+                                { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; Position = { e.Position with Id = real } }
                             | _ -> e
                         // The row write with `cols` after the last pending event (its id: the sequence's current value
                         // when it is not known yet).
@@ -240,8 +240,11 @@ module internal Emit =
 
     /// The aggregate's events in chain order.
     let log (ctx: Context) (s: Session) (id: AggregateId) (ct: CancellationToken) : Task<Result<RecordedEvent list, FableError>> =
-        task {
-            match! s.Query(Some id, [ Events.log ctx id ], ct) with
-            | Error e -> return Error e
-            | Ok results -> return Events.ofRows (List.head results)
-        }
+        match Storable.checkKey id.Table id.Key with
+        | Error e -> Task.FromResult(Error e)
+        | Ok() ->
+            task {
+                match! s.Query(Some id, [ Events.log ctx id ], ct) with
+                | Error e -> return Error e
+                | Ok results -> return Events.ofRows (List.head results)
+            }

@@ -46,8 +46,8 @@ module internal Events =
     /// in one statement. The first event keeps its `Id` when it is positive (taken under the row lock); every
     /// other id (and a negative, provisional first one) comes from the sequence in chain order, so ids grow
     /// along the chain. The first event follows its `PrevEventId`, each next one the row before it. Returns
-    /// `id, data, meta` per event (payload and metadata as stored, jsonb's normal form); ordered by id, that is
-    /// chain order.
+    /// the `id` of each event (payload and metadata are not sent back: Core computed their jsonb text); ordered by
+    /// id, that is chain order.
     let insertChain (ctx: Context) (events: RecordedEvent[]) =
         let first = events[0]
         let given = if first.Id > 0L then Some first.Id else None
@@ -60,7 +60,7 @@ module internal Events =
             Sql.command
                 (text ctx "insert" "" (fun () ->
                     sprintf
-                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES (COALESCE($1, %s), $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, data::text AS data, meta::text AS meta"
+                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES (COALESCE($1, %s), $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
                         ctx.Schema (nextId ctx)))
                 ([ Sql.int64Param given
                    Sql.int64Param first.PrevEventId ]
@@ -75,7 +75,7 @@ module internal Events =
             Sql.command
                 (text ctx "insert-chain" "" (fun () ->
                     sprintf
-                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $2 ELSE lag(c.id) OVER (ORDER BY c.ord) END, $7, $8, $9, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, $10 FROM (SELECT u.ord, CASE WHEN u.ord = 1 AND $1::bigint IS NOT NULL THEN $1 ELSE %s END AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($3::text[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id, data::text AS data, meta::text AS meta"
+                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $2 ELSE lag(c.id) OVER (ORDER BY c.ord) END, $7, $8, $9, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, $10 FROM (SELECT u.ord, CASE WHEN u.ord = 1 AND $1::bigint IS NOT NULL THEN $1 ELSE %s END AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($3::text[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id"
                         ctx.Schema (nextId ctx)))
                 ([ Sql.int64Param given
                    Sql.int64Param first.PrevEventId

@@ -54,6 +54,9 @@ module internal PgErrors =
             | s when isConnectionState s -> Infrastructure(where + "connection lost: " + p.MessageText, Some p)
             | s -> Infrastructure(sprintf "%sPostgreSQL error %s: %s" where s p.MessageText, Some p)
         | :? NpgsqlException as n -> Infrastructure(where + "database connection failed: " + n.Message, Some n)
+        // Npgsql encodes text parameters before it sends a command: one that is not valid UTF-8 was never sent.
+        | :? Text.EncoderFallbackException ->
+            Unstorable(where + "a text value of a statement", "it holds a lone surrogate (half of a UTF-16 pair), which is not valid UTF-8")
         | :? InvalidCastException
         | :? NotSupportedException as x -> InvalidDefinition [ where + "a value cannot be converted between .NET and its column type: " + x.Message ]
         | :? IOException
@@ -64,13 +67,19 @@ module internal PgErrors =
         | x -> Infrastructure(where + "unexpected failure: " + x.Message, Some x)
 
     /// The error of a failed batch that carried COMMIT. A database error means nothing was committed (a failed
-    /// command skips the rest; a failed COMMIT rolls back) and maps as usual; any other failure (the connection
-    /// lost) leaves the outcome unknown, which the error says.
+    /// command skips the rest; a failed COMMIT rolls back) and maps as usual. A lost connection (an I/O failure,
+    /// a timeout, a broken or disposed connector) leaves the outcome unknown, which the error says. Any other
+    /// exception was raised while Npgsql wrote the batch (a parameter it cannot encode, a connection not open):
+    /// the COMMIT, last in the batch, was never sent, so nothing was committed.
     let ofCommit (agg: AggregateId option) (e: exn) : FableError =
         let mapped = ofExn agg CancellationToken.None e
         match unwrap e, mapped with
         | :? PostgresException, _ -> mapped
-        | _, Infrastructure(m, inner) -> Infrastructure("commit failed; its outcome is unknown: " + m, inner)
+        | (:? NpgsqlException | :? IOException | :? SocketException | :? TimeoutException | :? ObjectDisposedException), Infrastructure(m, inner) ->
+            Infrastructure("commit failed; its outcome is unknown: " + m, inner)
+        | x, Infrastructure(_, inner) ->
+            let where = match agg with Some a -> sprintf "aggregate %O: " a | None -> ""
+            Infrastructure(where + "the batch carrying COMMIT could not be written, so nothing was sent or committed: " + x.Message, inner)
         | _ -> mapped
 
     /// True for database failures that must win over a HandlerFailed wrapping them: conflicts to retry,

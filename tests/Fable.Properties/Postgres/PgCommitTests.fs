@@ -1,6 +1,7 @@
 // An emit in a transaction of its own sends COMMIT with its last batch: a failure at COMMIT (a deferred
-// constraint) is a typed error that leaves nothing, like the same emit inside Transact, and a cancellation
-// that arrives while COMMIT runs does not turn a committed emit into Cancelled.
+// constraint) or while the batch is written (a value Npgsql cannot encode) is a typed error that leaves nothing,
+// like the same emit inside Transact, and a cancellation that arrives while COMMIT runs does not turn a committed
+// emit into Cancelled.
 module Fable.Tests.PgCommitTests
 
 open System
@@ -60,6 +61,32 @@ let tests =
                 Expect.equal tags (box 0L) "no handler write"
                 let! next = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
                 Expect.equal (ok "emit after the failed commit" next).Aggregate.State.Balance 11L "the store keeps working"
+            })
+        }
+
+        testTask "a value Npgsql cannot encode in the batch carrying COMMIT is a typed error, never 'outcome unknown'" {
+            // ToRow writes a text array (not a string, so Core's string check passes it) holding a lone surrogate:
+            // Npgsql refuses to encode it while writing the batch, before COMMIT is sent.
+            let lone = "a" + string (char 0xD800)
+            let tagged = { accounts with ToRow = fun s -> Row.ofSeq [ "balance", box s.Balance; "tags", box [| lone |] ] }
+            do! PgEnv.using runtime tables (fun env -> task {
+                do! env.Exec "ALTER TABLE accounts ADD COLUMN tags text[]"
+                let key = newKey ()
+                let! seeded = emit env.Interpreter accounts key Expected.Any (deposit [ 10L ])
+                ok "seed" seeded |> ignore
+                let! before = committed env
+                let! alone = emit env.Interpreter tagged key Expected.Any (deposit [ 1L ])
+                let! inTransact = Store.transact env.Interpreter (fun uow -> uow.Emit(tagged, key, Expected.Any, deposit [ 1L ], ct)) ct
+                for what, r in [ "alone", alone; "in Transact", inTransact ] do
+                    match r with
+                    | Error(Unstorable(_, why) as e) ->
+                        Expect.stringContains why "lone surrogate" (sprintf "%s: says why" what)
+                        Expect.isFalse (e.Message.Contains "outcome is unknown") (sprintf "%s: nothing was sent" what)
+                    | other -> failtestf "%s: expected Unstorable, got %A" what (other |> Result.map ignore)
+                let! after = committed env
+                Expect.equal after before "no event, no row change"
+                let! next = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                Expect.equal (ok "emit after the refused one" next).Aggregate.State.Balance 11L "the store keeps working"
             })
         }
 

@@ -40,5 +40,6 @@ let all =
         PgFirstEmitTests.tests
         PgWakeTests.tests
         PgIdTests.tests
+        PgJsonbTests.tests
         fixtureSmoke
     ]
