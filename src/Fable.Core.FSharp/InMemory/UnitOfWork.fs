@@ -159,35 +159,6 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                         return written |> Result.map (fun () -> { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded })
         }
 
-    /// Emits: lock (re-entrant), refuse a re-entry, savepoint, `EmitLocked`. Any failure rolls the unit of work
-    /// back to the savepoint.
-    member private this.EmitTask(def: AggregateDef<'S>, key: AggregateKey, expected: Expected, decide: Decide<'S>,
-                                 ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
-        task {
-            if ct.IsCancellationRequested then
-                return Error Cancelled
-            else
-                let agg = AggregateDef.idOf def key
-                let slot = engine.Slot agg
-                let! locked = if this.TryLockNow slot then lockedNow else this.LockSlow(agg, slot, ct)
-                match locked |> Result.bind (fun () -> running.Enter slot.Id) with
-                | Error e -> return Error e
-                | Ok() ->
-                    let sp = overlay.Savepoint()
-                    let mutable result = Error Cancelled
-                    try
-                        try
-                            let! r = this.EmitLocked(def, key, slot, expected, decide, ct)
-                            result <- r
-                        with
-                        | :? OperationCanceledException -> result <- Error Cancelled
-                        | e -> result <- Error(Infrastructure(sprintf "emit on %O failed: %s" agg e.Message, Some e))
-                    finally
-                        running.Leave slot.Id
-                    if Result.isError result then overlay.RollbackTo sp
-                    return result
-        }
-
     /// Whether the aggregate of `slot` has events, committed or recorded by this unit of work (its row must exist).
     member _.HasEvents(slot: AggregateSlot) =
         slot.Chain.Count > 0 || not (overlay.StagedOf slot.Id).IsEmpty
@@ -199,9 +170,11 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         | [] -> engine.Chain slot
         | own -> engine.Chain slot @ own
 
-    /// Runs `f` under the aggregate's lock inside a savepoint: anything it wrote is taken back when it fails.
-    member private this.Locked(def: AggregateDef<'S>, key: AggregateKey, ct: CancellationToken,
-                               f: AggregateId -> AggregateSlot -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
+    /// The one skeleton of every aggregate operation (`operation` names it in errors): the unit of work is open, the
+    /// key fits the declared table, the aggregate is locked (re-entrant) and marked running (a re-entry from its own
+    /// decision or handlers is refused), and a savepoint takes back whatever `f` wrote when it fails.
+    member private this.Locked(operation: string, def: AggregateDef<'S>, key: AggregateKey, ct: CancellationToken,
+                               f: AggregateSlot -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
         if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
         else
             match AggregateDef.check rt.Tables def key with
@@ -213,45 +186,36 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                     else
                         let agg = AggregateDef.idOf def key
                         let slot = engine.Slot agg
-                        let mutable locked = Ok()
-                        if not (this.TryLockNow slot) then
-                            let! l = this.LockSlow(agg, slot, ct)
-                            locked <- l
+                        let! locked = if this.TryLockNow slot then lockedNow else this.LockSlow(agg, slot, ct)
                         match locked with
                         | Error e -> return Error e
                         | Ok() ->
-                            let sp = overlay.Savepoint()
-                            let mutable r = Error Cancelled
-                            try
-                                let! x = f agg slot
-                                r <- x
-                            with
-                            | :? OperationCanceledException -> r <- Error Cancelled
-                            | e -> r <- Error(Infrastructure(sprintf "%O failed: %s" agg e.Message, Some e))
-                            if Result.isError r then overlay.RollbackTo sp
-                            return r
+                            match running.Enter slot.Id with
+                            | Error e -> return Error e
+                            | Ok() ->
+                                let sp = overlay.Savepoint()
+                                let mutable r = Error Cancelled
+                                try
+                                    try
+                                        let! x = f slot
+                                        r <- x
+                                    with
+                                    | :? OperationCanceledException -> r <- Error Cancelled
+                                    | e -> r <- Error(Infrastructure(sprintf "%s on %O failed: %s" operation agg e.Message, Some e))
+                                finally
+                                    running.Leave slot.Id
+                                if Result.isError r then overlay.RollbackTo sp
+                                return r
                 }
 
     interface IUnitOfWork with
         member this.Emit<'S>(def: AggregateDef<'S>, key, expected, decide, ct) =
-            if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
-            else
-                match AggregateDef.check rt.Tables def key with
-                | Error e -> Task.FromResult(Error e)
-                | Ok() -> this.EmitTask(def, key, expected, decide, ct)
+            this.Locked("emit", def, key, ct, fun slot -> this.EmitLocked(def, key, slot, expected, decide, ct))
 
         member this.Replay<'S>(def: AggregateDef<'S>, key, ct) =
-            this.Locked(def, key, ct, fun agg slot ->
-                task {
-                    match running.Enter slot.Id with
-                    | Error e -> return Error e
-                    | Ok() ->
-                        try
-                            let write (state: 'S) (last: int64) = Task.FromResult(writeRow def key last state)
-                            return! Replay.run rt this def agg (this.LogOf agg) write ct
-                        finally
-                            running.Leave slot.Id
-                })
+            this.Locked("replay", def, key, ct, fun slot ->
+                let write (state: 'S) (last: int64) = Task.FromResult(writeRow def key last state)
+                Replay.run rt this def slot.Id (this.LogOf slot.Id) write ct)
 
         member _.Load<'S>(def: AggregateDef<'S>, key, _ct) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
