@@ -11,8 +11,8 @@ namespace TripsSample.Domain;
 public static class TripCommands
 {
     /// <summary>Starts trip <paramref name="tripId"/> for <paramref name="animal"/> wearing <paramref name="tracker"/>.</summary>
-    public static EitherAsync<Error, Aggregate<Trip>> StartTrip(FableApp app, User user, Animal animal, Tracker tracker, Guid tripId,
-                                                                DateTimeOffset startedAt) =>
+    public static EitherAsync<Error, Aggregate<Trip, Guid>> StartTrip(FableApp app, User user, Animal animal, Tracker tracker, Guid tripId,
+                                                                      DateTimeOffset startedAt) =>
         app.Emit(Trips.Type, tripId, (ctx, trip) =>
             Can(user, "start_trip", animal).ToAsync()
                 .Bind(_ => AnimalAvailable(ctx, animal))

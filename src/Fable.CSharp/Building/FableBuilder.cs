@@ -53,7 +53,7 @@ public sealed class FableBuilder
     }
 
     /// <summary>Registers an aggregate type; only registered types can be emitted to.</summary>
-    public FableBuilder Aggregate<TState>(AggregateType<TState> type)
+    public FableBuilder Aggregate<TState, TKey>(AggregateType<TState, TKey> type) where TKey : notnull
     {
         if (type is null) problems.Add("an aggregate type is null");
         else aggregates.Add(new RegisteredAggregate(type, type.Table, type.KeyKind, type.TableColumns, type.EvolvedEventTypes, type.Problems,
@@ -136,14 +136,15 @@ public sealed class FableBuilder
         foreach (var a in aggregates)
         {
             a.Problems.ToList().ForEach(Problem);
-            if (!registry.Add(a.Type)) Problem($"aggregate type {a.Table} is registered twice");
+            if (!registry.Add(a.Table, a.Type) && aggregates.Count(b => ReferenceEquals(b.Type, a.Type)) > 1)
+                Problem($"aggregate type {a.Table} is registered twice; register it once");
             foreach (var t in a.Evolved.Where(t => !registered.Contains(t)))
                 Problem($"aggregate {a.Table} evolves {t.Name}, which is not a registered event type");
             foreach (var t in a.Evolved.Where(t => registered.Contains(t) && !routed.Contains(t)))
                 Problem($"aggregate {a.Table} evolves {t.Name}, which has no route (declare one with Routes.On<{t.Name}>())");
         }
         foreach (var g in aggregates.GroupBy(a => a.Table, StringComparer.Ordinal).Where(g => g.Select(a => a.Type).Distinct().Count() > 1))
-            Problem($"aggregate table {g.Key} is registered by {g.Select(a => a.Type).Distinct().Count()} aggregate types");
+            Problem($"aggregate table {g.Key} is registered by {g.Select(a => a.Type).Distinct().Count()} aggregate types; register one definition per table");
         foreach (var (name, types, pmProblems) in processManagerInfo)
         {
             pmProblems.ToList().ForEach(Problem);

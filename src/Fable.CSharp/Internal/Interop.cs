@@ -35,22 +35,15 @@ internal static class Interop
         new(r.Id, Opt(r.PrevEventId), r.Aggregate.Table, r.Aggregate.Key.Value, r.TypeName, r.TypeVersion, r.Meta, r.Data,
             r.InsertedAt, Pos(r.Position));
 
-    public static Either<Error, AggregateKey> Key(string table, KeyKind kind, object? id)
-    {
-        AggregateKey? key = id switch
-        {
-            Guid g => AggregateKey.NewUuid(g),
-            long l => AggregateKey.NewInt(l),
-            int i => AggregateKey.NewInt(i),
-            string s => AggregateKey.NewText(s),
-            _ => null,
-        };
-        if (key is null)
-            return new FableErrors.InvalidDefinition([$"aggregate {table}: a key must be a Guid, long or string, not {id?.GetType().Name ?? "null"}"]);
-        if ((int)key.Kind != (int)kind)
-            return new FableErrors.InvalidDefinition([$"aggregate {table} has {kind} keys; got {key.Kind} key {key}"]);
-        return key;
-    }
+    public static RecordedEvent<K> Recorded<K>(global::Fable.FSharp.RecordedEvent r) where K : notnull =>
+        new(r.Id, Opt(r.PrevEventId), r.Aggregate.Table, Keys<K>.OfCore(r.Aggregate.Key), r.TypeName, r.TypeVersion, r.Meta, r.Data,
+            r.InsertedAt, Pos(r.Position));
+
+    /// <summary>The core's key of <paramref name="id"/>; a null string key is an InvalidDefinition.</summary>
+    public static Either<Error, AggregateKey> Key<K>(string table, K id) where K : notnull =>
+        id is null
+            ? new FableErrors.InvalidDefinition([$"aggregate {table}: the key is null; pass a {typeof(K).Name}"])
+            : Keys<K>.ToCore(id);
 
     static FSharpOption<AggregateId>? AggregateOf(string? table, object? key) =>
         table is not null && key is not null && AggregateKeyModule.tryOfObj(key) is { } k
@@ -142,10 +135,10 @@ internal static class Interop
 
     // ---- definitions ----
 
-    public static AggregateDef<S> Def<S>(AggregateType<S> t) =>
+    public static AggregateDef<S> Def<S, K>(AggregateType<S, K> t) where K : notnull =>
         t.Core as AggregateDef<S> ?? (AggregateDef<S>)(t.Core = new AggregateDef<S>(
             t.Table, (global::Fable.FSharp.KeyKind)(int)t.KeyKind,
-            FuncConvert.FromFunc<AggregateKey, S>(k => t.Initial(k.Value)),
+            FuncConvert.FromFunc<AggregateKey, S>(k => t.Initial(Keys<K>.OfCore(k))),
             FuncConvert.FromFunc<S, object, S>(t.Evolve),
             // A null row goes through: the core refuses it (InvalidDefinition) on every interpreter alike.
             FuncConvert.FromFunc<S, IReadOnlyDictionary<string, object>>(s => t.ToRow(s)!),
@@ -275,8 +268,8 @@ internal static class Interop
             uow => Back(() => work(new UnitOfWork(new UowAdapter(uow, registry, ct))).ToEither()));
 
     /// <summary>One emit as a transaction of its own (the interpreter may fold the commit into it).</summary>
-    public static Task<Either<Error, Aggregate<S>>> Emit<S>(IInterpreter interpreter, Registry registry, AggregateType<S> type, object id,
-                                                            Expectation expectation, Decision<S> decision, CancellationToken ct) =>
+    public static Task<Either<Error, Aggregate<S, K>>> Emit<S, K>(IInterpreter interpreter, Registry registry, AggregateType<S, K> type, K id,
+                                                                  Expectation expectation, Decision<S> decision, CancellationToken ct) where K : notnull =>
         UowAdapter.EmitWith(registry, type, id, expectation, decision, (def, key, expected, decide) => interpreter.Emit(def, key, expected, decide, ct));
 
     public static Task<Either<Error, IReadOnlyList<RecordedEvent>>> ReadAll(IInterpreter interpreter, Position after, int max, CancellationToken ct) =>
@@ -357,7 +350,7 @@ internal static class Interop
 
     /// <summary>Checks one aggregate type on a store: its definition (Initial, ToRow) on both interpreters, and on
     /// PostgreSQL its table too (columns, key type and last_event_id).</summary>
-    public static AggregateChecker Checker<S>(AggregateType<S> type) =>
+    public static AggregateChecker Checker<S, K>(AggregateType<S, K> type) where K : notnull =>
         (store, ct) => store is PostgresStore pg
             ? Call(() => pg.CheckAggregate(Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default)
             : Call(() => ((global::Fable.FSharp.InMemory.InMemoryStore)store).CheckAggregate(Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default);
@@ -378,18 +371,20 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
     public DbConnection? Connection => uow.Connection?.Value;
     public DbTransaction? Transaction => uow.Transaction?.Value;
 
-    public Task<Either<Error, Aggregate<S>>> Emit<S>(AggregateType<S> type, object id, Expectation expectation, Decision<S> decision, CancellationToken ct) =>
+    public Task<Either<Error, Aggregate<S, K>>> Emit<S, K>(AggregateType<S, K> type, K id, Expectation expectation, Decision<S> decision,
+                                                           CancellationToken ct) where K : notnull =>
         EmitWith(registry, type, id, expectation, decision, (def, key, expected, decide) => uow.Emit(def, key, expected, decide, ct));
 
     /// <summary>Checks and converts an emit's arguments, then runs it with <paramref name="run"/> (on this unit of work,
     /// or on the interpreter as a transaction of its own).</summary>
-    public static Task<Either<Error, Aggregate<S>>> EmitWith<S>(Registry registry, AggregateType<S> type, object id, Expectation expectation, Decision<S> decision,
-        Func<AggregateDef<S>, AggregateKey, Fable.FSharp.Expected, Decide<S>, Task<FSharpResult<Emitted<S>, FableError>>> run)
+    public static Task<Either<Error, Aggregate<S, K>>> EmitWith<S, K>(Registry registry, AggregateType<S, K> type, K id, Expectation expectation,
+        Decision<S> decision, Func<AggregateDef<S>, AggregateKey, Fable.FSharp.Expected, Decide<S>, Task<FSharpResult<Emitted<S>, FableError>>> run)
+        where K : notnull
     {
-        var (def, key, problem) = Check(registry, type, id);
-        if (problem is not null) return Task.FromResult<Either<Error, Aggregate<S>>>(problem);
+        var (registered, def, key, problem) = Check(registry, type, id);
+        if (problem is not null) return Task.FromResult<Either<Error, Aggregate<S, K>>>(problem);
         if (decision is null || (decision.Pure is null && decision.InTransaction is null))
-            return Task.FromResult<Either<Error, Aggregate<S>>>(new FableErrors.InvalidDefinition(["the decision is null"]));
+            return Task.FromResult<Either<Error, Aggregate<S, K>>>(new FableErrors.InvalidDefinition(["the decision is null"]));
         var expected = expectation.Exact ? Fable.FSharp.Expected.NewAt(Interop.Opt(expectation.LastEventId)) : Fable.FSharp.Expected.Any;
         var decide = decision.Pure is { } pure
             ? Decide<S>.NewPure(FuncConvert.FromFunc<S, FSharpResult<FSharpList<object>, FableError>>(s => Events(pure(s))))
@@ -397,30 +392,32 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
                 async (u, s, c) =>
                 {
                     var ctx = new DecideContext(new UnitOfWork(new UowAdapter(u, registry, c)), c);
-                    return Events(await decision.InTransaction!(ctx, s).ToEither().ConfigureAwait(false));
+                    return Events(await decision.InTransaction!(ctx, s).ConfigureAwait(false));
                 }));
-        return Interop.Call(() => run(def!, key!, expected, decide), e => Snapshot(type, e.Aggregate));
+        return Interop.Call(() => run(def!, key!, expected, decide),
+                            e => Snapshot(registered!, e.Aggregate, e.Events.Select(Interop.Recorded<K>).ToArray()));
     }
 
-    public Task<Either<Error, Option<Aggregate<S>>>> Load<S>(AggregateType<S> type, object id, CancellationToken ct)
+    public Task<Either<Error, Option<Aggregate<S, K>>>> Load<S, K>(AggregateType<S, K> type, K id, CancellationToken ct) where K : notnull
     {
-        var (def, key, problem) = Check(registry, type, id);
-        if (problem is not null) return Task.FromResult<Either<Error, Option<Aggregate<S>>>>(problem);
-        return Interop.Call(() => uow.Load(def!, key!, ct), o => o is null ? Option<Aggregate<S>>.None : Snapshot(type, o.Value));
+        var (registered, def, key, problem) = Check(registry, type, id);
+        if (problem is not null) return Task.FromResult<Either<Error, Option<Aggregate<S, K>>>>(problem);
+        return Interop.Call(() => uow.Load(def!, key!, ct), o => o is null ? Option<Aggregate<S, K>>.None : Snapshot(registered!, o.Value, []));
     }
 
-    public Task<Either<Error, IReadOnlyList<RecordedEvent>>> Log<S>(AggregateType<S> type, object id, CancellationToken ct)
+    public Task<Either<Error, IReadOnlyList<RecordedEvent<K>>>> Log<S, K>(AggregateType<S, K> type, K id, CancellationToken ct) where K : notnull
     {
-        var (_, key, problem) = Check(registry, type, id);
-        if (problem is not null) return Task.FromResult<Either<Error, IReadOnlyList<RecordedEvent>>>(problem);
-        return Interop.Call(() => uow.Log(new AggregateId(type.Table, key!), ct), es => (IReadOnlyList<RecordedEvent>)es.Select(Interop.Recorded).ToArray());
+        var (registered, _, key, problem) = Check(registry, type, id);
+        if (problem is not null) return Task.FromResult<Either<Error, IReadOnlyList<RecordedEvent<K>>>>(problem);
+        return Interop.Call(() => uow.Log(new AggregateId(registered!.Table, key!), ct),
+                            es => (IReadOnlyList<RecordedEvent<K>>)es.Select(Interop.Recorded<K>).ToArray());
     }
 
-    public Task<Either<Error, Aggregate<S>>> Replay<S>(AggregateType<S> type, object id, CancellationToken ct)
+    public Task<Either<Error, Aggregate<S, K>>> Replay<S, K>(AggregateType<S, K> type, K id, CancellationToken ct) where K : notnull
     {
-        var (def, key, problem) = Check(registry, type, id);
-        if (problem is not null) return Task.FromResult<Either<Error, Aggregate<S>>>(problem);
-        return Interop.Call(() => uow.Replay(def!, key!, ct), a => Snapshot(type, a));
+        var (registered, def, key, problem) = Check(registry, type, id);
+        if (problem is not null) return Task.FromResult<Either<Error, Aggregate<S, K>>>(problem);
+        return Interop.Call(() => uow.Replay(def!, key!, ct), a => Snapshot(registered!, a, []));
     }
 
     public Either<Error, object> Decode(RecordedEvent r) => Interop.Decode(uow.Codec, r);
@@ -448,16 +445,18 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
                 : FSharpResult<FSharpList<object>, FableError>.NewOk(ListModule.OfSeq(es)),
             Left: e => FSharpResult<FSharpList<object>, FableError>.NewError(Interop.ToFable(e)));
 
-    static Aggregate<S> Snapshot<S>(AggregateType<S> type, global::Fable.FSharp.Aggregate<S> a) =>
-        new(type, a.Id.Key.Value, Interop.Opt(a.LastEventId), a.State);
+    static Aggregate<S, K> Snapshot<S, K>(AggregateType<S, K> type, global::Fable.FSharp.Aggregate<S> a, IReadOnlyList<RecordedEvent<K>> recorded)
+        where K : notnull =>
+        new(type, Keys<K>.OfCore(a.Id.Key), Interop.Opt(a.LastEventId), a.State, recorded);
 
-    static (AggregateDef<S>? Def, AggregateKey? Key, Error? Problem) Check<S>(Registry registry, AggregateType<S> type, object id)
+    /// <summary>The registered definition of <paramref name="type"/>'s table, its core definition and key; or the problem.</summary>
+    static (AggregateType<S, K>? Type, AggregateDef<S>? Def, AggregateKey? Key, Error? Problem) Check<S, K>(Registry registry, AggregateType<S, K> type, K id)
+        where K : notnull
     {
-        if (type is null) return (null, null, new FableErrors.InvalidDefinition(["the aggregate type is null"]));
-        if (!registry.Has(type))
-            return (null, null, new FableErrors.InvalidDefinition([$"aggregate type for table {type.Table} is not registered with this app"]));
-        return Interop.Key(type.Table, type.KeyKind, id).Match(
-            Right: k => (Interop.Def(type), k, (Error?)null),
-            Left: e => ((AggregateDef<S>?)null, (AggregateKey?)null, (Error?)e));
+        var (registered, problem) = registry.Resolve(type);
+        if (problem is not null) return (null, null, null, problem);
+        return Interop.Key(registered!.Table, id).Match(
+            Right: k => (registered, Interop.Def(registered), k, (Error?)null),
+            Left: e => ((AggregateType<S, K>?)null, (AggregateDef<S>?)null, (AggregateKey?)null, (Error?)e));
     }
 }

@@ -27,7 +27,7 @@ public sealed class DecideContext
     public CancellationToken CancellationToken { get; }
 
     /// <summary>Reads another aggregate inside the transaction, without locking it.</summary>
-    public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, Option<Aggregate<TState, TKey>>> Load<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         work.Load(type, id, ct.CanBeCanceled ? ct : CancellationToken);
 }
 
@@ -68,6 +68,14 @@ public sealed class HandlerContext
 
     /// <summary>The state as <typeparamref name="TState"/> (an InvalidCastException fails the handler).</summary>
     public TState StateAs<TState>() => (TState)State;
+
+    /// <summary>The key typed as <paramref name="type"/>'s. A handler routed for events of another aggregate's table
+    /// fails (<see cref="FableErrors.HandlerFailed"/> naming both tables).</summary>
+    public TKey KeyOf<TState, TKey>(AggregateType<TState, TKey> type) where TKey : notnull =>
+        Recorded.TryKeyOf(type, out var key)
+            ? key
+            : throw new InvalidOperationException(
+                $"this handler runs for an event of table {Table}, not of {type?.Table}: read the key with that table's aggregate type");
 }
 
 /// <summary>What a process manager's transactional handler receives: the checkpoint's transaction and the event.</summary>

@@ -29,53 +29,53 @@ public sealed class FableApp : IAsyncDisposable
 
     /// <summary>Locks aggregate <paramref name="id"/>, decides on its fresh state and records the events with their
     /// handlers, in one transaction (the serial mode). A Left from <paramref name="decide"/> comes back as is.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(AggregateType<TState> type, object id,
-        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(AggregateType<TState, TKey> type, TKey id,
+        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
         Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
 
     /// <summary>As the serial emit, with a decision that reads inside the transaction (tables, other aggregates,
     /// the Npgsql connection).</summary>
-    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(AggregateType<TState> type, object id,
-        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(AggregateType<TState, TKey> type, TKey id,
+        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
         Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
 
     /// <summary>Decides on <paramref name="snapshot"/>'s state; <see cref="FableErrors.Conflict"/> when the aggregate
     /// has moved past the snapshot's last event id.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(Aggregate<TState> snapshot,
-        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
+        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
         EmitOn(snapshot, Decision<TState>.Of(decide), ct);
 
     /// <summary>Decides on <paramref name="snapshot"/>'s state reading inside the transaction;
     /// <see cref="FableErrors.Conflict"/> when the snapshot is stale.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(Aggregate<TState> snapshot,
-        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
+        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
         EmitOn(snapshot, Decision<TState>.Of(decide), ct);
 
     /// <summary>Records <paramref name="events"/> on aggregate <paramref name="id"/> without a decision.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Append<TState>(AggregateType<TState> type, object id, IEnumerable<object> events,
-        CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Append<TState, TKey>(AggregateType<TState, TKey> type, TKey id, IEnumerable<object> events,
+        CancellationToken ct = default) where TKey : notnull =>
         Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Always(events), ct).ToAsync();
 
     // An emit on a snapshot as a transaction of its own: Conflict when the aggregate moved past it.
-    EitherAsync<Error, Aggregate<TState>> EmitOn<TState>(Aggregate<TState> snapshot, Decision<TState> decision, CancellationToken ct) =>
+    EitherAsync<Error, Aggregate<TState, TKey>> EmitOn<TState, TKey>(Aggregate<TState, TKey> snapshot, Decision<TState> decision, CancellationToken ct) where TKey : notnull =>
         snapshot is null
-            ? Prelude.LeftAsync<Error, Aggregate<TState>>(new FableErrors.InvalidDefinition(["the snapshot is null"]))
+            ? Prelude.LeftAsync<Error, Aggregate<TState, TKey>>(new FableErrors.InvalidDefinition(["the snapshot is null"]))
             : Interop.Emit(backend.Interpreter, registry, snapshot.Type, snapshot.Id, Expectation.At(snapshot.LastEventId), decision, ct).ToAsync();
 
     /// <summary>Reads aggregate <paramref name="id"/>; None when it has no row.</summary>
-    public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, Option<Aggregate<TState, TKey>>> Load<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         Transact(u => u.Load(type, id, ct), ct);
 
     /// <summary>Reads aggregate <paramref name="id"/>; <see cref="FableErrors.NotFound"/> when it has no row.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Get<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Get<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         Transact(u => u.Get(type, id, ct), ct);
 
     /// <summary>The events of aggregate <paramref name="id"/> in chain order.</summary>
-    public EitherAsync<Error, IReadOnlyList<RecordedEvent>> Log<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, IReadOnlyList<RecordedEvent<TKey>>> Log<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         Transact(u => u.Log(type, id, ct), ct);
 
     /// <summary>Rebuilds aggregate <paramref name="id"/>'s row from its log in one transaction.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Replay<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Replay<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         Transact(u => u.Replay(type, id, ct), ct);
 
     /// <summary>Runs <paramref name="work"/> in one transaction: it commits when the result is Right and rolls back
