@@ -353,11 +353,11 @@ public static class Scenarios
     public static async Task Started_runners_handle_new_events_and_stop(IHarness h)
     {
         await using var app = await h.App();
-        await app.ProcessManagers.Start();
+        await Expect.Right(app.ProcessManagers.Start());
         await Expect.Right(app.Emit(Accounts.Type, Guid.NewGuid(), a => Accounts.Open(a, "ada")).Bind(a => app.Emit(a, Accounts.Deposit(6))));
         await Expect.Right(app.ProcessManagers.CatchUp());
         Assert.Equal(new Totals(1, 6, 0), await Expect.Right(app.ProcessManagers.State(Accounts.Statistics)));
-        await app.ProcessManagers.Stop();
+        await Expect.Right(app.ProcessManagers.Stop());
         await Expect.Right(app.Emit(Accounts.Type, Guid.NewGuid(), a => Accounts.Open(a, "bob")));
         await Expect.Right(app.ProcessManagers.CatchUp());
         Assert.Equal(new Totals(2, 6, 0), await Expect.Right(app.ProcessManagers.State(Accounts.Statistics)));

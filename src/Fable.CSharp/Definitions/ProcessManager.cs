@@ -89,6 +89,11 @@ public sealed class ProcessManager<TState>
     public ProcessManager<TState> On<TEvent>(Func<ProcessContext, TState, TEvent, EitherAsync<Error, TState>> handle) =>
         Add<TEvent>(handle is null ? null : (ctx, s, e) => handle(ctx, s, (TEvent)e).ToEither());
 
+    /// <summary>As the handler returning <c>EitherAsync</c>, for <c>async</c>/<c>await</c> code: it returns a <c>Task</c>
+    /// of the next state or of your error (a Left or an exception fails the batch and the error policy applies).</summary>
+    public ProcessManager<TState> On<TEvent>(Func<ProcessContext, TState, TEvent, Task<Either<Error, TState>>> handle) =>
+        Add<TEvent>(handle is null ? null : (ctx, s, e) => handle(ctx, s, (TEvent)e));
+
     /// <summary>Where it starts reading when first registered or reset.</summary>
     public ProcessManager<TState> WithStart(StartPosition start) =>
         start is null ? With(problems.Add($"process manager {Name} has a null start position"))

@@ -300,9 +300,25 @@ internal static class Interop
     public static Task<Either<Error, Unit>> Rebuild(IProcessManagerHost host, string name, CancellationToken ct) =>
         Call(() => host.Rebuild(name, ct), _ => Unit.Default);
 
-    public static Task Start(IProcessManagerHost host, CancellationToken ct) => host.Start(ct);
+    public static Task<Either<Error, Unit>> Start(IProcessManagerHost host, CancellationToken ct) =>
+        Run(() => host.Start(ct));
 
-    public static Task Stop(IProcessManagerHost host) => host.Stop();
+    public static Task<Either<Error, Unit>> Stop(IProcessManagerHost host, CancellationToken ct) =>
+        Run(() => host.Stop().WaitAsync(ct));
+
+    /// <summary>Runs a core call that returns a bare task; an exception becomes Cancelled or Infrastructure.</summary>
+    static async Task<Either<Error, Unit>> Run(Func<Task> call)
+    {
+        try
+        {
+            await call().ConfigureAwait(false);
+            return Unit.Default;
+        }
+        catch (Exception ex)
+        {
+            return Thrown(ex);
+        }
+    }
 
     // ---- interpreters ----
 

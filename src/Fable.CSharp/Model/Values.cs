@@ -16,8 +16,20 @@ public enum KeyKind
 /// <summary>A place in the global log as process managers read it: the ordering key and the event id.</summary>
 /// <param name="Tx">The follower ordering key (grows along each aggregate's chain).</param>
 /// <param name="Id">The event id.</param>
-public readonly record struct Position(long Tx, long Id)
+public readonly record struct Position(long Tx, long Id) : IComparable<Position>
 {
+    /// <summary>Follower order: by <see cref="Tx"/>, then by <see cref="Id"/>.</summary>
+    public int CompareTo(Position other) => Tx != other.Tx ? Tx.CompareTo(other.Tx) : Id.CompareTo(other.Id);
+
+    /// <summary>True when <paramref name="a"/> comes before <paramref name="b"/>.</summary>
+    public static bool operator <(Position a, Position b) => a.CompareTo(b) < 0;
+    /// <summary>True when <paramref name="a"/> comes after <paramref name="b"/>.</summary>
+    public static bool operator >(Position a, Position b) => a.CompareTo(b) > 0;
+    /// <summary>True when <paramref name="a"/> is not after <paramref name="b"/>.</summary>
+    public static bool operator <=(Position a, Position b) => a.CompareTo(b) <= 0;
+    /// <summary>True when <paramref name="a"/> is not before <paramref name="b"/>.</summary>
+    public static bool operator >=(Position a, Position b) => a.CompareTo(b) >= 0;
+
     /// <summary>Before every event.</summary>
     public static Position Origin => new(0, 0);
 

@@ -6,6 +6,11 @@ using Npgsql;
 
 namespace Fable.CSharp;
 
+/// <summary>The PostgreSQL connection and transaction of a unit of work (both open and non-null).</summary>
+/// <param name="Connection">The open connection: run your own SQL (Dapper, EF Core) on it.</param>
+/// <param name="Transaction">The transaction your commands must join.</param>
+public sealed record PostgresSession(NpgsqlConnection Connection, NpgsqlTransaction Transaction);
+
 /// <summary>What a decision that reads inside the emit's transaction receives (the aggregate is locked).</summary>
 public sealed class DecideContext
 {
@@ -23,6 +28,9 @@ public sealed class DecideContext
     public NpgsqlConnection? Connection => work.Connection;
     /// <summary>The transaction on PostgreSQL (null in memory).</summary>
     public NpgsqlTransaction? Transaction => work.Transaction;
+    /// <summary>The connection and transaction on PostgreSQL, non-null; on the in-memory interpreter an
+    /// <see cref="FableErrors.InvalidDefinition"/> saying this code needs PostgreSQL.</summary>
+    public Either<Error, PostgresSession> Postgres => work.Postgres;
     /// <summary>Cancellation of the emit.</summary>
     public CancellationToken CancellationToken { get; }
 
@@ -53,6 +61,9 @@ public sealed class HandlerContext
     public NpgsqlConnection? Connection => Work.Connection;
     /// <summary>The transaction on PostgreSQL (null in memory).</summary>
     public NpgsqlTransaction? Transaction => Work.Transaction;
+    /// <summary>The connection and transaction on PostgreSQL, non-null; on the in-memory interpreter an
+    /// <see cref="FableErrors.InvalidDefinition"/> saying this code needs PostgreSQL.</summary>
+    public Either<Error, PostgresSession> Postgres => Work.Postgres;
     /// <summary>The aggregate table.</summary>
     public string Table { get; }
     /// <summary>The aggregate key (Guid, long or string).</summary>
@@ -96,8 +107,15 @@ public sealed class ProcessContext
     public NpgsqlConnection? Connection => Work.Connection;
     /// <summary>The transaction on PostgreSQL (null in memory).</summary>
     public NpgsqlTransaction? Transaction => Work.Transaction;
+    /// <summary>The connection and transaction on PostgreSQL, non-null; on the in-memory interpreter an
+    /// <see cref="FableErrors.InvalidDefinition"/> saying this code needs PostgreSQL.</summary>
+    public Either<Error, PostgresSession> Postgres => Work.Postgres;
     /// <summary>The event being handled, as recorded.</summary>
     public RecordedEvent Recorded { get; }
+    /// <summary>The key of the event's aggregate typed as <paramref name="type"/>'s, when the event belongs to that
+    /// aggregate type's table (a process manager follows every aggregate: check the table first).</summary>
+    public bool TryKeyOf<TState, TKey>(AggregateType<TState, TKey> type, out TKey key) where TKey : notnull =>
+        Recorded.TryKeyOf(type, out key);
     /// <summary>Cancellation of the runner.</summary>
     public CancellationToken CancellationToken { get; }
 }

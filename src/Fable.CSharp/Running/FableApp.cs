@@ -14,11 +14,11 @@ public sealed class FableApp : IAsyncDisposable
     private readonly Backend backend;
     private readonly Registry registry;
 
-    internal FableApp(Backend backend, Registry registry)
+    internal FableApp(Backend backend, Registry registry, IReadOnlyList<string> processManagers)
     {
         this.backend = backend;
         this.registry = registry;
-        ProcessManagers = new ProcessManagerHost(backend.Host, registry.Json);
+        ProcessManagers = new ProcessManagerHost(backend.Host, registry.Json, processManagers);
     }
 
     /// <summary>The interpreter this app runs on: "in-memory" or "postgres".</summary>
@@ -39,6 +39,12 @@ public sealed class FableApp : IAsyncDisposable
         Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
         Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
 
+    /// <summary>As the overload taking an <c>EitherAsync</c> decision, for <c>async</c>/<c>await</c> code: the decision
+    /// returns a <c>Task</c> of its result (a Left refuses, an exception rolls back as <see cref="FableErrors.HandlerFailed"/>).</summary>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(AggregateType<TState, TKey> type, TKey id,
+        Func<DecideContext, TState, Task<Either<Error, IEnumerable<object>>>> decide, CancellationToken ct = default) where TKey : notnull =>
+        Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
+
     /// <summary>Decides on <paramref name="snapshot"/>'s state; <see cref="FableErrors.Conflict"/> when the aggregate
     /// has moved past the snapshot's last event id.</summary>
     public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
@@ -49,6 +55,12 @@ public sealed class FableApp : IAsyncDisposable
     /// <see cref="FableErrors.Conflict"/> when the snapshot is stale.</summary>
     public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
         Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
+        EmitOn(snapshot, Decision<TState>.Of(decide), ct);
+
+    /// <summary>As the overload taking an <c>EitherAsync</c> decision, for <c>async</c>/<c>await</c> code: the decision
+    /// returns a <c>Task</c> of its result (a Left refuses, an exception rolls back as <see cref="FableErrors.HandlerFailed"/>).</summary>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
+        Func<DecideContext, TState, Task<Either<Error, IEnumerable<object>>>> decide, CancellationToken ct = default) where TKey : notnull =>
         EmitOn(snapshot, Decision<TState>.Of(decide), ct);
 
     /// <summary>Records <paramref name="events"/> on aggregate <paramref name="id"/> without a decision.</summary>
@@ -104,5 +116,5 @@ public sealed class FableApp : IAsyncDisposable
     public Either<Error, object> Decode(RecordedEvent recorded) => Interop.Decode(backend.Interpreter.Codec, recorded);
 
     /// <summary>Stops the process-manager runners. The data source (on Postgres) stays yours to dispose.</summary>
-    public async ValueTask DisposeAsync() => await ProcessManagers.Stop().ConfigureAwait(false);
+    public async ValueTask DisposeAsync() => await ProcessManagers.Stop().ToEither().ConfigureAwait(false);
 }

@@ -24,18 +24,27 @@ public sealed class ProcessManagerHost
     private readonly IProcessManagerHost host;
     private readonly JsonSerializerOptions json;
 
-    internal ProcessManagerHost(IProcessManagerHost host, JsonSerializerOptions json)
+    internal ProcessManagerHost(IProcessManagerHost host, JsonSerializerOptions json, IReadOnlyList<string> names)
     {
         this.host = host;
         this.json = json;
+        Names = names;
     }
 
+    /// <summary>The names of the app's process managers, in registration order.</summary>
+    public IReadOnlyList<string> Names { get; }
+
     /// <summary>Starts background runners for every registered process manager (idempotent).</summary>
-    public Task Start(CancellationToken ct = default) => Interop.Start(host, ct);
+    public EitherAsync<Error, Unit> Start(CancellationToken ct = default) => Interop.Start(host, ct).ToAsync();
 
     /// <summary>Stops the runners; a batch in flight commits whole or not at all. Cancelling <paramref name="ct"/> stops
-    /// the wait, not the stopping.</summary>
-    public Task Stop(CancellationToken ct = default) => Interop.Stop(host).WaitAsync(ct);
+    /// the wait (a <see cref="FableErrors.Cancelled"/>), not the stopping.</summary>
+    public EitherAsync<Error, Unit> Stop(CancellationToken ct = default) => Interop.Stop(host, ct).ToAsync();
+
+    /// <summary>The stored status of every process manager of the app, in registration order.</summary>
+    public EitherAsync<Error, IReadOnlyList<ProcessManagerStatus>> List(CancellationToken ct = default) =>
+        Names.Aggregate(EitherAsync<Error, IReadOnlyList<ProcessManagerStatus>>.Right(Array.Empty<ProcessManagerStatus>()),
+                        (acc, name) => acc.Bind(list => Status(name, ct).Map(s => (IReadOnlyList<ProcessManagerStatus>)[.. list, s])));
 
     /// <summary>Completes once every active process manager has handled every event committed before the call
     /// (in memory and without started runners: deterministically, on this call).</summary>

@@ -25,6 +25,12 @@ public sealed class UnitOfWork
     public NpgsqlConnection? Connection => uow.Connection as NpgsqlConnection;
     /// <summary>The transaction on PostgreSQL (null in memory).</summary>
     public NpgsqlTransaction? Transaction => uow.Transaction as NpgsqlTransaction;
+    /// <summary>The connection and transaction on PostgreSQL, non-null; on the in-memory interpreter an
+    /// <see cref="FableErrors.InvalidDefinition"/> saying this code needs PostgreSQL.</summary>
+    public Either<Error, PostgresSession> Postgres =>
+        Connection is { } c && Transaction is { } t
+            ? new PostgresSession(c, t)
+            : new FableErrors.InvalidDefinition(["this code uses the PostgreSQL connection, but the app runs on the in-memory interpreter: build it with UsePostgres(...) or read through Tables"]);
     /// <summary>The cancellation of the whole unit of work (used when a call passes none).</summary>
     public CancellationToken CancellationToken => uow.Token(default);
 
@@ -40,6 +46,12 @@ public sealed class UnitOfWork
         Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
         uow.Emit(type, id, Expectation.Any, Decision<TState>.Of(decide), uow.Token(ct)).ToAsync();
 
+    /// <summary>As the overload taking an <c>EitherAsync</c> decision, for <c>async</c>/<c>await</c> code: the decision
+    /// returns a <c>Task</c> of its result (a Left refuses, an exception rolls back as <see cref="FableErrors.HandlerFailed"/>).</summary>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(AggregateType<TState, TKey> type, TKey id,
+        Func<DecideContext, TState, Task<Either<Error, IEnumerable<object>>>> decide, CancellationToken ct = default) where TKey : notnull =>
+        uow.Emit(type, id, Expectation.Any, Decision<TState>.Of(decide), uow.Token(ct)).ToAsync();
+
     /// <summary>Decides on <paramref name="snapshot"/>'s state; <see cref="FableErrors.Conflict"/> when the aggregate
     /// is no longer at the snapshot's last event id.</summary>
     public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
@@ -50,6 +62,12 @@ public sealed class UnitOfWork
     /// <see cref="FableErrors.Conflict"/> when the snapshot is stale.</summary>
     public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
         Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
+        uow.Emit(snapshot.Type, snapshot.Id, Expectation.At(snapshot.LastEventId), Decision<TState>.Of(decide), uow.Token(ct)).ToAsync();
+
+    /// <summary>As the overload taking an <c>EitherAsync</c> decision, for <c>async</c>/<c>await</c> code: the decision
+    /// returns a <c>Task</c> of its result (a Left refuses, an exception rolls back as <see cref="FableErrors.HandlerFailed"/>).</summary>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
+        Func<DecideContext, TState, Task<Either<Error, IEnumerable<object>>>> decide, CancellationToken ct = default) where TKey : notnull =>
         uow.Emit(snapshot.Type, snapshot.Id, Expectation.At(snapshot.LastEventId), Decision<TState>.Of(decide), uow.Token(ct)).ToAsync();
 
     /// <summary>Records <paramref name="events"/> on aggregate <paramref name="id"/> without a decision.</summary>
