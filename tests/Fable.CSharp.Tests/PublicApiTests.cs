@@ -110,6 +110,30 @@ public sealed class PublicApiTests
         Assert.Empty(missing);
     }
 
+    [Fact]
+    public void StartPosition_and_ErrorPolicy_are_closed_unions_of_sealed_cases()
+    {
+        foreach (var union in new[] { typeof(StartPosition), typeof(ErrorPolicy) })
+        {
+            Assert.True(union.IsAbstract, $"{union} is abstract");
+            Assert.DoesNotContain(union.GetConstructors(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance),
+                                  c => c.IsPublic || c.IsFamily || c.IsFamilyOrAssembly || c.IsAssembly);
+            Assert.All(union.GetNestedTypes().Where(union.IsAssignableFrom), c => Assert.True(c.IsSealed, $"{c} is sealed"));
+        }
+        static string Describe(StartPosition s) => s switch
+        {
+            StartPosition.FromOrigin => "origin",
+            StartPosition.FromHead => "head",
+            StartPosition.AfterPosition(var p) => $"after {p.Tx}:{p.Id}",
+            _ => "impossible",
+        };
+        Assert.Equal(["origin", "head", "after 3:4"],
+                     new[] { StartPosition.Origin, StartPosition.Head, StartPosition.After(new Position(3, 4)) }.Select(Describe));
+        var retry = Assert.IsType<ErrorPolicy.Retrying>(ErrorPolicy.Retry(TimeSpan.FromSeconds(2), 3));
+        Assert.Equal((TimeSpan.FromSeconds(2), (int?)3), (retry.Interval, retry.MaxAttempts));
+        Assert.IsType<ErrorPolicy.Stopping>(ErrorPolicy.Stop);
+    }
+
     /// <summary>A type that leaks on purpose, to prove the detector sees generic arguments inside a signature.</summary>
     public sealed class Holder
     {

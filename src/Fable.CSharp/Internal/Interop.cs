@@ -184,15 +184,12 @@ internal static class Interop
 
     public static ProcessManagerDef ProcessManager<S>(ProcessManager<S> pm, Registry registry)
     {
-        var start = pm.Start.Kind switch
+        var start = StartAt(pm.Start);
+        var policy = pm.ErrorPolicy switch
         {
-            0 => StartAt.Origin,
-            1 => StartAt.Head,
-            _ => StartAt.NewAfter(Pos(pm.Start.AfterPosition)),
+            ErrorPolicy.Retrying r => global::Fable.FSharp.ErrorPolicy.NewRetry(r.Interval, r.MaxAttempts is { } n ? FSharpOption<int>.Some(n) : null),
+            _ => global::Fable.FSharp.ErrorPolicy.Stop,
         };
-        var policy = pm.ErrorPolicy.IsStop
-            ? global::Fable.FSharp.ErrorPolicy.Stop
-            : global::Fable.FSharp.ErrorPolicy.NewRetry(pm.ErrorPolicy.Interval, pm.ErrorPolicy.MaxAttempts is { } n ? FSharpOption<int>.Some(n) : null);
         return new ProcessManagerDef(
             pm.Name, pm.Initial!,
             FuncConvert.FromFunc<IUnitOfWork, object, Incoming, CancellationToken, Task<FSharpResult<object, FableError>>>(
@@ -294,8 +291,16 @@ internal static class Interop
         Call(() => host.Disable(name, ct), _ => Unit.Default);
 
     public static Task<Either<Error, Unit>> Reset(IProcessManagerHost host, string name, StartPosition start, CancellationToken ct) =>
-        Call(() => host.Reset(name, start.Kind switch { 0 => StartAt.Origin, 1 => StartAt.Head, _ => StartAt.NewAfter(Pos(start.AfterPosition)) }, ct),
-             _ => Unit.Default);
+        start is null
+            ? Task.FromResult<Either<Error, Unit>>(new FableErrors.InvalidDefinition([$"Reset of process manager {name} was given a null start position"]))
+            : Call(() => host.Reset(name, StartAt(start), ct), _ => Unit.Default);
+
+    static global::Fable.FSharp.StartAt StartAt(StartPosition start) => start switch
+    {
+        StartPosition.AfterPosition a => global::Fable.FSharp.StartAt.NewAfter(Pos(a.Position)),
+        StartPosition.FromHead => global::Fable.FSharp.StartAt.Head,
+        _ => global::Fable.FSharp.StartAt.Origin,
+    };
 
     public static Task<Either<Error, Unit>> Rebuild(IProcessManagerHost host, string name, CancellationToken ct) =>
         Call(() => host.Rebuild(name, ct), _ => Unit.Default);
