@@ -134,6 +134,35 @@ public sealed class PublicApiTests
         Assert.IsType<ErrorPolicy.Stopping>(ErrorPolicy.Stop);
     }
 
+    /// <summary>Public parameters named like a key (key, id, *Key, *Id) typed <c>object</c>.</summary>
+    private static List<string> ObjectKeys(IEnumerable<Type> types) =>
+        types.SelectMany(t => t.GetMembers(Declared).OfType<MethodBase>().Where(Visible)
+                              .SelectMany(m => m.GetParameters().Select(p => (t, m, p))))
+             .Where(x => x.p.ParameterType == typeof(object) && x.p.Name is { } n &&
+                         (n.Equals("key", StringComparison.OrdinalIgnoreCase) || n.Equals("id", StringComparison.OrdinalIgnoreCase) ||
+                          n.EndsWith("Key", StringComparison.Ordinal) || n.EndsWith("Id", StringComparison.Ordinal)))
+             .Select(x => $"{x.t}.{x.m.Name}({x.p.Name})")
+             .Distinct()
+             .ToList();
+
+    [Fact]
+    public void The_object_key_detector_finds_what_is_there()
+    {
+        Assert.Equal([$"{typeof(KeyHolder)}.Get(id)"], ObjectKeys([typeof(KeyHolder)]));
+    }
+
+    [Fact]
+    public void No_public_parameter_takes_a_key_as_object()
+    {
+        Assert.Empty(ObjectKeys(PublicTypes()));
+    }
+
+    /// <summary>Takes a key as object on purpose, to prove the object-key detector can fail.</summary>
+    public sealed class KeyHolder
+    {
+        public object Get(object id) => id;
+    }
+
     /// <summary>A type that leaks on purpose, to prove the detector sees generic arguments inside a signature.</summary>
     public sealed class Holder
     {

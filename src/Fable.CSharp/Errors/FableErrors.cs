@@ -48,7 +48,7 @@ public static class FableErrors
     public sealed record Conflict : LanguageExt.Common.Expected
     {
         /// <summary>A conflict on <paramref name="table"/>/<paramref name="key"/>.</summary>
-        public Conflict(string? table, object? key, long? expectedEventId, long? actualEventId, bool retryable, string message)
+        internal Conflict(string? table, object? key, long? expectedEventId, long? actualEventId, bool retryable, string message)
             : base(message, ConflictCode, Option<Error>.None)
         {
             Table = table;
@@ -73,7 +73,7 @@ public static class FableErrors
     public sealed record NotFound : LanguageExt.Common.Expected
     {
         /// <summary>Aggregate <paramref name="key"/> of <paramref name="table"/> is missing.</summary>
-        public NotFound(string table, object key) : base($"aggregate {table}/{key} does not exist", NotFoundCode, Option<Error>.None)
+        internal NotFound(string table, object key) : base($"aggregate {table}/{key} does not exist", NotFoundCode, Option<Error>.None)
         {
             Table = table;
             Key = key;
