@@ -57,7 +57,7 @@ public sealed class FableBuilder
     {
         if (type is null) problems.Add("an aggregate type is null");
         else aggregates.Add(new RegisteredAggregate(type, type.Table, type.KeyKind, type.TableColumns, type.EvolvedEventTypes, type.Problems,
-                                                    Interop.Checker(type)));
+                                                    Backends.Checker(type)));
         return this;
     }
 
@@ -88,7 +88,7 @@ public sealed class FableBuilder
         if (processManager is null) problems.Add("a process manager is null");
         else
         {
-            processManagers.Add(reg => Interop.ProcessManager(processManager, reg));
+            processManagers.Add(reg => Callbacks.ProcessManager(processManager, reg));
             processManagerInfo.Add((processManager.Name, processManager.EventTypes, processManager.Problems));
         }
         return this;
@@ -155,11 +155,11 @@ public sealed class FableBuilder
         if (interpreters.Count > 1) Problem($"{interpreters.Count} interpreters chosen; choose one");
 
         var routeProblems = new List<string>();
-        var router = Interop.Router(routes.Entries, registry, routeProblems);
+        var router = Callbacks.Router(routes.Entries, registry, routeProblems);
         routeProblems.ForEach(Problem);
-        var eventTypes = events.Select(e => Interop.EventType(e.ClrType, e.Name, e.Version, e.Upcasters));
+        var eventTypes = events.Select(e => CoreDefinitions.EventType(e.ClrType, e.Name, e.Version, e.Upcasters));
         var declared = tables.Concat(aggregates.Select(a => (a.Table, a.KeyKind, true, a.Columns)));
-        var runtime = Interop.Runtime(eventTypes, json, router, processManagers.Select(p => p(registry)).ToList(), declared);
+        var runtime = CoreDefinitions.Runtime(eventTypes, json, router, processManagers.Select(p => p(registry)).ToList(), declared);
         runtime.IfLeft(e =>
         {
             if (e is FableErrors.InvalidDefinition d) d.Problems.ToList().ForEach(Problem);
