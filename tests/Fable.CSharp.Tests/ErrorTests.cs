@@ -56,3 +56,42 @@ public sealed class ErrorTests
         }
     }
 }
+
+public sealed class ProcessManagerErrorTests
+{
+    private static async Task<string> LastErrorOf(Func<ProcessManager<int>, ProcessManager<int>> handler)
+    {
+        var pm = handler(ProcessManager<int>.Create("picky", 0).WithErrorPolicy(ErrorPolicy.Stop));
+        await using var app = await new InMemoryHarness().App(b => b.ProcessManager(pm));
+        await Expect.Right(app.Emit(Accounts.Type, Guid.NewGuid(), a => Accounts.Open(a, "ada")).Bind(a => app.Emit(a, Accounts.Deposit(1))));
+        await Expect.Right(app.ProcessManagers.CatchUp());
+        var status = await Expect.Right(app.ProcessManagers.Status("picky"));
+        Assert.False(status.Active);
+        return status.LastError!;
+    }
+
+    [Fact]
+    public async Task A_process_manager_handlers_own_error_is_HandlerFailed_7006_keeping_its_code_and_message()
+    {
+        var error = await LastErrorOf(pm => pm.On<Deposited>((_, _, _) => LanguageExt.EitherAsync<Error, int>.Left(Error.New(55, "the ledger is closed"))));
+        Assert.Contains("(7006)", error, StringComparison.Ordinal);
+        Assert.Contains("picky", error, StringComparison.Ordinal);
+        Assert.Contains("the ledger is closed (your error code 55)", error, StringComparison.Ordinal);
+        Assert.Contains("Enable or Reset", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("7001", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_process_manager_handler_that_throws_is_HandlerFailed_7006_naming_the_exception_not_its_HResult()
+    {
+        var error = await LastErrorOf(pm => pm.On<Deposited>(async (ProcessContext _, int _, Deposited _) =>
+        {
+            await Task.Yield();
+            if (DateTime.UtcNow.Year > 0) throw new InvalidOperationException("no ledger");
+            return LanguageExt.Prelude.Right<Error, int>(0);
+        }));
+        Assert.Contains("(7006)", error, StringComparison.Ordinal);
+        Assert.Contains("it threw InvalidOperationException: no ledger", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("-2146233079", error, StringComparison.Ordinal);
+    }
+}

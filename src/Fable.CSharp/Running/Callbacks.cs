@@ -80,7 +80,36 @@ internal static class Callbacks
         }
         if (!pm.Handlers.TryGetValue(evt.GetType(), out var handle)) return Task.FromResult(CoreCalls.Ok<object>(state!));
         var ctx = new ProcessContext(new UnitOfWork(new UowAdapter(uow, registry, ct)), Conversions.Recorded(incoming.Recorded), ct);
-        return CoreCalls.Back(async () => (await handle(ctx, state, evt).ConfigureAwait(false)).Map(s => (object)s!));
+        return Handled(pm.Name, incoming.Recorded.TypeName, () => handle(ctx, state, evt));
     }
+
+    /// <summary>Runs a process-manager handler: the user's own error (a Left or an exception) becomes HandlerFailed
+    /// (7006) naming the process manager, with the user's error (and its code) inside; Fable's own errors (a Conflict
+    /// of an emit inside, Cancelled) keep their code, so the error policy sees them as they are.</summary>
+    static async Task<FSharpResult<object, FableError>> Handled<S>(string name, string eventType, Func<Task<Either<Error, S>>> run)
+    {
+        try
+        {
+            var result = await run().ConfigureAwait(false);
+            return result.Match(
+                Right: s => CoreCalls.Ok<object>(s!),
+                Left: e => CoreCalls.Err<object>(e.GetType().DeclaringType == typeof(FableErrors)
+                    ? ErrorConversions.ToFable(e)
+                    : Failed(name, eventType, $"{e.Message} (your error code {e.Code})", e)));
+        }
+        catch (OperationCanceledException)
+        {
+            return CoreCalls.Err<object>(FableError.Cancelled);
+        }
+        catch (Exception ex)
+        {
+            return CoreCalls.Err<object>(Failed(name, eventType, $"it threw {ex.GetType().Name}: {ex.Message}", Error.New(ex)));
+        }
+    }
+
+    static FableError Failed(string name, string eventType, string what, Error inner) =>
+        FableError.NewHandlerFailed(eventType, name,
+            $"{what}; fix the handler or the data: the process manager's error policy retries this event or stops it until Enable or Reset",
+            FSharpOption<Exception>.Some(new CarriedError(inner)));
 
 }
