@@ -95,3 +95,26 @@ public sealed class ProcessManagerErrorTests
         Assert.DoesNotContain("-2146233079", error, StringComparison.Ordinal);
     }
 }
+
+public sealed class UnknownEventTypeTextTests
+{
+    [Fact]
+    public async Task An_unregistered_event_type_says_how_to_register_it()
+    {
+        await using var app = await new InMemoryHarness().App();
+        var error = Assert.IsType<FableErrors.UnknownEventType>(await Expect.Left(app.Append(Accounts.Type, Guid.NewGuid(), [new NeverRegistered(1)])));
+        Assert.Equal(7004, error.Code);
+        Assert.Contains("NeverRegistered is not registered with this app", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FableBuilder.Event<FacadeTests.NeverRegistered>(\"stable-name\")", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_recorded_type_this_app_does_not_know_says_to_register_the_name_and_version_or_an_upcaster()
+    {
+        var error = new FableErrors.UnknownEventType("frozen", 3);
+        Assert.Equal(7004, error.Code);
+        Assert.Contains("event type frozen v3 is not registered", error.Message, StringComparison.Ordinal);
+        Assert.Contains("FableBuilder.Event<T>(\"frozen\", 3)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("upcaster from v3", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -89,7 +89,10 @@ public static class FableErrors
     {
         /// <summary>Type <paramref name="typeName"/> at <paramref name="version"/> (0 for an unregistered CLR type).</summary>
         public UnknownEventType(string typeName, int version)
-            : base($"unknown event type {typeName} v{version}", UnknownEventTypeCode, Option<Error>.None)
+            : base(version <= 0
+                       ? $"event type {typeName} is not registered with this app, so nothing was recorded: register it with FableBuilder.Event<{typeName}>(\"stable-name\") before Build"
+                       : $"event type {typeName} v{version} is not registered with this app (recorded by another version of it?): register that name with FableBuilder.Event<T>(\"{typeName}\", {version}), or a later version with an upcaster from v{version}",
+                   UnknownEventTypeCode, Option<Error>.None)
         {
             TypeName = typeName;
             Version = version;
