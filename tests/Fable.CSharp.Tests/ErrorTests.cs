@@ -118,3 +118,24 @@ public sealed class UnknownEventTypeTextTests
         Assert.Contains("upcaster from v3", error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class HandlerFailedTextTests
+{
+    [Fact]
+    public async Task A_decision_that_throws_says_the_decision_threw_and_nothing_was_recorded()
+    {
+        await using var app = await new InMemoryHarness().App();
+        var error = await Expect.Left(app.Emit(Accounts.Type, Guid.NewGuid(), (Account _) => throw new InvalidOperationException("boom")));
+        Assert.Equal(7006, error.Code);
+        Assert.Contains("the decision threw, so nothing was recorded: boom", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Events.Reject", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("handler decide for decide", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_message_that_already_names_its_handler_is_not_prefixed_twice()
+    {
+        var error = new FableErrors.HandlerFailed("accounts", "OfRow", "handler OfRow for accounts failed: no owner", LanguageExt.Option<Error>.None);
+        Assert.Equal("handler OfRow for accounts failed: no owner", error.Message);
+    }
+}

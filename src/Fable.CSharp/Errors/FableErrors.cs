@@ -145,11 +145,21 @@ public static class FableErrors
     {
         /// <summary>Handler <paramref name="handler"/> failed on <paramref name="eventType"/>.</summary>
         public HandlerFailed(string eventType, string handler, string message, Option<Error> inner)
-            : base($"handler {handler} for {eventType} failed: {message}", HandlerFailedCode, inner)
+            : base(Text(eventType, handler, message), HandlerFailedCode, inner)
         {
             EventType = eventType;
             Handler = handler;
         }
+        // What happened, where and what to do; a message that already names this handler is not prefixed again.
+        private static string Text(string eventType, string handler, string message)
+        {
+            var prefix = $"handler {handler} for {eventType} failed: ";
+            while (message?.StartsWith(prefix, StringComparison.Ordinal) == true) message = message[prefix.Length..];
+            return handler == "decide" && eventType == "decide"
+                ? $"the decision threw, so nothing was recorded: {message}. Return a Left (Events.Reject) to refuse; fix the decision if it was not meant to throw"
+                : prefix + message;
+        }
+
         /// <summary>The stable name of the event type ("decide" when the decision threw).</summary>
         public string EventType { get; }
         /// <summary>The handler's registered name ("evolve" or "decide" for those steps).</summary>
