@@ -133,7 +133,7 @@ foreach (var animal in new[] { rex, bella })
 }
 return 0;
 
-string Show(Aggregate<Trip> a) => $"{a.State.Status.ToString().ToLowerInvariant()}, alarms {a.State.AlarmCount}, last_event_id {a.LastEventId}";
+string Show(Aggregate<Trip, Guid> a) => $"{a.State.Status.ToString().ToLowerInvariant()}, alarms {a.State.AlarmCount}, last_event_id {a.LastEventId}";
 
 async Task Refused<T>(string what, EitherAsync<Error, T> command)
 {

@@ -12,7 +12,7 @@ public sealed class BuildTests
     [Fact]
     public async Task Build_reports_every_registration_problem_in_one_InvalidDefinition()
     {
-        var broken = AggregateType<Thing>.Create(" ", KeyKind.Uuid, id => new Thing((Guid)id), null!, _ => new Thing(Guid.Empty))
+        var broken = AggregateType<Thing, Guid>.Create(" ", id => new Thing(id), null!, _ => new Thing(Guid.Empty))
                                          .On<Opened>((t, _) => t)
                                          .On<Opened>((t, _) => t);
         var builder = FableBuilder.Create()
@@ -59,7 +59,7 @@ public sealed class BuildTests
     [Fact]
     public async Task An_evolved_event_type_without_a_route_is_reported_by_Build()
     {
-        var type = AggregateType<Thing>.Create("things", KeyKind.Uuid, id => new Thing((Guid)id), _ => Rows.Of(), _ => new Thing(Guid.Empty))
+        var type = AggregateType<Thing, Guid>.Create("things", id => new Thing(id), _ => Rows.Of(), _ => new Thing(Guid.Empty))
                                        .On<Withdrawn>((t, _) => t);
         var error = await Expect.Left(FableBuilder.Create().Event<Withdrawn>("withdrawn").Aggregate(type).UseInMemory().Build());
         Assert.Contains(Assert.IsType<FableErrors.InvalidDefinition>(error).Problems, p => p.Contains("has no route", StringComparison.Ordinal));
@@ -68,8 +68,8 @@ public sealed class BuildTests
     [Fact]
     public async Task A_ToRow_that_returns_null_writes_id_or_throws_fails_Build_in_memory_as_on_PostgreSQL()
     {
-        AggregateType<Thing> With(Func<Thing, IReadOnlyDictionary<string, object?>> toRow, string table) =>
-            AggregateType<Thing>.Create(table, KeyKind.Uuid, id => new Thing((Guid)id), toRow, _ => new Thing(Guid.Empty));
+        AggregateType<Thing, Guid> With(Func<Thing, IReadOnlyDictionary<string, object?>> toRow, string table) =>
+            AggregateType<Thing, Guid>.Create(table, id => new Thing(id), toRow, _ => new Thing(Guid.Empty));
         var builder = FableBuilder.Create()
             .Aggregate(With(_ => null!, "nulls"))
             .Aggregate(With(t => Rows.Of(("id", t.Id)), "ids"))
@@ -84,10 +84,37 @@ public sealed class BuildTests
     [Fact]
     public async Task Emitting_to_an_aggregate_type_that_is_not_registered_is_InvalidDefinition()
     {
-        var other = AggregateType<Thing>.Create("things", KeyKind.Uuid, id => new Thing((Guid)id), _ => Rows.Of(), _ => new Thing(Guid.Empty));
+        var other = AggregateType<Thing, Guid>.Create("things", id => new Thing(id), _ => Rows.Of(), _ => new Thing(Guid.Empty));
         await using var app = await new InMemoryHarness().App();
         var error = await Expect.Left(app.Append(other, Guid.NewGuid(), [new Opened("x")]));
-        Assert.Contains("not registered", Assert.IsType<FableErrors.InvalidDefinition>(error).Problems[0], StringComparison.Ordinal);
+        Assert.Contains("no aggregate type registered", Assert.IsType<FableErrors.InvalidDefinition>(error).Problems[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_aggregate_type_is_known_by_its_table_so_a_second_definition_of_a_registered_table_reaches_it()
+    {
+        await using var app = await new InMemoryHarness().App();
+        var again = AggregateType<Account, Guid>.Create("accounts", id => new Account(id, null, 0, false), _ => Rows.Of(), _ => null!);
+        var id = Guid.NewGuid();
+        var opened = await Expect.Right(app.Emit(again, id, a => Accounts.Open(a, "ada")));
+        Assert.Equal("ada", opened.State.Owner);
+        Assert.Same(Accounts.Type, opened.Type);
+        var otherTypes = AggregateType<Thing, Guid>.Create("accounts", k => new Thing(k), _ => Rows.Of(), _ => new Thing(Guid.Empty));
+        var error = Assert.IsType<FableErrors.InvalidDefinition>(await Expect.Left(app.Load(otherTypes, id)));
+        Assert.Contains("is registered as AggregateType<Account, Guid>", error.Problems[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Two_definitions_of_one_table_or_an_unsupported_key_type_are_refused_at_Build()
+    {
+        var twice = AggregateType<Account, Guid>.Create("accounts", id => new Account(id, null, 0, false), _ => Rows.Of(), _ => null!);
+        var error = await Expect.Left(Accounts.Register(FableBuilder.Create()).Aggregate(twice).UseInMemory().Build());
+        Assert.Contains(Assert.IsType<FableErrors.InvalidDefinition>(error).Problems,
+                        p => p.Contains("aggregate table accounts is registered by 2 aggregate types", StringComparison.Ordinal));
+        var intKeys = AggregateType<Thing, int>.Create("things", k => new Thing(Guid.Empty), _ => Rows.Of(), _ => new Thing(Guid.Empty));
+        var refused = await Expect.Left(Accounts.Register(FableBuilder.Create()).Aggregate(intKeys).UseInMemory().Build());
+        Assert.Contains(Assert.IsType<FableErrors.InvalidDefinition>(refused).Problems,
+                        p => p.Contains("aggregate things has Int32 keys; use Guid (uuid), long (bigint) or string (text)", StringComparison.Ordinal));
     }
     [Fact]
     public async Task An_unreachable_database_is_an_Exceptional_Infrastructure_error()

@@ -31,6 +31,8 @@ public sealed class PostgresHarness : IHarness, IAsyncDisposable
                                is_open boolean NOT NULL);
         CREATE TABLE ledger (id uuid PRIMARY KEY, account_id uuid NOT NULL, event_id bigint NOT NULL, amount bigint NOT NULL);
         CREATE INDEX ledger_account_id ON ledger (account_id);
+        CREATE TABLE counters (id bigint PRIMARY KEY, last_event_id bigint NULL, total bigint NOT NULL);
+        CREATE TABLE tags (id text PRIMARY KEY, last_event_id bigint NULL, owner text);
         CREATE TABLE account_totals (id text PRIMARY KEY, deposited bigint NOT NULL);
         """;
 

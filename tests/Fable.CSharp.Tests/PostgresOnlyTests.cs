@@ -78,7 +78,7 @@ public sealed class PostgresOnlyTests : IAsyncLifetime
         var routes = Routes.Empty.OnAsync<Withdrawn>("raw-sql", async (ctx, e) =>
         {
             await using var cmd = new NpgsqlCommand("INSERT INTO ledger VALUES (gen_random_uuid(), $1, $2, 0)", ctx.Connection, ctx.Transaction);
-            cmd.Parameters.AddWithValue((Guid)ctx.Key);
+            cmd.Parameters.AddWithValue(ctx.KeyOf(Accounts.Type));
             cmd.Parameters.AddWithValue(ctx.Recorded.Id);
             await cmd.ExecuteNonQueryAsync();
         });
@@ -152,8 +152,8 @@ public sealed class PostgresOnlyTests : IAsyncLifetime
 
     public sealed record OpenedV2(string Holder);
 
-    private static readonly AggregateType<Account> AccountsV2 =
-        AggregateType<Account>.Create("accounts", KeyKind.Uuid, id => new Account((Guid)id, null, 0, false),
+    private static readonly AggregateType<Account, Guid> AccountsV2 =
+        AggregateType<Account, Guid>.Create("accounts", id => new Account(id, null, 0, false),
                                       a => Rows.Of(("owner", a.Owner), ("balance", a.Balance), ("is_open", a.IsOpen)),
                                       r => new Account(r.Value<Guid>("id"), r.Value<string>("owner"), r.Value<long>("balance"), r.Value<bool>("is_open")))
                               .Columns(t => t.Text("owner", nullable: true).BigInt("balance").Boolean("is_open"))

@@ -110,6 +110,59 @@ public sealed class PublicApiTests
         Assert.Empty(missing);
     }
 
+    [Fact]
+    public void StartPosition_and_ErrorPolicy_are_closed_unions_of_sealed_cases()
+    {
+        foreach (var union in new[] { typeof(StartPosition), typeof(ErrorPolicy) })
+        {
+            Assert.True(union.IsAbstract, $"{union} is abstract");
+            Assert.DoesNotContain(union.GetConstructors(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance),
+                                  c => c.IsPublic || c.IsFamily || c.IsFamilyOrAssembly || c.IsAssembly);
+            Assert.All(union.GetNestedTypes().Where(union.IsAssignableFrom), c => Assert.True(c.IsSealed, $"{c} is sealed"));
+        }
+        static string Describe(StartPosition s) => s switch
+        {
+            StartPosition.FromOrigin => "origin",
+            StartPosition.FromHead => "head",
+            StartPosition.AfterPosition(var p) => $"after {p.Tx}:{p.Id}",
+            _ => "impossible",
+        };
+        Assert.Equal(["origin", "head", "after 3:4"],
+                     new[] { StartPosition.Origin, StartPosition.Head, StartPosition.After(new Position(3, 4)) }.Select(Describe));
+        var retry = Assert.IsType<ErrorPolicy.Retrying>(ErrorPolicy.Retry(TimeSpan.FromSeconds(2), 3));
+        Assert.Equal((TimeSpan.FromSeconds(2), (int?)3), (retry.Interval, retry.MaxAttempts));
+        Assert.IsType<ErrorPolicy.Stopping>(ErrorPolicy.Stop);
+    }
+
+    /// <summary>Public parameters named like a key (key, id, *Key, *Id) typed <c>object</c>.</summary>
+    private static List<string> ObjectKeys(IEnumerable<Type> types) =>
+        types.SelectMany(t => t.GetMembers(Declared).OfType<MethodBase>().Where(Visible)
+                              .SelectMany(m => m.GetParameters().Select(p => (t, m, p))))
+             .Where(x => x.p.ParameterType == typeof(object) && x.p.Name is { } n &&
+                         (n.Equals("key", StringComparison.OrdinalIgnoreCase) || n.Equals("id", StringComparison.OrdinalIgnoreCase) ||
+                          n.EndsWith("Key", StringComparison.Ordinal) || n.EndsWith("Id", StringComparison.Ordinal)))
+             .Select(x => $"{x.t}.{x.m.Name}({x.p.Name})")
+             .Distinct()
+             .ToList();
+
+    [Fact]
+    public void The_object_key_detector_finds_what_is_there()
+    {
+        Assert.Equal([$"{typeof(KeyHolder)}.Get(id)"], ObjectKeys([typeof(KeyHolder)]));
+    }
+
+    [Fact]
+    public void No_public_parameter_takes_a_key_as_object()
+    {
+        Assert.Empty(ObjectKeys(PublicTypes()));
+    }
+
+    /// <summary>Takes a key as object on purpose, to prove the object-key detector can fail.</summary>
+    public sealed class KeyHolder
+    {
+        public object Get(object id) => id;
+    }
+
     /// <summary>A type that leaks on purpose, to prove the detector sees generic arguments inside a signature.</summary>
     public sealed class Holder
     {

@@ -14,10 +14,10 @@ public static class Bank
 {
     public static readonly Error NotOpen = Error.New(1, "the account is not open");
 
-    // An aggregate: its table, key, initial state, row <-> state, the columns it writes, evolve per event type.
-    public static readonly AggregateType<Account> Accounts =
-        AggregateType<Account>.Create("accounts", KeyKind.Uuid,
-                initial: id => new Account((Guid)id, null, 0),
+    // An aggregate: its table, key type (Guid, long or string), initial state, row <-> state, the columns it writes, evolve per event type.
+    public static readonly AggregateType<Account, Guid> Accounts =
+        AggregateType.Create<Account, Guid>("accounts",
+                initial: id => new Account(id, null, 0),
                 toRow: a => Rows.Of(("owner", a.Owner), ("balance", a.Balance)),
                 ofRow: r => new Account(r.Value<Guid>("id"), r.Value<string>("owner"), r.Value<long>("balance")))
             .Columns(t => t.Text("owner", nullable: true).BigInt("balance"))
@@ -28,7 +28,7 @@ public static class Bank
     public static readonly Routes Routes = Routes.Empty
         .On<Opened>()
         .On<Deposited>("ledger", (ctx, e) =>
-            ctx.Tables.Insert("ledger", Rows.Of(("id", ctx.Recorded.Id), ("account_id", ctx.Key), ("amount", e.Amount))));
+            ctx.Tables.Insert("ledger", Rows.Of(("id", ctx.Recorded.Id), ("account_id", ctx.KeyOf(Accounts)), ("amount", e.Amount))));
 
     public static Either<Error, IEnumerable<object>> Deposit(Account a, long amount) =>
         a.Owner is null ? NotOpen : Events.Of(new Deposited(amount));

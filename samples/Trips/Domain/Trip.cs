@@ -23,9 +23,9 @@ public sealed record Trip(Guid Id, TripStatus Status, Guid? AnimalId, Guid? Trac
 public static class Trips
 {
     /// <summary>The `trips` table, keyed by uuid.</summary>
-    public static readonly AggregateType<Trip> Type =
-        AggregateType<Trip>.Create("trips", KeyKind.Uuid,
-                initial: id => new Trip((Guid)id, TripStatus.New, null, null, null, null, null, 0),
+    public static readonly AggregateType<Trip, Guid> Type =
+        AggregateType<Trip, Guid>.Create("trips",
+                initial: id => new Trip(id, TripStatus.New, null, null, null, null, null, 0),
                 toRow: ToRow,
                 ofRow: OfRow)
             .Columns(t => t.Text("status").Uuid("animal_id", nullable: true).Uuid("tracker_id", nullable: true)

@@ -1,5 +1,5 @@
 // The trip commands. StartTrip is the seed's start_trip: permission, animal available, tracker registered and
-// tracker available, all checked inside the serialised section (the trip is locked, reads are in its transaction).
+// tracker available, each checked under the lock of what it reads (animal, then tracker, then trip; one transaction).
 using Fable.CSharp;
 using LanguageExt;
 using LanguageExt.Common;
@@ -10,17 +10,21 @@ namespace TripsSample.Domain;
 /// <summary>What users can do with trips.</summary>
 public static class TripCommands
 {
-    /// <summary>Starts trip <paramref name="tripId"/> for <paramref name="animal"/> wearing <paramref name="tracker"/>.</summary>
-    public static EitherAsync<Error, Aggregate<Trip>> StartTrip(FableApp app, User user, Animal animal, Tracker tracker, Guid tripId,
-                                                                DateTimeOffset startedAt) =>
-        app.Emit(Trips.Type, tripId, (ctx, trip) =>
-            Can(user, "start_trip", animal).ToAsync()
-                .Bind(_ => AnimalAvailable(ctx, animal))
-                .Bind(_ => TrackerRegistered(ctx, tracker))
-                .Bind(_ => TrackerAvailable(ctx, tracker))
-                .Bind(_ => (trip.Status == TripStatus.New
+    /// <summary>Starts trip <paramref name="tripId"/> for <paramref name="animal"/> wearing <paramref name="tracker"/>, in one
+    /// unit of work: it books the animal (locking it, then checking it has no active trip), books the tracker the same
+    /// way, then starts the trip. Two starts with one animal are serialised on the animal's lock, so one wins.</summary>
+    public static EitherAsync<Error, Aggregate<Trip, Guid>> StartTrip(FableApp app, User user, Animal animal, Tracker tracker, Guid tripId,
+                                                                      DateTimeOffset startedAt) =>
+        Can(user, "start_trip", animal).ToAsync().Bind(_ => app.Transact(u =>
+            u.Emit(Bookings.Animals, animal.Id, (ctx, _) =>
+                    AnimalAvailable(ctx, animal).Bind(_ => Events.Of(new AnimalBooked(animal.Id, tripId)).ToAsync()))
+             .Bind(_ => u.Emit(Bookings.Trackers, tracker.Id, (ctx, _) =>
+                    TrackerRegistered(ctx, tracker)
+                        .Bind(_ => TrackerAvailable(ctx, tracker))
+                        .Bind(_ => Events.Of(new TrackerBooked(tracker.Id, tripId)).ToAsync())))
+             .Bind(_ => u.Emit(Trips.Type, tripId, trip => trip.Status == TripStatus.New
                     ? Events.Of(new TripStarted(tripId, animal.Id, user.Id, tracker.Id, startedAt))
-                    : Events.Reject(TripErrors.Of(TripErrors.WrongTripStatus, $"trip {tripId} was already started"))).ToAsync()));
+                    : Events.Reject(TripErrors.Of(TripErrors.WrongTripStatus, $"trip {tripId} was already started"))))));
 
     /// <summary>Records an alarm on an active trip.</summary>
     public static Func<Trip, Either<Error, IEnumerable<object>>> RaiseAlarm(string kind, DateTimeOffset at) =>

@@ -14,17 +14,23 @@ public static class TripsApp
                .Event<TripGrantIssued>("trip_grant_issued")
                .Event<TripGrantRevoked>("trip_grant_revoked")
                .Event<AlarmRaised>("alarm_raised")
+               .Event<AnimalBooked>("animal_booked")
+               .Event<TrackerBooked>("tracker_booked")
                .Aggregate(Trips.Type)
+               .Aggregate(Bookings.Animals)
+               .Aggregate(Bookings.Trackers)
                .Table("animals", KeyKind.Uuid, t => t.Text("name").Uuid("owner_id"))
                .Table("trackers", KeyKind.Uuid, t => t.Text("serial").Boolean("registered"))
                .Table("trip_grants", KeyKind.Text, t => t.Uuid("trip_id").Uuid("user_id").Text("role"))
                .Table("trip_alarms", KeyKind.Int, t => t.Uuid("trip_id").Text("kind").TimestampTz("raised_at"))
                .Table("trip_statistics", KeyKind.Uuid, t => t.Integer("trips").Integer("ended").Integer("alarms").Double("minutes"))
+               .Routes(Routes.Empty.On<AnimalBooked>().On<TrackerBooked>())
                .Routes(TripHandlers.Routes())
                .Routes(GrantHandlers.Routes())
                .ProcessManager(TripStatistics.ProcessManager);
 
-    /// <summary>The sample's tables on PostgreSQL: ordinary tables; `trips` adds `last_event_id` for Fable.</summary>
+    /// <summary>The sample's tables on PostgreSQL: ordinary tables; the aggregate tables (`trips`, `animal_bookings`,
+    /// `tracker_bookings`) add `last_event_id` for Fable.</summary>
     public const string Ddl = """
         CREATE TABLE IF NOT EXISTS animals (id uuid PRIMARY KEY, name text NOT NULL, owner_id uuid NOT NULL);
         CREATE TABLE IF NOT EXISTS trackers (id uuid PRIMARY KEY, serial text NOT NULL, registered boolean NOT NULL);
@@ -33,6 +39,8 @@ public static class TripsApp
             started_by_id uuid, started_at timestamptz, ended_at timestamptz, alarm_count integer NOT NULL DEFAULT 0);
         CREATE INDEX IF NOT EXISTS trips_animal_id ON trips (animal_id);
         CREATE INDEX IF NOT EXISTS trips_tracker_id ON trips (tracker_id);
+        CREATE TABLE IF NOT EXISTS animal_bookings (id uuid PRIMARY KEY, last_event_id bigint NULL, last_trip_id uuid);
+        CREATE TABLE IF NOT EXISTS tracker_bookings (id uuid PRIMARY KEY, last_event_id bigint NULL, last_trip_id uuid);
         CREATE TABLE IF NOT EXISTS trip_grants (id text PRIMARY KEY, trip_id uuid NOT NULL, user_id uuid NOT NULL, role text NOT NULL);
         CREATE TABLE IF NOT EXISTS trip_alarms (id bigint PRIMARY KEY, trip_id uuid NOT NULL, kind text NOT NULL, raised_at timestamptz NOT NULL);
         CREATE TABLE IF NOT EXISTS trip_statistics (

@@ -53,11 +53,11 @@ public sealed class FableBuilder
     }
 
     /// <summary>Registers an aggregate type; only registered types can be emitted to.</summary>
-    public FableBuilder Aggregate<TState>(AggregateType<TState> type)
+    public FableBuilder Aggregate<TState, TKey>(AggregateType<TState, TKey> type) where TKey : notnull
     {
         if (type is null) problems.Add("an aggregate type is null");
         else aggregates.Add(new RegisteredAggregate(type, type.Table, type.KeyKind, type.TableColumns, type.EvolvedEventTypes, type.Problems,
-                                                    Interop.Checker(type)));
+                                                    Backends.Checker(type)));
         return this;
     }
 
@@ -88,7 +88,7 @@ public sealed class FableBuilder
         if (processManager is null) problems.Add("a process manager is null");
         else
         {
-            processManagers.Add(reg => Interop.ProcessManager(processManager, reg));
+            processManagers.Add(reg => Callbacks.ProcessManager(processManager, reg));
             processManagerInfo.Add((processManager.Name, processManager.EventTypes, processManager.Problems));
         }
         return this;
@@ -136,14 +136,15 @@ public sealed class FableBuilder
         foreach (var a in aggregates)
         {
             a.Problems.ToList().ForEach(Problem);
-            if (!registry.Add(a.Type)) Problem($"aggregate type {a.Table} is registered twice");
+            if (!registry.Add(a.Table, a.Type) && aggregates.Count(b => ReferenceEquals(b.Type, a.Type)) > 1)
+                Problem($"aggregate type {a.Table} is registered twice; register it once");
             foreach (var t in a.Evolved.Where(t => !registered.Contains(t)))
                 Problem($"aggregate {a.Table} evolves {t.Name}, which is not a registered event type");
             foreach (var t in a.Evolved.Where(t => registered.Contains(t) && !routed.Contains(t)))
                 Problem($"aggregate {a.Table} evolves {t.Name}, which has no route (declare one with Routes.On<{t.Name}>())");
         }
         foreach (var g in aggregates.GroupBy(a => a.Table, StringComparer.Ordinal).Where(g => g.Select(a => a.Type).Distinct().Count() > 1))
-            Problem($"aggregate table {g.Key} is registered by {g.Select(a => a.Type).Distinct().Count()} aggregate types");
+            Problem($"aggregate table {g.Key} is registered by {g.Select(a => a.Type).Distinct().Count()} aggregate types; register one definition per table");
         foreach (var (name, types, pmProblems) in processManagerInfo)
         {
             pmProblems.ToList().ForEach(Problem);
@@ -154,11 +155,11 @@ public sealed class FableBuilder
         if (interpreters.Count > 1) Problem($"{interpreters.Count} interpreters chosen; choose one");
 
         var routeProblems = new List<string>();
-        var router = Interop.Router(routes.Entries, registry, routeProblems);
+        var router = Callbacks.Router(routes.Entries, registry, routeProblems);
         routeProblems.ForEach(Problem);
-        var eventTypes = events.Select(e => Interop.EventType(e.ClrType, e.Name, e.Version, e.Upcasters));
+        var eventTypes = events.Select(e => CoreDefinitions.EventType(e.ClrType, e.Name, e.Version, e.Upcasters));
         var declared = tables.Concat(aggregates.Select(a => (a.Table, a.KeyKind, true, a.Columns)));
-        var runtime = Interop.Runtime(eventTypes, json, router, processManagers.Select(p => p(registry)).ToList(), declared);
+        var runtime = CoreDefinitions.Runtime(eventTypes, json, router, processManagers.Select(p => p(registry)).ToList(), declared);
         runtime.IfLeft(e =>
         {
             if (e is FableErrors.InvalidDefinition d) d.Problems.ToList().ForEach(Problem);
@@ -167,7 +168,7 @@ public sealed class FableBuilder
 
         if (found.Count > 0 || runtime.IsLeft) return Combine(found);
         var backend = await interpreters[0].Create((Runtime)runtime, aggregates, ct).ConfigureAwait(false);
-        return backend.Map(b => new FableApp(b, registry));
+        return backend.Map(b => new FableApp(b, registry, processManagerInfo.Select(p => p.Name).ToArray()));
     }
 
     private static Error Combine(List<(string Text, Error? Typed)> found) =>

@@ -25,12 +25,12 @@ internal abstract class InterpreterChoice
     private sealed class InMemoryChoice(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) : InterpreterChoice
     {
         public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct) =>
-            Interop.InMemory(runtime, clock, lockTimeout, aggregates.Select(a => a.Check), ct);
+            Backends.InMemory(runtime, clock, lockTimeout, aggregates.Select(a => a.Check), ct);
     }
 
     private sealed class PostgresChoice(NpgsqlDataSource dataSource, PostgresSettings settings) : InterpreterChoice
     {
         public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct) =>
-            Interop.Postgres(dataSource, runtime, settings, aggregates.Select(a => a.Check), ct);
+            Backends.Postgres(dataSource, runtime, settings, aggregates.Select(a => a.Check), ct);
     }
 }

@@ -6,49 +6,108 @@ using LanguageExt.Common;
 
 namespace Fable.CSharp;
 
-/// <summary>Where a process manager starts reading when it is first registered or reset.</summary>
-public sealed class StartPosition
+/// <summary>Where a process manager starts reading when it is first registered or reset: one of
+/// <see cref="FromOrigin"/>, <see cref="FromHead"/> or <see cref="AfterPosition"/> (no other case can exist).</summary>
+public abstract class StartPosition
 {
-    private StartPosition(int kind, Position after)
-    {
-        Kind = kind;
-        AfterPosition = after;
-    }
-
-    internal int Kind { get; }
-    internal Position AfterPosition { get; }
+    private StartPosition() { }
 
     /// <summary>From the first event ever recorded.</summary>
-    public static StartPosition Origin { get; } = new(0, Position.Origin);
-    /// <summary>After the last event committed when it is registered.</summary>
-    public static StartPosition Head { get; } = new(1, Position.Origin);
-    /// <summary>After <paramref name="position"/>.</summary>
-    public static StartPosition After(Position position) => new(2, position);
-
-    /// <inheritdoc />
-    public override string ToString() => Kind switch { 0 => "origin", 1 => "head", _ => $"after {AfterPosition}" };
-}
-
-/// <summary>What a process manager does when handling an event fails.</summary>
-public sealed class ErrorPolicy
-{
-    private ErrorPolicy(bool stop, TimeSpan interval, int? maxAttempts)
+    public sealed class FromOrigin : StartPosition
     {
-        IsStop = stop;
-        Interval = interval;
-        MaxAttempts = maxAttempts;
+        internal FromOrigin() { }
+
+        /// <inheritdoc />
+        public override string ToString() => "origin";
     }
 
-    internal bool IsStop { get; }
-    internal TimeSpan Interval { get; }
-    internal int? MaxAttempts { get; }
+    /// <summary>After the last event committed when it is registered.</summary>
+    public sealed class FromHead : StartPosition
+    {
+        internal FromHead() { }
+
+        /// <inheritdoc />
+        public override string ToString() => "head";
+    }
+
+    /// <summary>After a given position.</summary>
+    public sealed class AfterPosition : StartPosition, IEquatable<AfterPosition>
+    {
+        internal AfterPosition(Position position) => Position = position;
+
+        /// <summary>The last position not to handle.</summary>
+        public Position Position { get; }
+
+        /// <summary>Deconstructs into the position (for <c>AfterPosition(var p)</c> patterns).</summary>
+        public void Deconstruct(out Position position) => position = Position;
+
+        /// <inheritdoc />
+        public bool Equals(AfterPosition? other) => other is not null && other.Position == Position;
+        /// <inheritdoc />
+        public override bool Equals(object? obj) => Equals(obj as AfterPosition);
+        /// <inheritdoc />
+        public override int GetHashCode() => Position.GetHashCode();
+        /// <inheritdoc />
+        public override string ToString() => $"after {Position}";
+    }
+
+    /// <summary>From the first event ever recorded.</summary>
+    public static StartPosition Origin { get; } = new FromOrigin();
+    /// <summary>After the last event committed when it is registered.</summary>
+    public static StartPosition Head { get; } = new FromHead();
+    /// <summary>After <paramref name="position"/>.</summary>
+    public static StartPosition After(Position position) => new AfterPosition(position);
+}
+
+/// <summary>What a process manager does when handling an event fails: <see cref="Retrying"/> or
+/// <see cref="Stopping"/> (no other case can exist).</summary>
+public abstract class ErrorPolicy
+{
+    private ErrorPolicy() { }
+
+    /// <summary>Retry the same event after <see cref="Interval"/>; after <see cref="MaxAttempts"/> failures (when
+    /// given) stop as <see cref="Stopping"/> does.</summary>
+    public sealed class Retrying : ErrorPolicy, IEquatable<Retrying>
+    {
+        internal Retrying(TimeSpan interval, int? maxAttempts)
+        {
+            Interval = interval;
+            MaxAttempts = maxAttempts;
+        }
+
+        /// <summary>The wait before the next attempt.</summary>
+        public TimeSpan Interval { get; }
+        /// <summary>The failures after which it stops; null retries for ever.</summary>
+        public int? MaxAttempts { get; }
+
+        /// <summary>Deconstructs into the interval and the maximum attempts.</summary>
+        public void Deconstruct(out TimeSpan interval, out int? maxAttempts) => (interval, maxAttempts) = (Interval, MaxAttempts);
+
+        /// <inheritdoc />
+        public bool Equals(Retrying? other) => other is not null && other.Interval == Interval && other.MaxAttempts == MaxAttempts;
+        /// <inheritdoc />
+        public override bool Equals(object? obj) => Equals(obj as Retrying);
+        /// <inheritdoc />
+        public override int GetHashCode() => HashCode.Combine(Interval, MaxAttempts);
+        /// <inheritdoc />
+        public override string ToString() => $"retry every {Interval}{(MaxAttempts is { } n ? $", at most {n} attempts" : "")}";
+    }
+
+    /// <summary>Disable the process manager and keep the error until it is enabled again.</summary>
+    public sealed class Stopping : ErrorPolicy
+    {
+        internal Stopping() { }
+
+        /// <inheritdoc />
+        public override string ToString() => "stop";
+    }
 
     /// <summary>Retry the same event after <paramref name="interval"/>; after <paramref name="maxAttempts"/> failures
     /// (when given) stop as <see cref="Stop"/> does. Attempts are counted and stored.</summary>
-    public static ErrorPolicy Retry(TimeSpan interval, int? maxAttempts = null) => new(false, interval, maxAttempts);
+    public static ErrorPolicy Retry(TimeSpan interval, int? maxAttempts = null) => new Retrying(interval, maxAttempts);
 
     /// <summary>Disable the process manager and keep the error until it is enabled again.</summary>
-    public static ErrorPolicy Stop { get; } = new(true, TimeSpan.Zero, null);
+    public static ErrorPolicy Stop { get; } = new Stopping();
 }
 
 /// <summary>A process manager: a named, durable follower of the global log. Its state (JSON-serialised with the
@@ -88,6 +147,11 @@ public sealed class ProcessManager<TState>
     /// (nothing of it commits) and the error policy applies.</summary>
     public ProcessManager<TState> On<TEvent>(Func<ProcessContext, TState, TEvent, EitherAsync<Error, TState>> handle) =>
         Add<TEvent>(handle is null ? null : (ctx, s, e) => handle(ctx, s, (TEvent)e).ToEither());
+
+    /// <summary>As the handler returning <c>EitherAsync</c>, for <c>async</c>/<c>await</c> code: it returns a <c>Task</c>
+    /// of the next state or of your error (a Left or an exception fails the batch and the error policy applies).</summary>
+    public ProcessManager<TState> On<TEvent>(Func<ProcessContext, TState, TEvent, Task<Either<Error, TState>>> handle) =>
+        Add<TEvent>(handle is null ? null : (ctx, s, e) => handle(ctx, s, (TEvent)e));
 
     /// <summary>Where it starts reading when first registered or reset.</summary>
     public ProcessManager<TState> WithStart(StartPosition start) =>

@@ -31,6 +31,12 @@ public sealed class Routes
         new(entries.Add(new Entry(typeof(TEvent), name,
             handler is null ? null : (ctx, e) => handler(ctx, (TEvent)e).ToEither())));
 
+    /// <summary>As <see cref="On{TEvent}(string, Func{HandlerContext, TEvent, EitherAsync{Error, Unit}})"/>, for
+    /// <c>async</c>/<c>await</c> code: the handler returns a <c>Task</c> of its result; a Left (or an exception) rolls
+    /// back the whole emit and returns <see cref="FableErrors.HandlerFailed"/> whose <c>Inner</c> is your error.</summary>
+    public Routes On<TEvent>(string name, Func<HandlerContext, TEvent, Task<Either<Error, Unit>>> handler) =>
+        new(entries.Add(new Entry(typeof(TEvent), name, handler is null ? null : (ctx, e) => handler(ctx, (TEvent)e))));
+
     /// <summary>Adds a task-based handler <paramref name="name"/> for <typeparamref name="TEvent"/>; an exception
     /// rolls back the whole emit and returns <see cref="FableErrors.HandlerFailed"/>.</summary>
     public Routes OnAsync<TEvent>(string name, Func<HandlerContext, TEvent, Task> handler) =>

@@ -48,7 +48,7 @@ public static class FableErrors
     public sealed record Conflict : LanguageExt.Common.Expected
     {
         /// <summary>A conflict on <paramref name="table"/>/<paramref name="key"/>.</summary>
-        public Conflict(string? table, object? key, long? expectedEventId, long? actualEventId, bool retryable, string message)
+        internal Conflict(string? table, object? key, long? expectedEventId, long? actualEventId, bool retryable, string message)
             : base(message, ConflictCode, Option<Error>.None)
         {
             Table = table;
@@ -73,7 +73,7 @@ public static class FableErrors
     public sealed record NotFound : LanguageExt.Common.Expected
     {
         /// <summary>Aggregate <paramref name="key"/> of <paramref name="table"/> is missing.</summary>
-        public NotFound(string table, object key) : base($"aggregate {table}/{key} does not exist", NotFoundCode, Option<Error>.None)
+        internal NotFound(string table, object key) : base($"aggregate {table}/{key} does not exist", NotFoundCode, Option<Error>.None)
         {
             Table = table;
             Key = key;
@@ -89,7 +89,10 @@ public static class FableErrors
     {
         /// <summary>Type <paramref name="typeName"/> at <paramref name="version"/> (0 for an unregistered CLR type).</summary>
         public UnknownEventType(string typeName, int version)
-            : base($"unknown event type {typeName} v{version}", UnknownEventTypeCode, Option<Error>.None)
+            : base(version <= 0
+                       ? $"event type {typeName} is not registered with this app, so nothing was recorded: register it with FableBuilder.Event<{typeName}>(\"stable-name\") before Build"
+                       : $"event type {typeName} v{version} is not registered with this app (recorded by another version of it?): register that name with FableBuilder.Event<T>(\"{typeName}\", {version}), or a later version with an upcaster from v{version}",
+                   UnknownEventTypeCode, Option<Error>.None)
         {
             TypeName = typeName;
             Version = version;
@@ -142,11 +145,21 @@ public static class FableErrors
     {
         /// <summary>Handler <paramref name="handler"/> failed on <paramref name="eventType"/>.</summary>
         public HandlerFailed(string eventType, string handler, string message, Option<Error> inner)
-            : base($"handler {handler} for {eventType} failed: {message}", HandlerFailedCode, inner)
+            : base(Text(eventType, handler, message), HandlerFailedCode, inner)
         {
             EventType = eventType;
             Handler = handler;
         }
+        // What happened, where and what to do; a message that already names this handler is not prefixed again.
+        private static string Text(string eventType, string handler, string message)
+        {
+            var prefix = $"handler {handler} for {eventType} failed: ";
+            while (message?.StartsWith(prefix, StringComparison.Ordinal) == true) message = message[prefix.Length..];
+            return handler == "decide" && eventType == "decide"
+                ? $"the decision threw, so nothing was recorded: {message}. Return a Left (Events.Reject) to refuse; fix the decision if it was not meant to throw"
+                : prefix + message;
+        }
+
         /// <summary>The stable name of the event type ("decide" when the decision threw).</summary>
         public string EventType { get; }
         /// <summary>The handler's registered name ("evolve" or "decide" for those steps).</summary>

@@ -6,6 +6,11 @@ using Npgsql;
 
 namespace Fable.CSharp;
 
+/// <summary>The PostgreSQL connection and transaction of a unit of work (both open and non-null).</summary>
+/// <param name="Connection">The open connection: run your own SQL (Dapper, EF Core) on it.</param>
+/// <param name="Transaction">The transaction your commands must join.</param>
+public sealed record PostgresSession(NpgsqlConnection Connection, NpgsqlTransaction Transaction);
+
 /// <summary>What a decision that reads inside the emit's transaction receives (the aggregate is locked).</summary>
 public sealed class DecideContext
 {
@@ -23,11 +28,14 @@ public sealed class DecideContext
     public NpgsqlConnection? Connection => work.Connection;
     /// <summary>The transaction on PostgreSQL (null in memory).</summary>
     public NpgsqlTransaction? Transaction => work.Transaction;
+    /// <summary>The connection and transaction on PostgreSQL, non-null; on the in-memory interpreter an
+    /// <see cref="FableErrors.InvalidDefinition"/> saying this code needs PostgreSQL.</summary>
+    public Either<Error, PostgresSession> Postgres => work.Postgres;
     /// <summary>Cancellation of the emit.</summary>
     public CancellationToken CancellationToken { get; }
 
     /// <summary>Reads another aggregate inside the transaction, without locking it.</summary>
-    public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, Option<Aggregate<TState, TKey>>> Load<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         work.Load(type, id, ct.CanBeCanceled ? ct : CancellationToken);
 }
 
@@ -53,6 +61,9 @@ public sealed class HandlerContext
     public NpgsqlConnection? Connection => Work.Connection;
     /// <summary>The transaction on PostgreSQL (null in memory).</summary>
     public NpgsqlTransaction? Transaction => Work.Transaction;
+    /// <summary>The connection and transaction on PostgreSQL, non-null; on the in-memory interpreter an
+    /// <see cref="FableErrors.InvalidDefinition"/> saying this code needs PostgreSQL.</summary>
+    public Either<Error, PostgresSession> Postgres => Work.Postgres;
     /// <summary>The aggregate table.</summary>
     public string Table { get; }
     /// <summary>The aggregate key (Guid, long or string).</summary>
@@ -68,6 +79,14 @@ public sealed class HandlerContext
 
     /// <summary>The state as <typeparamref name="TState"/> (an InvalidCastException fails the handler).</summary>
     public TState StateAs<TState>() => (TState)State;
+
+    /// <summary>The key typed as <paramref name="type"/>'s. A handler routed for events of another aggregate's table
+    /// fails (<see cref="FableErrors.HandlerFailed"/> naming both tables).</summary>
+    public TKey KeyOf<TState, TKey>(AggregateType<TState, TKey> type) where TKey : notnull =>
+        Recorded.TryKeyOf(type, out var key)
+            ? key
+            : throw new InvalidOperationException(
+                $"this handler runs for an event of table {Table}, not of {type?.Table}: read the key with that table's aggregate type");
 }
 
 /// <summary>What a process manager's transactional handler receives: the checkpoint's transaction and the event.</summary>
@@ -88,8 +107,15 @@ public sealed class ProcessContext
     public NpgsqlConnection? Connection => Work.Connection;
     /// <summary>The transaction on PostgreSQL (null in memory).</summary>
     public NpgsqlTransaction? Transaction => Work.Transaction;
+    /// <summary>The connection and transaction on PostgreSQL, non-null; on the in-memory interpreter an
+    /// <see cref="FableErrors.InvalidDefinition"/> saying this code needs PostgreSQL.</summary>
+    public Either<Error, PostgresSession> Postgres => Work.Postgres;
     /// <summary>The event being handled, as recorded.</summary>
     public RecordedEvent Recorded { get; }
+    /// <summary>The key of the event's aggregate typed as <paramref name="type"/>'s, when the event belongs to that
+    /// aggregate type's table (a process manager follows every aggregate: check the table first).</summary>
+    public bool TryKeyOf<TState, TKey>(AggregateType<TState, TKey> type, out TKey key) where TKey : notnull =>
+        Recorded.TryKeyOf(type, out key);
     /// <summary>Cancellation of the runner.</summary>
     public CancellationToken CancellationToken { get; }
 }

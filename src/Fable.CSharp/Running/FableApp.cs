@@ -14,11 +14,11 @@ public sealed class FableApp : IAsyncDisposable
     private readonly Backend backend;
     private readonly Registry registry;
 
-    internal FableApp(Backend backend, Registry registry)
+    internal FableApp(Backend backend, Registry registry, IReadOnlyList<string> processManagers)
     {
         this.backend = backend;
         this.registry = registry;
-        ProcessManagers = new ProcessManagerHost(backend.Host, registry.Json);
+        ProcessManagers = new ProcessManagerHost(backend.Host, registry.Json, processManagers);
     }
 
     /// <summary>The interpreter this app runs on: "in-memory" or "postgres".</summary>
@@ -29,60 +29,72 @@ public sealed class FableApp : IAsyncDisposable
 
     /// <summary>Locks aggregate <paramref name="id"/>, decides on its fresh state and records the events with their
     /// handlers, in one transaction (the serial mode). A Left from <paramref name="decide"/> comes back as is.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(AggregateType<TState> type, object id,
-        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
-        Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(AggregateType<TState, TKey> type, TKey id,
+        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
+        InterpreterCalls.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
 
     /// <summary>As the serial emit, with a decision that reads inside the transaction (tables, other aggregates,
     /// the Npgsql connection).</summary>
-    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(AggregateType<TState> type, object id,
-        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
-        Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(AggregateType<TState, TKey> type, TKey id,
+        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
+        InterpreterCalls.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
+
+    /// <summary>As the overload taking an <c>EitherAsync</c> decision, for <c>async</c>/<c>await</c> code: the decision
+    /// returns a <c>Task</c> of its result (a Left refuses, an exception rolls back as <see cref="FableErrors.HandlerFailed"/>).</summary>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(AggregateType<TState, TKey> type, TKey id,
+        Func<DecideContext, TState, Task<Either<Error, IEnumerable<object>>>> decide, CancellationToken ct = default) where TKey : notnull =>
+        InterpreterCalls.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Of(decide), ct).ToAsync();
 
     /// <summary>Decides on <paramref name="snapshot"/>'s state; <see cref="FableErrors.Conflict"/> when the aggregate
     /// has moved past the snapshot's last event id.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(Aggregate<TState> snapshot,
-        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
+        Func<TState, Either<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
         EmitOn(snapshot, Decision<TState>.Of(decide), ct);
 
     /// <summary>Decides on <paramref name="snapshot"/>'s state reading inside the transaction;
     /// <see cref="FableErrors.Conflict"/> when the snapshot is stale.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Emit<TState>(Aggregate<TState> snapshot,
-        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
+        Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide, CancellationToken ct = default) where TKey : notnull =>
+        EmitOn(snapshot, Decision<TState>.Of(decide), ct);
+
+    /// <summary>As the overload taking an <c>EitherAsync</c> decision, for <c>async</c>/<c>await</c> code: the decision
+    /// returns a <c>Task</c> of its result (a Left refuses, an exception rolls back as <see cref="FableErrors.HandlerFailed"/>).</summary>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Emit<TState, TKey>(Aggregate<TState, TKey> snapshot,
+        Func<DecideContext, TState, Task<Either<Error, IEnumerable<object>>>> decide, CancellationToken ct = default) where TKey : notnull =>
         EmitOn(snapshot, Decision<TState>.Of(decide), ct);
 
     /// <summary>Records <paramref name="events"/> on aggregate <paramref name="id"/> without a decision.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Append<TState>(AggregateType<TState> type, object id, IEnumerable<object> events,
-        CancellationToken ct = default) =>
-        Interop.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Always(events), ct).ToAsync();
+    public EitherAsync<Error, Aggregate<TState, TKey>> Append<TState, TKey>(AggregateType<TState, TKey> type, TKey id, IEnumerable<object> events,
+        CancellationToken ct = default) where TKey : notnull =>
+        InterpreterCalls.Emit(backend.Interpreter, registry, type, id, Expectation.Any, Decision<TState>.Always(events), ct).ToAsync();
 
     // An emit on a snapshot as a transaction of its own: Conflict when the aggregate moved past it.
-    EitherAsync<Error, Aggregate<TState>> EmitOn<TState>(Aggregate<TState> snapshot, Decision<TState> decision, CancellationToken ct) =>
+    EitherAsync<Error, Aggregate<TState, TKey>> EmitOn<TState, TKey>(Aggregate<TState, TKey> snapshot, Decision<TState> decision, CancellationToken ct) where TKey : notnull =>
         snapshot is null
-            ? Prelude.LeftAsync<Error, Aggregate<TState>>(new FableErrors.InvalidDefinition(["the snapshot is null"]))
-            : Interop.Emit(backend.Interpreter, registry, snapshot.Type, snapshot.Id, Expectation.At(snapshot.LastEventId), decision, ct).ToAsync();
+            ? Prelude.LeftAsync<Error, Aggregate<TState, TKey>>(new FableErrors.InvalidDefinition(["the snapshot is null"]))
+            : InterpreterCalls.Emit(backend.Interpreter, registry, snapshot.Type, snapshot.Id, Expectation.At(snapshot.LastEventId), decision, ct).ToAsync();
 
     /// <summary>Reads aggregate <paramref name="id"/>; None when it has no row.</summary>
-    public EitherAsync<Error, Option<Aggregate<TState>>> Load<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, Option<Aggregate<TState, TKey>>> Load<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         Transact(u => u.Load(type, id, ct), ct);
 
     /// <summary>Reads aggregate <paramref name="id"/>; <see cref="FableErrors.NotFound"/> when it has no row.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Get<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Get<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         Transact(u => u.Get(type, id, ct), ct);
 
     /// <summary>The events of aggregate <paramref name="id"/> in chain order.</summary>
-    public EitherAsync<Error, IReadOnlyList<RecordedEvent>> Log<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, IReadOnlyList<RecordedEvent<TKey>>> Log<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         Transact(u => u.Log(type, id, ct), ct);
 
     /// <summary>Rebuilds aggregate <paramref name="id"/>'s row from its log in one transaction.</summary>
-    public EitherAsync<Error, Aggregate<TState>> Replay<TState>(AggregateType<TState> type, object id, CancellationToken ct = default) =>
+    public EitherAsync<Error, Aggregate<TState, TKey>> Replay<TState, TKey>(AggregateType<TState, TKey> type, TKey id, CancellationToken ct = default) where TKey : notnull =>
         Transact(u => u.Replay(type, id, ct), ct);
 
     /// <summary>Runs <paramref name="work"/> in one transaction: it commits when the result is Right and rolls back
     /// on Left, an exception (returned as an Exceptional error) or cancellation. Chain the unit of work's calls with
     /// Bind; they must not overlap.</summary>
     public EitherAsync<Error, TResult> Transact<TResult>(Func<UnitOfWork, EitherAsync<Error, TResult>> work, CancellationToken ct = default) =>
-        Interop.Transact(backend.Interpreter, registry, work, ct).ToAsync();
+        InterpreterCalls.Transact(backend.Interpreter, registry, work, ct).ToAsync();
 
     /// <summary>Runs <paramref name="work"/> inside the caller's open PostgreSQL transaction (the Ecto.Multi case, or a
     /// test that rolls back at the end): you commit or roll back. Each emit runs in a savepoint, so a failed one leaves
@@ -90,19 +102,19 @@ public sealed class FableApp : IAsyncDisposable
     /// <see cref="FableErrors.InvalidDefinition"/>.</summary>
     public EitherAsync<Error, TResult> InTransaction<TResult>(NpgsqlConnection connection, NpgsqlTransaction transaction,
         Func<UnitOfWork, EitherAsync<Error, TResult>> work, CancellationToken ct = default) =>
-        Interop.InTransaction(backend.Store, registry, connection, transaction, work, ct).ToAsync();
+        InterpreterCalls.InTransaction(backend.Store, registry, connection, transaction, work, ct).ToAsync();
 
     /// <summary>Up to <paramref name="max"/> committed events after <paramref name="after"/>, in follower order
     /// (never one before an event that may still commit).</summary>
     public EitherAsync<Error, IReadOnlyList<RecordedEvent>> ReadAll(Position after, int max, CancellationToken ct = default) =>
-        Interop.ReadAll(backend.Interpreter, after, max, ct).ToAsync();
+        InterpreterCalls.ReadAll(backend.Interpreter, after, max, ct).ToAsync();
 
     /// <summary>The position of the last event visible to followers.</summary>
-    public EitherAsync<Error, Position> Head(CancellationToken ct = default) => Interop.Head(backend.Interpreter, ct).ToAsync();
+    public EitherAsync<Error, Position> Head(CancellationToken ct = default) => InterpreterCalls.Head(backend.Interpreter, ct).ToAsync();
 
     /// <summary>Decodes a recorded event into its registered CLR type (upcasting older versions).</summary>
-    public Either<Error, object> Decode(RecordedEvent recorded) => Interop.Decode(backend.Interpreter.Codec, recorded);
+    public Either<Error, object> Decode(RecordedEvent recorded) => CoreDefinitions.Decode(backend.Interpreter.Codec, recorded);
 
     /// <summary>Stops the process-manager runners. The data source (on Postgres) stays yours to dispose.</summary>
-    public async ValueTask DisposeAsync() => await ProcessManagers.Stop().ConfigureAwait(false);
+    public async ValueTask DisposeAsync() => await ProcessManagers.Stop().ToEither().ConfigureAwait(false);
 }

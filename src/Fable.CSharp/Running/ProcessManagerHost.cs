@@ -24,26 +24,35 @@ public sealed class ProcessManagerHost
     private readonly IProcessManagerHost host;
     private readonly JsonSerializerOptions json;
 
-    internal ProcessManagerHost(IProcessManagerHost host, JsonSerializerOptions json)
+    internal ProcessManagerHost(IProcessManagerHost host, JsonSerializerOptions json, IReadOnlyList<string> names)
     {
         this.host = host;
         this.json = json;
+        Names = names;
     }
 
+    /// <summary>The names of the app's process managers, in registration order.</summary>
+    public IReadOnlyList<string> Names { get; }
+
     /// <summary>Starts background runners for every registered process manager (idempotent).</summary>
-    public Task Start(CancellationToken ct = default) => Interop.Start(host, ct);
+    public EitherAsync<Error, Unit> Start(CancellationToken ct = default) => InterpreterCalls.Start(host, ct).ToAsync();
 
     /// <summary>Stops the runners; a batch in flight commits whole or not at all. Cancelling <paramref name="ct"/> stops
-    /// the wait, not the stopping.</summary>
-    public Task Stop(CancellationToken ct = default) => Interop.Stop(host).WaitAsync(ct);
+    /// the wait (a <see cref="FableErrors.Cancelled"/>), not the stopping.</summary>
+    public EitherAsync<Error, Unit> Stop(CancellationToken ct = default) => InterpreterCalls.Stop(host, ct).ToAsync();
+
+    /// <summary>The stored status of every process manager of the app, in registration order.</summary>
+    public EitherAsync<Error, IReadOnlyList<ProcessManagerStatus>> List(CancellationToken ct = default) =>
+        Names.Aggregate(EitherAsync<Error, IReadOnlyList<ProcessManagerStatus>>.Right(Array.Empty<ProcessManagerStatus>()),
+                        (acc, name) => acc.Bind(list => Status(name, ct).Map(s => (IReadOnlyList<ProcessManagerStatus>)[.. list, s])));
 
     /// <summary>Completes once every active process manager has handled every event committed before the call
     /// (in memory and without started runners: deterministically, on this call).</summary>
-    public EitherAsync<Error, Unit> CatchUp(CancellationToken ct = default) => Interop.CatchUp(host, ct).ToAsync();
+    public EitherAsync<Error, Unit> CatchUp(CancellationToken ct = default) => InterpreterCalls.CatchUp(host, ct).ToAsync();
 
     /// <summary>The stored status of process manager <paramref name="name"/>.</summary>
     public EitherAsync<Error, ProcessManagerStatus> Status(string name, CancellationToken ct = default) =>
-        Interop.Status(host, name, ct).ToAsync();
+        InterpreterCalls.Status(host, name, ct).ToAsync();
 
     /// <summary>The stored state of <paramref name="processManager"/>.</summary>
     public EitherAsync<Error, TState> State<TState>(ProcessManager<TState> processManager, CancellationToken ct = default) =>
@@ -60,15 +69,15 @@ public sealed class ProcessManagerHost
         });
 
     /// <summary>Enables process manager <paramref name="name"/> (clears its error and attempts).</summary>
-    public EitherAsync<Error, Unit> Enable(string name, CancellationToken ct = default) => Interop.Enable(host, name, ct).ToAsync();
+    public EitherAsync<Error, Unit> Enable(string name, CancellationToken ct = default) => InterpreterCalls.Enable(host, name, ct).ToAsync();
 
     /// <summary>Disables process manager <paramref name="name"/>; its runner stops after the current batch.</summary>
-    public EitherAsync<Error, Unit> Disable(string name, CancellationToken ct = default) => Interop.Disable(host, name, ct).ToAsync();
+    public EitherAsync<Error, Unit> Disable(string name, CancellationToken ct = default) => InterpreterCalls.Disable(host, name, ct).ToAsync();
 
     /// <summary>Moves <paramref name="name"/>'s checkpoint to <paramref name="start"/> and resets its state to the initial one.</summary>
     public EitherAsync<Error, Unit> Reset(string name, StartPosition start, CancellationToken ct = default) =>
-        Interop.Reset(host, name, start, ct).ToAsync();
+        InterpreterCalls.Reset(host, name, start, ct).ToAsync();
 
     /// <summary>Resets <paramref name="name"/> to the origin with the initial state; it handles the whole log again.</summary>
-    public EitherAsync<Error, Unit> Rebuild(string name, CancellationToken ct = default) => Interop.Rebuild(host, name, ct).ToAsync();
+    public EitherAsync<Error, Unit> Rebuild(string name, CancellationToken ct = default) => InterpreterCalls.Rebuild(host, name, ct).ToAsync();
 }

@@ -14,7 +14,10 @@ public sealed class Tables
     internal Tables(UowAdapter uow) => this.uow = uow;
 
     /// <summary>The row of <paramref name="table"/> whose <c>id</c> is <paramref name="id"/>, if any.</summary>
-    public EitherAsync<Error, Option<IReadOnlyDictionary<string, object?>>> Get(string table, object id, CancellationToken ct = default) =>
+    /// <typeparam name="TKey">The type of the table's <c>id</c> (Guid, long, int, string, …; the declared key type
+    /// decides which is accepted).</typeparam>
+    public EitherAsync<Error, Option<IReadOnlyDictionary<string, object?>>> Get<TKey>(string table, TKey id, CancellationToken ct = default)
+        where TKey : notnull =>
         uow.Get(table, id, uow.Token(ct)).ToAsync();
 
     /// <summary>The rows of <paramref name="table"/> whose <paramref name="column"/> equals <paramref name="value"/>,
@@ -32,6 +35,7 @@ public sealed class Tables
         uow.Upsert(table, row, uow.Token(ct)).ToAsync();
 
     /// <summary>Deletes the row with <paramref name="id"/>; true when a row was deleted.</summary>
-    public EitherAsync<Error, bool> Delete(string table, object id, CancellationToken ct = default) =>
+    /// <typeparam name="TKey">The type of the table's <c>id</c>.</typeparam>
+    public EitherAsync<Error, bool> Delete<TKey>(string table, TKey id, CancellationToken ct = default) where TKey : notnull =>
         uow.Delete(table, id, uow.Token(ct)).ToAsync();
 }

@@ -16,17 +16,20 @@ internal readonly record struct Expectation(bool Exact, long? LastEventId)
 internal sealed class Decision<TState>
 {
     private Decision(Func<TState, Either<Error, IEnumerable<object>>>? pure,
-                     Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>>? inTransaction)
+                     Func<DecideContext, TState, Task<Either<Error, IEnumerable<object>>>>? inTransaction)
     {
         Pure = pure;
         InTransaction = inTransaction;
     }
 
     public Func<TState, Either<Error, IEnumerable<object>>>? Pure { get; }
-    public Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>>? InTransaction { get; }
+    public Func<DecideContext, TState, Task<Either<Error, IEnumerable<object>>>>? InTransaction { get; }
 
     public static Decision<TState> Of(Func<TState, Either<Error, IEnumerable<object>>> decide) => new(decide, null);
-    public static Decision<TState> Of(Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide) => new(null, decide);
+    public static Decision<TState> Of(Func<DecideContext, TState, EitherAsync<Error, IEnumerable<object>>> decide) =>
+        new(null, decide is null ? null : (ctx, s) => decide(ctx, s).ToEither());
+
+    public static Decision<TState> Of(Func<DecideContext, TState, Task<Either<Error, IEnumerable<object>>>> decide) => new(null, decide);
 
     /// <summary>Records <paramref name="events"/> whatever the state (Append); a null list is InvalidDefinition.</summary>
     public static Decision<TState> Always(IEnumerable<object>? events)

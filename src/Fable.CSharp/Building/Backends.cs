@@ -1,0 +1,65 @@
+// Creating an interpreter for Build: the in-memory store or the PostgreSQL store and runners, each with every
+// aggregate definition checked on it.
+using Fable.FSharp;
+using Fable.FSharp.Postgres;
+using LanguageExt;
+using LanguageExt.Common;
+using Microsoft.FSharp.Core;
+using Npgsql;
+using FUnit = Microsoft.FSharp.Core.Unit;
+using Unit = LanguageExt.Unit;
+
+namespace Fable.CSharp;
+
+internal static class Backends
+{
+    /// <summary>Creates the in-memory store and checks every aggregate definition on it, as PostgreSQL's Build does.</summary>
+    public static async Task<Either<Error, Backend>> InMemory(global::Fable.FSharp.Runtime runtime, Func<DateTimeOffset>? clock, TimeSpan? lockTimeout,
+                                                              IEnumerable<AggregateChecker> checks, CancellationToken ct)
+    {
+        if (lockTimeout is { } t && t <= TimeSpan.Zero)
+            return new FableErrors.InvalidDefinition([$"the in-memory lock timeout must be positive, got {t}"]);
+        var store = global::Fable.FSharp.InMemory.InMemoryStore.Create(
+            runtime, clock is null ? null : FSharpOption<FSharpFunc<FUnit, DateTimeOffset>>.Some(FuncConvert.FromFunc(clock)),
+            lockTimeout is { } timeout ? FSharpOption<TimeSpan>.Some(timeout) : null);
+        var problems = await Problems(store, checks, ct).ConfigureAwait(false);
+        if (problems.Count > 0) return new FableErrors.InvalidDefinition(problems);
+        return new Backend("in-memory", store.Interpreter, store.ProcessManagers, null);
+    }
+
+    /// <summary>Every problem the aggregate checks find on <paramref name="store"/>.</summary>
+    static async Task<List<string>> Problems(object store, IEnumerable<AggregateChecker> checks, CancellationToken ct)
+    {
+        var problems = new List<string>();
+        foreach (var check in checks)
+            (await check(store, ct).ConfigureAwait(false)).IfLeft(e =>
+                problems.AddRange(e is FableErrors.InvalidDefinition d ? d.Problems : [e.Message]));
+        return problems;
+    }
+
+    /// <summary>Migrates Fable's schema, creates the store and registers the process managers (not started).</summary>
+    public static async Task<Either<Error, Backend>> Postgres(NpgsqlDataSource dataSource, global::Fable.FSharp.Runtime runtime, PostgresSettings settings,
+                                                               IEnumerable<AggregateChecker> checks, CancellationToken ct)
+    {
+        var created = await CoreCalls.Call(() => PostgresStore.Create(dataSource, runtime,
+            FSharpOption<PostgresOptions>.Some(new PostgresOptions(settings.Schema, settings.Notify)), FSharpOption<CancellationToken>.Some(ct)), s => s);
+        if (created.IsLeft) return created.Map(_ => (Backend)null!);
+        var store = (PostgresStore)created;
+        var problems = await Problems(store, checks, ct).ConfigureAwait(false);
+        if (problems.Count > 0) return new FableErrors.InvalidDefinition(problems);
+        var host = await CoreCalls.Call(() => PostgresProcessManagers.Create(store,
+            Conversions.Some(settings.RunnerId),
+            settings.PollInterval is { } poll ? FSharpOption<TimeSpan>.Some(poll) : null,
+            settings.Log is { } log ? FSharpOption<FSharpFunc<string, FUnit>>.Some(FuncConvert.FromAction(log)) : null,
+            FSharpOption<CancellationToken>.Some(ct)), h => h);
+        return host.Map(h => new Backend("postgres", store, h, store));
+    }
+
+    /// <summary>Checks one aggregate type on a store: its definition (Initial, ToRow) on both interpreters, and on
+    /// PostgreSQL its table too (columns, key type and last_event_id).</summary>
+    public static AggregateChecker Checker<S, K>(AggregateType<S, K> type) where K : notnull =>
+        (store, ct) => store is PostgresStore pg
+            ? CoreCalls.Call(() => pg.CheckAggregate(CoreDefinitions.Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default)
+            : CoreCalls.Call(() => ((global::Fable.FSharp.InMemory.InMemoryStore)store).CheckAggregate(CoreDefinitions.Def(type), FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default);
+
+}
