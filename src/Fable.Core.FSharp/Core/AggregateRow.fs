@@ -94,20 +94,9 @@ module AggregateRow =
         InvalidDefinition
             [ sprintf "%s on %s: that is the row of aggregate %O, whose emit is running; Fable writes that row from ToRow (before each event's handlers run), so handlers read it and never write it" operation id.Table id ]
 
-    /// Whether the table-API id `value` is the aggregate key `key` (a Guid or integer may come as its text).
+    /// Whether the table-API id `value` is the aggregate key `key`: `value` coerced as the key column's type (so a
+    /// Guid or integer may come as its text, as Coerce accepts it) equals the key.
     let sameKey (key: AggregateKey) (value: obj) =
-        match key, value with
-        | AggregateKey.Uuid g, (:? Guid as v) -> g = v
-        | AggregateKey.Uuid g, (:? string as s) ->
-            match Guid.TryParse s with
-            | true, v -> g = v
-            | _ -> false
-        | AggregateKey.Int i, (:? int64 as v) -> i = v
-        | AggregateKey.Int i, (:? int32 as v) -> i = int64 v
-        | AggregateKey.Int i, (:? int16 as v) -> i = int64 v
-        | AggregateKey.Int i, (:? string as s) ->
-            match Int64.TryParse(s, Globalization.NumberStyles.AllowLeadingSign, Globalization.CultureInfo.InvariantCulture) with
-            | true, v -> i = v
-            | _ -> false
-        | AggregateKey.Text t, (:? string as s) -> String.Equals(t, s, StringComparison.Ordinal)
-        | _ -> false
+        match Coerce.value (ColumnType.OfKeyKind key.Kind) value with
+        | Ok v -> Coerce.equal v key.Value
+        | Error _ -> false

@@ -33,7 +33,7 @@ type InMemoryStore private (engine: Engine, rt: Runtime, lockTimeout: TimeSpan) 
 
     /// The committed rows of `table` ordered by id (aggregate rows include `id` and `last_event_id`).
     member _.Rows(table: string) : Row list =
-        engine.Scan(table, None) |> Seq.sortWith (fun a b -> Values.compareIds a["id"] b["id"]) |> List.ofSeq
+        engine.Scan(table, None) |> Seq.sortWith (fun a b -> Coerce.compareIds a["id"] b["id"]) |> List.ofSeq
 
     interface IInterpreter with
         member _.Transact(work, ct) =

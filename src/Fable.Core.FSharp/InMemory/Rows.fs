@@ -23,12 +23,6 @@ module internal Values =
     /// Equality of two column values (canonical values, as Core's TableSchema coerced them).
     let equal (a: obj) (b: obj) = Coerce.equal (normalize a) (normalize b)
 
-    /// Orders ids as PostgreSQL does (text by code point).
-    let compareIds (a: obj) (b: obj) = Coerce.compareIds a b
-
-    /// `compareIds` as a comparer.
-    let idComparer = { new IComparer<obj> with member _.Compare(a, b) = compareIds a b }
-
 /// The key of one row: its table and its normalised id.
 [<Struct; CustomEquality; NoComparison>]
 type internal RowKey =

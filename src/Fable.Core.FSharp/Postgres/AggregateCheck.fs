@@ -1,4 +1,4 @@
-// Checks an aggregate definition against its table in the catalog: the definition's own check (AggregateRow.check),
+// Checks an aggregate definition against its table in the catalog (read as TableCheck reads it): the definition's own check (AggregateRow.check),
 // the table exists, `id` is its primary key of the key type, `last_event_id bigint NULL`, and every ToRow column.
 namespace Fable.FSharp.Postgres
 
@@ -10,15 +10,6 @@ open Fable.FSharp
 
 /// The catalog check behind PostgresStore.CheckAggregate.
 module internal AggregateCheck =
-    type private Column = { Name: string; Type: string; NotNull: bool; IsPrimaryKey: bool }
-
-    let private columnsSql =
-        """SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
-                  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary
-                          AND i.indnatts = 1 AND i.indkey[0] = a.attnum) AS is_pk
-           FROM pg_attribute a
-           WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"""
-
     let private keyTypeOk (kind: KeyKind) (sqlType: string) =
         match kind with
         | KeyKind.Uuid -> sqlType = "uuid"
@@ -31,7 +22,7 @@ module internal AggregateCheck =
         | KeyKind.Int -> "bigint"
         | _ -> "text or varchar"
 
-    let private problems (def: AggregateDef<'S>) (exists: bool) (cols: Column list) =
+    let private problems (def: AggregateDef<'S>) (exists: bool) (cols: TableCheck.CatalogColumn list) =
         let t = def.Table
         let byName = cols |> List.map (fun c -> c.Name, c) |> Map.ofList
         [ if not exists then
@@ -68,23 +59,8 @@ module internal AggregateCheck =
             | [] ->
                 try
                     use! conn = ds.OpenConnectionAsync ct
-                    use existsCmd = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", conn)
-                    existsCmd.Parameters.Add(Sql.textParam (Sql.table def.Table)) |> ignore
-                    let! exists = existsCmd.ExecuteScalarAsync ct
-                    use colsCmd = new NpgsqlCommand(columnsSql, conn)
-                    colsCmd.Parameters.Add(Sql.textParam (Sql.table def.Table)) |> ignore
-                    use! reader = colsCmd.ExecuteReaderAsync ct
-                    let cols = Collections.Generic.List<Column>()
-                    let mutable go = true
-                    while go do
-                        let! has = reader.ReadAsync ct
-                        if has then
-                            cols.Add
-                                { Name = reader.GetString 0; Type = reader.GetString 1
-                                  NotNull = reader.GetBoolean 2; IsPrimaryKey = reader.GetBoolean 3 }
-                        else
-                            go <- false
-                    match problems def (unbox<bool> exists) (List.ofSeq cols) with
+                    let! exists, cols = TableCheck.read conn def.Table ct
+                    match problems def exists cols with
                     | [] -> return Ok()
                     | ps -> return Error(InvalidDefinition ps)
                 with e ->
