@@ -47,9 +47,10 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                 | _ -> ()
             CompactRow.Overwrite(current, columns, values) :> Row)
 
-    /// Writes the row of `key` with `state` after event `last` (ToRow's row as `AggregateRow.stored` gives it).
-    let writeRow (def: AggregateDef<'S>) (key: AggregateKey) (last: int64) (state: 'S) : Result<unit, FableError> =
-        match AggregateRow.stored rt.Tables def (isNull (overlay.View { Table = def.Table; Id = key.Value })) state with
+    /// Writes the row of `key` with `state` after event `last` (ToRow's row as `AggregateRow.stored` gives it);
+    /// `inserting`: the row does not exist yet (the caller knows it from its own read).
+    let writeRow (def: AggregateDef<'S>) (key: AggregateKey) (inserting: bool) (last: int64) (state: 'S) : Result<unit, FableError> =
+        match AggregateRow.stored rt.Tables def inserting state with
         | Error e -> Error e
         | Ok cols ->
             writeAggregate def key last cols
@@ -111,18 +112,19 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                     release slot
                 others.Clear())
 
-    /// The state and last event id of the aggregate of `slot` as this unit of work sees it: a missing row is the
-    /// initial state, unless the aggregate has events (a fork: refused).
-    member private this.Read(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot) : Result<struct ('S * int64 option), FableError> =
+    /// The state and last event id of the aggregate of `slot` as this unit of work sees it, and whether its row
+    /// exists: a missing row is the initial state, unless the aggregate has events (a fork: refused).
+    member private this.Read(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot) : Result<struct ('S * int64 option * bool), FableError> =
         let row = overlay.View { Table = def.Table; Id = key.Value }
         if isNull row && this.HasEvents slot then Error(AggregateRow.forked slot.Id)
         else
             match AggregateRow.stateOf def key row with
             | Error e -> Error e
-            | Ok state -> Ok(struct (state, (if isNull row then None else Rows.lastEventId row)))
+            | Ok state -> Ok(struct (state, (if isNull row then None else Rows.lastEventId row), not (isNull row)))
 
-    /// Records events of the aggregate of `slot` in the overlay and writes its row (for the shared steps).
-    member private _.Sink(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot) =
+    /// Records events of the aggregate of `slot` in the overlay and writes its row (for the shared steps); `exists`
+    /// says whether the row exists, and becomes true once a write created it.
+    member private _.Sink(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot, exists: bool ref) =
         let agg = slot.Id
         { new IEmitSink<'S> with
             member _.Record(enc, meta, prev) =
@@ -134,8 +136,10 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                 overlay.Stage(r, slot)
                 ValueTask<_>(Ok r)
             member _.WriteRow(s, r) =
-                match writeRow def key r.Id s with
-                | Ok() -> ValueTask<_>(Ok r)
+                match writeRow def key (not exists.Value) r.Id s with
+                | Ok() ->
+                    exists.Value <- true
+                    ValueTask<_>(Ok r)
                 | Error e -> ValueTask<_>(Error e) }
 
     /// Emits under the aggregate's lock, marked as running, in one state machine: read, check `expected`, decide,
@@ -145,17 +149,18 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                                    decide: Decide<'S>, ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
         task {
             let agg = slot.Id
-            match this.Read(def, key, slot) |> Result.bind (fun (struct (_, last) as read) -> Steps.checkExpected agg expected last |> Result.map (fun () -> read)) with
+            match this.Read(def, key, slot) |> Result.bind (fun (struct (_, last, _) as read) -> Steps.checkExpected agg expected last |> Result.map (fun () -> read)) with
             | Error e -> return Error e
-            | Ok(struct (state, last)) ->
+            | Ok(struct (state, last, rowExists)) ->
                 match! Steps.decide this decide state ct with
                 | Error e -> return Error e
                 | Ok [] -> return Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] }
                 | Ok events ->
-                    match! Steps.applyEvents rt this def agg state last events (this.Sink(def, key, slot)) ct with
+                    let exists = ref rowExists
+                    match! Steps.applyEvents rt this def agg state last events (this.Sink(def, key, slot, exists)) ct with
                     | Error e -> return Error e
                     | Ok(struct (state', last', recorded, rowCurrent)) ->
-                        let written = if rowCurrent then Ok() else writeRow def key last'.Value state'
+                        let written = if rowCurrent then Ok() else writeRow def key (not exists.Value) last'.Value state'
                         return written |> Result.map (fun () -> { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded })
         }
 
@@ -214,7 +219,8 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
 
         member this.Replay<'S>(def: AggregateDef<'S>, key, ct) =
             this.Locked("replay", def, key, ct, fun slot ->
-                let write (state: 'S) (last: int64) = Task.FromResult(writeRow def key last state)
+                let write (state: 'S) (last: int64) =
+                    Task.FromResult(writeRow def key (isNull (overlay.View { Table = def.Table; Id = key.Value })) last state)
                 Replay.run rt this def slot.Id (this.LogOf slot.Id) write ct)
 
         member _.Load<'S>(def: AggregateDef<'S>, key, _ct) =
