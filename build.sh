@@ -66,11 +66,15 @@ test_all() {
   dotnet run --project tests/Fable.Properties -c Release --no-build 2>&1 | tee "$logs/props.log" || true
   read -r p f < <(counts_of "$logs/props.log"); passed=$((passed + p)); failed=$((failed + f))
 
-  if [ -d tests/Fable.CSharp.Tests ]; then
-    echo "== C# facade tests"
-    dotnet test tests/Fable.CSharp.Tests -c Release --no-build 2>&1 | tee "$logs/csharp.log" || true
-    read -r p f < <(dotnet_test_counts "$logs/csharp.log"); passed=$((passed + p)); failed=$((failed + f))
-  fi
+  # Every test project that uses the .NET test SDK (xunit), in name order: tests/*/ and samples/*/ alike.
+  local proj name
+  for proj in $(ls tests/*/*.csproj tests/*/*.fsproj samples/*/*.csproj samples/*/*.fsproj 2>/dev/null | sort); do
+    cat "$proj" "$(dirname "$proj")/paket.references" 2>/dev/null | grep -q 'Microsoft.NET.Test.Sdk' || continue
+    name=$(basename "$proj" | sed 's/\.[cf]sproj$//')
+    echo "== $name"
+    dotnet test "$proj" -c Release --no-build 2>&1 | tee "$logs/$name.log" || true
+    read -r p f < <(dotnet_test_counts "$logs/$name.log"); passed=$((passed + p)); failed=$((failed + f))
+  done
 
   if [ -d bench ]; then
     echo "== benchmark smoke run (quick mode)"
