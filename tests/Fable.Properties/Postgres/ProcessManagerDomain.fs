@@ -101,6 +101,15 @@ let hostOn (ds: NpgsqlDataSource) (schema: string) (runner: string) (pms: Proces
 /// A host in a test environment.
 let host (env: PgEnv.Env) runner pms = hostOn env.DataSource env.FableSchema runner pms
 
+/// A host in a test environment whose log lines go to `log`.
+let hostLogged (env: PgEnv.Env) (runner: string) (pms: ProcessManagerDef list) (log: string -> unit) =
+    task {
+        let! store = storeFor env.DataSource env.FableSchema (runtimeOf pms)
+        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0, log = log) with
+        | Ok h -> return h
+        | Error e -> return failwithf "host: %O" e
+    }
+
 /// The writers' store in a test environment.
 let writer (env: PgEnv.Env) = storeFor env.DataSource env.FableSchema writerRuntime
 

@@ -192,6 +192,40 @@ let tests =
                 })
         }
 
+        testTask "a handler whose connection dies mid-batch is logged with the database's own cause, not the rollback's failure" {
+            do! using (fun env ->
+                task {
+                    let! store = writer env
+                    let! events = bump store 1L 3
+                    let target = events[1].Id
+                    let first = ref true
+                    // The handler's own session is terminated under it: its command fails, the batch's rollback then
+                    // fails too (the connection is gone). The log must keep why the batch failed.
+                    let before (uow: IUnitOfWork) (inc: Incoming) (ct: CancellationToken) =
+                        task {
+                            if inc.Recorded.Id = target && first.Value then
+                                first.Value <- false
+                                let conn = uow.Connection.Value :?> NpgsqlConnection
+                                use cmd = new NpgsqlCommand("SELECT pg_terminate_backend(pg_backend_pid())", conn, uow.Transaction.Value :?> NpgsqlTransaction)
+                                let! _ = cmd.ExecuteScalarAsync ct
+                                ()
+                            return Ok()
+                        }
+                    let lines = ConcurrentQueue<string>()
+                    let! h = hostLogged env "me" [ recorderWith "cut" "me" 5 (ErrorPolicy.Retry(ms 10.0, None)) StartAt.Origin before ] lines.Enqueue
+                    let h = h :> IProcessManagerHost
+                    do! h.Start ct
+                    do! catchUp h
+                    do! h.Stop()
+                    let! handled = seen env "cut"
+                    let! all = committed env
+                    expectOnceInChainOrder "cut" all (fun _ -> true) (ids handled)
+                    let text = String.Join("\n", lines)
+                    Expect.stringContains text "terminating connection" "the log names the database's own cause (57P01), which the failed rollback must not hide"
+                    Expect.isFalse (text.Contains "NpgsqlTransaction") (sprintf "the log does not blame the rollback's disposed transaction: %s" text)
+                })
+        }
+
         testTask "an event type the codec does not know arrives with Event = None" {
             do! using (fun env ->
                 task {

@@ -34,8 +34,26 @@ type internal PmContext =
       Schema: string
       Log: string -> unit }
 
+/// A batch failed with `cause`, and rolling it back failed too (the connection is gone): the step reports the cause.
+exception internal RollbackFailed of cause: FableError * rollback: exn
+
 /// Running steps.
 module internal PmStep =
+    /// Rolls back `tx` after a failure `cause`; a rollback that throws raises RollbackFailed carrying the cause.
+    let private rollbackAfter (tx: NpgsqlTransaction) (cause: FableError) =
+        task {
+            try
+                do! tx.RollbackAsync CancellationToken.None
+            with e ->
+                return raise (RollbackFailed(cause, e))
+        }
+
+    /// The step's error when a batch failed with `cause` and its rollback with `rollback` (the connection is gone):
+    /// a lost connection, saying what the batch failed with, keeping the database's own exception when there is one.
+    let private afterRollbackFailed (cause: FableError) (rollback: exn) =
+        let inner = match cause with Infrastructure(_, Some x) -> Some x | _ -> Some rollback
+        Infrastructure(sprintf "the connection was lost during the batch, so the server rolled it back (nothing of it was committed; the runner reconnects and handles it again); the batch had failed with %O" cause, inner)
+
     /// Applies the error policy (Core's rule) to `evt` failing with `err` at `row` (guarded by its version).
     let private recordFailure (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (evt: RecordedEvent) (err: FableError) =
         task {
@@ -81,10 +99,10 @@ module internal PmStep =
                 do! tx.RollbackAsync CancellationToken.None
                 return raise (OperationCanceledException ct)
             | Some(BatchVerdict.Fail(e, err)) ->
-                do! tx.RollbackAsync CancellationToken.None
+                do! rollbackAfter tx err
                 return! recordFailure ctx pm conn l e err
             | Some(BatchVerdict.Retreat(k, e, err)) ->
-                do! tx.RollbackAsync CancellationToken.None
+                do! rollbackAfter tx err
                 match! attempt ctx pm conn l events[0 .. k - 1] ct with
                 | StepOutcome.Handled _ ->
                     // The prefix's commit cleared the error bookkeeping and moved the checkpoint.
@@ -182,7 +200,11 @@ module internal PmStep =
                                 return Ok outcome
                 finally
                     try tx.Dispose() with _ -> ()
-            with e ->
+            with
+            | RollbackFailed(cause, rollback) ->
+                ahead.Clear()
+                return Error(afterRollbackFailed cause rollback)
+            | e ->
                 ahead.Clear()
                 return Error(PgErrors.ofExn None ct e)
         }
