@@ -48,7 +48,7 @@ public sealed class ErrorTests
     {
         var core = Type.GetType("Fable.FSharp.ErrorCodes, Fable.Core.FSharp", throwOnError: true)!;
         var codes = typeof(FableErrors).GetFields().Where(f => f.IsLiteral && f.Name.EndsWith("Code", StringComparison.Ordinal)).ToArray();
-        Assert.Equal(12, codes.Length);
+        Assert.Equal(13, codes.Length);
         foreach (var field in codes)
         {
             var name = field.Name[..^"Code".Length];

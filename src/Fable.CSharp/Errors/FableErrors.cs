@@ -33,6 +33,8 @@ public static class FableErrors
     public const int CancelledCode = 7011;
     /// <summary>Code of <see cref="Unstorable"/>.</summary>
     public const int UnstorableCode = 7012;
+    /// <summary>Code of <see cref="Thrown"/>.</summary>
+    public const int ThrownCode = 7013;
 
     /// <summary>A refusal whose reason is not a LanguageExt <see cref="Error"/> (from F# code).</summary>
     public sealed record Rejected : LanguageExt.Common.Expected
@@ -212,6 +214,20 @@ public static class FableErrors
         public Exception? Cause { get; }
         /// <summary>The underlying exception when there is one.</summary>
         public override Exception ToException() => Cause ?? base.ToException();
+    }
+
+    /// <summary>Your code threw (a handler, a process-manager handler, the work of a unit of work): an Exceptional
+    /// with the stable code 7013 holding the exception (its HResult is not the code).</summary>
+    public sealed record Thrown : Exceptional
+    {
+        /// <summary><paramref name="where"/> threw <paramref name="exception"/>.</summary>
+        public Thrown(string where, Exception exception)
+            : base($"{where} threw {exception.GetType().Name}: {exception.Message}", ThrownCode) =>
+            Cause = exception;
+        /// <summary>The exception your code threw.</summary>
+        public Exception Cause { get; }
+        /// <summary>The exception your code threw.</summary>
+        public override Exception ToException() => Cause;
     }
 
     /// <summary>The operation was cancelled; nothing of it was committed.</summary>

@@ -42,7 +42,8 @@ internal static class CoreCalls
         }
         catch (Exception ex)
         {
-            return Err<T>(FableError.NewRejected(Error.New(ex), ex.Message));
+            var thrown = new FableErrors.Thrown("the work of the unit of work (so nothing of it was committed)", ex);
+            return Err<T>(FableError.NewRejected(thrown, thrown.Message));
         }
     }
     /// <summary>Runs a core call that returns a bare task; an exception becomes Cancelled or Infrastructure.</summary>

@@ -30,7 +30,7 @@ internal static class ErrorConversions
             {
                 null => Option<Error>.None,
                 CarriedError c => c.Error,
-                var ex => Error.New(ex),
+                var ex => new FableErrors.Thrown($"handler {h.handler} for {h.eventType}", ex),
             }),
         FableError.NoRoute n => new FableErrors.NoRoute(n.eventType),
         FableError.DuplicateRoute d => new FableErrors.DuplicateRoute(d.eventType, d.handler),

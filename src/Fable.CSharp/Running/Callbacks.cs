@@ -103,7 +103,7 @@ internal static class Callbacks
         }
         catch (Exception ex)
         {
-            return CoreCalls.Err<object>(Failed(name, eventType, $"it threw {ex.GetType().Name}: {ex.Message}", Error.New(ex)));
+            return CoreCalls.Err<object>(Failed(name, eventType, $"it threw {ex.GetType().Name}: {ex.Message}", new FableErrors.Thrown($"process manager {name}'s handler for {eventType}", ex)));
         }
     }
 

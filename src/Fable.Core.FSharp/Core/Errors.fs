@@ -96,6 +96,9 @@ and [<AbstractClass; Sealed>] ErrorCodes =
     static member Cancelled = 7011
     /// `Unstorable`.
     static member Unstorable = 7012
+    /// Application code (a C# handler, a process-manager handler, a unit of work's work) threw: the C# face's
+    /// `FableErrors.Thrown`, which holds the exception. No `FableError` case: the core carries the exception itself.
+    static member Thrown = 7013
 
     /// The symbolic name of a code.
     static member nameOf(code: int) =
@@ -112,6 +115,7 @@ and [<AbstractClass; Sealed>] ErrorCodes =
         | 7010 -> "fable.infrastructure"
         | 7011 -> "fable.cancelled"
         | 7012 -> "fable.unstorable_value"
+        | 7013 -> "fable.thrown"
         | _ -> "fable.unknown"
 
 /// Constructors and combinators for errors.
