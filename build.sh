@@ -53,7 +53,7 @@ pack() {
 # artifacts/packages plus the machine's source, and runs the README's quick start in memory and on PostgreSQL.
 consumer() {
   rm -rf artifacts/consumer-packages/fable.eventsourcing.* tests/consumer/obj tests/consumer/bin
-  dotnet run --project tests/consumer -c Release -nologo -p:FableVersion="$(package_version)"
+  dotnet run --project tests/consumer -c Release -p:FableVersion="$(package_version)"
 }
 
 sample() {

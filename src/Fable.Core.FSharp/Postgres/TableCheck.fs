@@ -1,6 +1,7 @@
 // Checks the declared tables against the catalog when a store is created: each table exists, `id` is its primary
 // key of the declared key type, every declared column exists with its declared type and nullability, and no
 // undeclared column would refuse a row the declaration allows (NOT NULL without a default). All problems at once.
+// Also finds the tables that resolve into Fable's own schema (a warning, not a problem).
 namespace Fable.FSharp.Postgres
 
 open System.Threading
