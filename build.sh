@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The two README commands. `./build.sh sample` restores and runs the trips sample on the in-memory interpreter;
-# `./build.sh test` builds everything, starts a throwaway PostgreSQL, runs every test suite and stops it.
+# `./build.sh test` builds everything, packs the packages into artifacts/packages, starts a throwaway PostgreSQL,
+# runs every test suite and the consumer project that restores the packages (tests/consumer), and stops it.
+# `./build.sh pack` only builds and packs.
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -29,6 +31,31 @@ need_postgres() {
   fi
 }
 
+# The one version of all packages (Directory.Build.props).
+package_version() {
+  sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | head -1
+}
+
+# Packs every packable project (those under src/) of the built solution into artifacts/packages, with symbols.
+pack_built() {
+  rm -rf artifacts/packages
+  dotnet pack Fable.sln -c Release --no-build -nologo -v quiet -clp:ErrorsOnly -o artifacts/packages
+  ls artifacts/packages
+}
+
+pack() {
+  restore
+  dotnet build Fable.sln -c Release -nologo -v quiet -clp:ErrorsOnly
+  pack_built
+}
+
+# A user's project outside the solution (tests/consumer, NuGet, no Paket) restores the packed packages from
+# artifacts/packages plus the machine's source, and runs the README's quick start in memory and on PostgreSQL.
+consumer() {
+  rm -rf artifacts/consumer-packages/fable.eventsourcing.* tests/consumer/obj tests/consumer/bin
+  dotnet run --project tests/consumer -c Release -p:FableVersion="$(package_version)"
+}
+
 sample() {
   restore
   dotnet run --project samples/Trips -c Release -- "$@"
@@ -54,6 +81,8 @@ test_all() {
   need_postgres
   restore
   dotnet build Fable.sln -c Release -nologo -v quiet -clp:ErrorsOnly
+  echo "== pack (artifacts/packages)"
+  pack_built
   local pgdir
   pgdir=$(mktemp -d /tmp/fable-pg.XXXXXX)
   trap 'scripts/pg-server.sh stop "'"$pgdir"'"' EXIT
@@ -76,6 +105,10 @@ test_all() {
     read -r p f < <(dotnet_test_counts "$logs/$name.log"); passed=$((passed + p)); failed=$((failed + f))
   done
 
+  echo "== consumer of the packed packages (tests/consumer)"
+  consumer 2>&1 | tee "$logs/consumer.log" || true
+  read -r p f < <(counts_of "$logs/consumer.log"); passed=$((passed + p)); failed=$((failed + f))
+
   if [ -d bench ]; then
     echo "== benchmark smoke run (quick mode)"
     if dotnet run --project bench/Fable.Bench -c Release --no-build -- --quick 2>&1 | tee "$logs/bench.log"; then
@@ -92,5 +125,6 @@ test_all() {
 case "${1:-}" in
   sample) shift; sample "$@" ;;
   test) test_all ;;
-  *) echo "usage: ./build.sh sample [--postgres CONNECTION] | ./build.sh test" >&2; exit 2 ;;
+  pack) pack ;;
+  *) echo "usage: ./build.sh sample [--postgres CONNECTION] | ./build.sh test | ./build.sh pack" >&2; exit 2 ;;
 esac

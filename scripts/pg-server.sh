@@ -26,11 +26,13 @@ start)
   if [ "${3:-}" = "--durable" ]; then durability=""; fi
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB $durability" start >/dev/null
-  # The library runs as an ordinary role: no superuser, owner of its own database.
+  # The library runs as an ordinary role: no superuser, owner of its own database. The role is not named like
+  # Fable's schema (`fable`): with the default search_path ("$user", public) a role named `fable` would create its
+  # unqualified tables inside Fable's own schema.
   as_owner "$bindir/psql" -h "$dir/sock" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
-    -c "CREATE ROLE fable LOGIN CREATEDB NOSUPERUSER" -c "CREATE DATABASE fable OWNER fable" >/dev/null
+    -c "CREATE ROLE fable_test LOGIN CREATEDB NOSUPERUSER" -c "CREATE DATABASE fable_test OWNER fable_test" >/dev/null
   echo "$port" >"$dir/port"
-  echo "Host=127.0.0.1;Port=$port;Username=fable;Database=fable;Pooling=true;Maximum Pool Size=200"
+  echo "Host=127.0.0.1;Port=$port;Username=fable_test;Database=fable_test;Pooling=true;Maximum Pool Size=200"
   ;;
 stop)
   if [ -f "$dir/data/postmaster.pid" ]; then

@@ -38,6 +38,7 @@ if (built.IsLeft)
     return 1;
 }
 await using var app = (FableApp)built;
+foreach (var warning in app.Warnings) Console.WriteLine($"warning: {warning}\n");
 var names = new Dictionary<object, string>();
 string Name(object? id) => id is not null && names.TryGetValue(id, out var n) ? n : id?.ToString() ?? "-";
 

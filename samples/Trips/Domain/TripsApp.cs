@@ -30,7 +30,9 @@ public static class TripsApp
                .ProcessManager(TripStatistics.ProcessManager);
 
     /// <summary>The sample's tables on PostgreSQL: ordinary tables; the aggregate tables (`trips`, `animal_bookings`,
-    /// `tracker_bookings`) add `last_event_id` for Fable.</summary>
+    /// `tracker_bookings`) add `last_event_id` for Fable. The names are unqualified, so the tables land in the first
+    /// schema of the connection's search_path that exists (by default the schema named like the role, else `public`);
+    /// Fable's own tables are in its schema `fable`, and Build warns (<c>FableApp.Warnings</c>) if these land there.</summary>
     public const string Ddl = """
         CREATE TABLE IF NOT EXISTS animals (id uuid PRIMARY KEY, name text NOT NULL, owner_id uuid NOT NULL);
         CREATE TABLE IF NOT EXISTS trackers (id uuid PRIMARY KEY, serial text NOT NULL, registered boolean NOT NULL);

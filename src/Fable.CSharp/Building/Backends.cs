@@ -39,7 +39,7 @@ internal static class Backends
 
     /// <summary>Migrates Fable's schema, creates the store and registers the process managers (not started).</summary>
     public static async Task<Either<Error, Backend>> Postgres(NpgsqlDataSource dataSource, global::Fable.FSharp.Runtime runtime, PostgresSettings settings,
-                                                               IEnumerable<AggregateChecker> checks, CancellationToken ct)
+                                                               IEnumerable<AggregateChecker> checks, IEnumerable<string> aggregateTables, CancellationToken ct)
     {
         var created = await CoreCalls.Call(() => PostgresStore.Create(dataSource, runtime,
             FSharpOption<PostgresOptions>.Some(new PostgresOptions(settings.Schema, settings.Notify)), FSharpOption<CancellationToken>.Some(ct)), s => s);
@@ -47,12 +47,17 @@ internal static class Backends
         var store = (PostgresStore)created;
         var problems = await Problems(store, checks, ct).ConfigureAwait(false);
         if (problems.Count > 0) return new FableErrors.InvalidDefinition(problems);
+        var warnings = await CoreCalls.Call(() => store.SchemaWarnings(aggregateTables, FSharpOption<CancellationToken>.Some(ct)), ws => ws.ToList());
+        if (warnings.IsLeft) return warnings.Map(_ => (Backend)null!);
+        var found = (List<string>)warnings;
+        var log = settings.Log ?? (message => Console.Error.WriteLine(message));
+        found.ForEach(w => log("fable: warning: " + w));
         var host = await CoreCalls.Call(() => PostgresProcessManagers.Create(store,
             Conversions.Some(settings.RunnerId),
             settings.PollInterval is { } poll ? FSharpOption<TimeSpan>.Some(poll) : null,
             settings.Log is { } log ? FSharpOption<FSharpFunc<string, FUnit>>.Some(FuncConvert.FromAction(log)) : null,
             FSharpOption<CancellationToken>.Some(ct)), h => h);
-        return host.Map(h => new Backend("postgres", store, h, store));
+        return host.Map(h => new Backend("postgres", store, h, store, found));
     }
 
     /// <summary>Checks one aggregate type on a store: its definition (Initial, ToRow) on both interpreters, and on

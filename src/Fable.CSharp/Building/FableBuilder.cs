@@ -111,7 +111,7 @@ public sealed class FableBuilder
     /// <param name="notify">Whether emits wake process-manager runners with NOTIFY (they also poll).</param>
     /// <param name="runnerId">This process's name as a process-manager runner (default: machine, process, random).</param>
     /// <param name="pollInterval">How long a runner waits without a notification before reading again (default 1 s).</param>
-    /// <param name="log">Receives runner failures and takeovers (default: standard error).</param>
+    /// <param name="log">Receives runner failures and takeovers, and Build's warnings (default: standard error).</param>
     public FableBuilder UsePostgres(NpgsqlDataSource dataSource, string schema = "fable", bool notify = true, string? runnerId = null,
                                     TimeSpan? pollInterval = null, Action<string>? log = null)
     {

@@ -31,6 +31,6 @@ internal abstract class InterpreterChoice
     private sealed class PostgresChoice(NpgsqlDataSource dataSource, PostgresSettings settings) : InterpreterChoice
     {
         public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct) =>
-            Backends.Postgres(dataSource, runtime, settings, aggregates.Select(a => a.Check), ct);
+            Backends.Postgres(dataSource, runtime, settings, aggregates.Select(a => a.Check), aggregates.Select(a => a.Table), ct);
     }
 }

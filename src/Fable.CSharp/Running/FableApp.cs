@@ -24,6 +24,11 @@ public sealed class FableApp : IAsyncDisposable
     /// <summary>The interpreter this app runs on: "in-memory" or "postgres".</summary>
     public string Interpreter => backend.Name;
 
+    /// <summary>What <see cref="FableBuilder.Build"/> found that does not stop the app, also written to the log
+    /// (<c>UsePostgres(log: …)</c>, standard error by default): on PostgreSQL, each aggregate or declared table that
+    /// resolves into Fable's own schema. Empty in memory.</summary>
+    public IReadOnlyList<string> Warnings => backend.Warnings;
+
     /// <summary>The app's process managers.</summary>
     public ProcessManagerHost ProcessManagers { get; }
 

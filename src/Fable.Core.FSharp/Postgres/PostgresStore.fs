@@ -64,6 +64,13 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
     member _.CheckAggregate(def: AggregateDef<'S>, ?ct: CancellationToken) : Task<Result<unit, FableError>> =
         AggregateCheck.check ds def (defaultArg ct CancellationToken.None)
 
+    /// A warning for each table among `tables` (aggregate tables) and the tables the runtime declares that resolves
+    /// into Fable's own schema (`Options.Schema`): with PostgreSQL's default `search_path = "$user", public`, an
+    /// unqualified CREATE TABLE by a role named like that schema lands there. Empty when none does.
+    member _.SchemaWarnings(tables: string seq, ?ct: CancellationToken) : Task<Result<string list, FableError>> =
+        let declared = ctx.Runtime.Tables.Decls |> Seq.map (fun d -> d.Name)
+        TableCheck.ownSchemaWarnings ds ctx.Options.Schema (Seq.append tables declared) (defaultArg ct CancellationToken.None)
+
     /// Signalled after every commit of a transaction this store owns (`Transact`, `Store.emit`, ...) that recorded
     /// events: on the committing thread, once the commit has succeeded, never for a rolled-back transaction.
     /// For in-process followers: keep `OnNext` short and non-blocking (set a signal; exceptions are ignored).

@@ -1,6 +1,7 @@
 // Checks the declared tables against the catalog when a store is created: each table exists, `id` is its primary
 // key of the declared key type, every declared column exists with its declared type and nullability, and no
 // undeclared column would refuse a row the declaration allows (NOT NULL without a default). All problems at once.
+// Also finds the tables that resolve into Fable's own schema (a warning, not a problem).
 namespace Fable.FSharp.Postgres
 
 open System.Threading
@@ -85,4 +86,36 @@ module internal TableCheck =
                     if found.Count = 0 then return Ok() else return Error(InvalidDefinition(List.ofSeq found))
                 with e ->
                     return Error(PgErrors.ofExn None ct e)
+        }
+
+    /// The schema `table` resolves into (through `search_path` when its name is unqualified); None when it does not exist.
+    let schemaOf (conn: NpgsqlConnection) (table: string) (ct: CancellationToken) : Task<string option> =
+        task {
+            use cmd =
+                new NpgsqlCommand(
+                    "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)", conn)
+            cmd.Parameters.Add(Sql.textParam (Sql.table table)) |> ignore
+            let! found = cmd.ExecuteScalarAsync ct
+            return (match found with :? string as s -> Some s | _ -> None)
+        }
+
+    /// The warning for a user's table found in Fable's own schema: Fable's migrations own that schema's names, and
+    /// dropping the schema to reset Fable would take the table along.
+    let ownSchemaWarning (schema: string) (table: string) =
+        sprintf "table %s resolves into Fable's own schema %s (as %s.%s): an unqualified CREATE TABLE lands in the first schema of search_path, which is \"$user\" when a schema is named like the role. Move the table (ALTER TABLE %s.%s SET SCHEMA public) and name it schema-qualified (\"public.%s\"), or give Fable another schema"
+            table (Sql.quote schema) (Sql.quote schema) (Sql.quote table) (Sql.quote schema) (Sql.quote table) table
+
+    /// A warning for each of `tables` that resolves into Fable's own `schema` (tables that do not exist give none).
+    let ownSchemaWarnings (ds: NpgsqlDataSource) (schema: string) (tables: string seq) (ct: CancellationToken) : Task<Result<string list, FableError>> =
+        task {
+            try
+                use! conn = ds.OpenConnectionAsync ct
+                let found = ResizeArray<string>()
+                for t in Seq.distinct tables do
+                    match! schemaOf conn t ct with
+                    | Some s when s = schema -> found.Add(ownSchemaWarning schema (match t.IndexOf '.' with -1 -> t | i -> t.Substring(i + 1)))
+                    | _ -> ()
+                return Ok(List.ofSeq found)
+            with e ->
+                return Error(PgErrors.ofExn None ct e)
         }
