@@ -201,6 +201,10 @@ module internal Telemetry =
                     activity.SetTag(TelemetryNames.Outcome, outcome).Dispose()
         }
 
+    /// Detaches the current async flow from the caller's activity: background runners start their own traces
+    /// instead of nesting every batch forever under whatever span was current when they were started.
+    let detach () = Activity.Current <- null
+
     /// Starts a "fable.decide" span (null when nobody listens); `finish` ends it.
     let startDecide () : Activity =
         if source.HasListeners() then source.StartActivity(TelemetryNames.DecideSpan, ActivityKind.Internal) else null

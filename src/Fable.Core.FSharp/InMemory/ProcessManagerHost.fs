@@ -108,6 +108,7 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
 
     let runner (slot: PmSlot) (ct: CancellationToken) : Task =
         task {
+            Telemetry.detach ()
             try
                 while not ct.IsCancellationRequested do
                     match! drive slot ct with

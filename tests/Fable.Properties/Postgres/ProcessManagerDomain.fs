@@ -78,9 +78,6 @@ let runtimeOf (pms: ProcessManagerDef list) =
 let writerRuntime =
     build { Events = writers; Router = routes [ typeof<Bumped>; typeof<Mirrored>; typeof<Stranger>; typeof<GarbledText> ]; ProcessManagers = []; Tables = tables }
 
-let private log (m: string) =
-    if Environment.GetEnvironmentVariable "FABLE_PM_LOG" = "1" then eprintfn "[pm] %s" m
-
 /// A store for `rt` on the environment's Fable schema.
 let storeFor (ds: NpgsqlDataSource) (schema: string) (rt: Runtime) =
     task {
@@ -93,7 +90,7 @@ let storeFor (ds: NpgsqlDataSource) (schema: string) (rt: Runtime) =
 let hostOn (ds: NpgsqlDataSource) (schema: string) (runner: string) (pms: ProcessManagerDef list) =
     task {
         let! store = storeFor ds schema (runtimeOf pms)
-        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0, log = log) with
+        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0) with
         | Ok h -> return h
         | Error e -> return failwithf "host: %O" e
     }

@@ -32,6 +32,7 @@ module internal PmListener =
     /// each (re)connection, in case one was missed while not listening).
     let run (ctx: PmContext) (wake: PmSignal) (ct: CancellationToken) : Task =
         task {
+            Telemetry.detach ()
             let channel = Sql.quote ctx.Store.Options.NotifyChannel
             let first = TimeSpan.FromMilliseconds 100.0
             let mutable backoff = first

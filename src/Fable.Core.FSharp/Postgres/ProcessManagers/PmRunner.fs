@@ -37,6 +37,7 @@ module internal PmRunner =
     /// recorded failure. Releases the lease on the way out (a batch in flight has rolled back or committed whole).
     let run (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (timing: PmTiming) (wake: PmSignal) (progress: PmSignal) (ct: CancellationToken) : Task =
         task {
+            Telemetry.detach ()
             let mutable lease: PmLease option = None
             let ahead = PmAhead(ctx.Store)
             let maxBackoff = TimeSpan.FromTicks(max timing.Poll.Ticks (TimeSpan.FromSeconds 1.0).Ticks)
