@@ -94,13 +94,13 @@ type Measurements() =
 let private tag (a: Activity) (name: string) = a.GetTagItem name
 
 /// An aggregate table of its own per fixture, so parallel tests' emits do not count in this one's metrics.
-let private obsTable (fixture: Fixture) = "obs_accounts_" + fixture.Name.Replace("-", "_")
+let private obsTable (fixture: Fixture) (test: string) = "obs_" + test + "_" + fixture.Name.Replace("-", "_")
 
-let private obsAccounts (fixture: Fixture) = { accounts with Table = obsTable fixture }
+let private obsAccounts fixture test = { accounts with Table = obsTable fixture test }
 
-let private obsSpec (fixture: Fixture) =
+let private obsSpec fixture test =
     let n name (t: ColumnType) = TableDecl.nullable name t
-    TableDecl.aggregate (obsTable fixture) KeyKind.Uuid
+    TableDecl.aggregate (obsTable fixture test) KeyKind.Uuid
         [ n "owner" ColumnType.Text; n "balance" ColumnType.BigInt; n "event_count" ColumnType.BigInt
           n "closed" ColumnType.Boolean; n "notes" ColumnType.BigInt ]
 
@@ -117,13 +117,12 @@ let private openAndDeposit (i: IInterpreter) (def: AggregateDef<Account>) (key: 
 /// Spans and instruments on `fixture`.
 let tests (fixture: Fixture) =
     let db = if fixture.Name = "postgres" then box TelemetryNames.Postgresql else null
-    let table = obsTable fixture
     [ testCase "an emit is a fable.emit span with its table, key kind, event count and outcome; decide and each handler are its children" <| fun () ->
         use spans = new Spans()
-        let inst = run (fixture.Create runtime (Domain.tables @ [ obsSpec fixture ]))
+        let inst = run (fixture.Create runtime (Domain.tables @ [ obsSpec fixture "spans" ]))
         try
             use root = spans.Root()
-            let def = obsAccounts fixture
+            let def = obsAccounts fixture "spans"
             let key = Guid.NewGuid()
             let emitted = openAndDeposit inst.Interpreter def key
             // A refusal and a conflict, in units of work of their own and inside Transact.
@@ -137,7 +136,7 @@ let tests (fixture: Fixture) =
             Expect.equal emits.Length 5 "one span per emit (in a transaction of its own or in a unit of work)"
             for e in emits do
                 Expect.equal e.ParentSpanId root.SpanId "the emit span is a child of the caller's current activity"
-                Expect.equal (tag e TelemetryNames.AggregateTable) (box table) "table"
+                Expect.equal (tag e TelemetryNames.AggregateTable) (box (obsTable fixture "spans")) "table"
                 Expect.equal (tag e TelemetryNames.AggregateKeyKind) (box "uuid") "key kind"
                 Expect.equal (tag e TelemetryNames.DbSystemName) db "db.system.name on PostgreSQL only"
             let outcomes = [ for e in emits -> string (tag e TelemetryNames.Outcome), tag e TelemetryNames.ErrorCode, tag e TelemetryNames.EventsCount ]
@@ -160,20 +159,20 @@ let tests (fixture: Fixture) =
 
       testCase "emits count in fable.emits, fable.events, fable.conflicts and fable.errors by code, with their duration" <| fun () ->
         use measured = new Measurements()
-        let inst = run (fixture.Create runtime (Domain.tables @ [ obsSpec fixture ]))
+        let inst = run (fixture.Create runtime (Domain.tables @ [ obsSpec fixture "metrics" ]))
         try
-            let def = obsAccounts fixture
+            let def = obsAccounts fixture "metrics"
             let key = Guid.NewGuid()
             openAndDeposit inst.Interpreter def key |> ignore
             run (Store.emitPure inst.Interpreter def (accountKey key) (fun _ -> Error(FableError.reject "no")) ct) |> err "refused" |> ignore
             run (Store.emit inst.Interpreter def (accountKey key) (Expected.At(Some 1L)) (Pure(fun _ -> Ok [])) ct) |> err "stale" |> ignore
             let outcomes =
-                measured.Of(TelemetryNames.Emits, TelemetryNames.AggregateTable, table)
+                measured.Of(TelemetryNames.Emits, TelemetryNames.AggregateTable, obsTable fixture "metrics")
                 |> List.map (fun (v, tags) -> string tags[TelemetryNames.Outcome], v) |> List.sort
             Expect.equal outcomes [ "conflict", 1.0; "ok", 1.0; "ok", 1.0; "rejected", 1.0 ] "every emit counted with its outcome"
-            Expect.equal (measured.Of(TelemetryNames.Events, TelemetryNames.AggregateTable, table) |> List.sumBy fst) 2.0 "two events recorded"
-            Expect.equal (measured.Of(TelemetryNames.Conflicts, TelemetryNames.AggregateTable, table) |> List.sumBy fst) 1.0 "one conflict"
-            let durations = measured.Of(TelemetryNames.EmitDuration, TelemetryNames.AggregateTable, table)
+            Expect.equal (measured.Of(TelemetryNames.Events, TelemetryNames.AggregateTable, obsTable fixture "metrics") |> List.sumBy fst) 2.0 "two events recorded"
+            Expect.equal (measured.Of(TelemetryNames.Conflicts, TelemetryNames.AggregateTable, obsTable fixture "metrics") |> List.sumBy fst) 1.0 "one conflict"
+            let durations = measured.Of(TelemetryNames.EmitDuration, TelemetryNames.AggregateTable, obsTable fixture "metrics")
             Expect.equal durations.Length 4 "a duration per emit"
             Expect.isTrue (durations |> List.forall (fun (v, _) -> v >= 0.0 && v < 60.0)) "durations in seconds"
             Expect.isNonEmpty (measured.Of(TelemetryNames.Errors, TelemetryNames.ErrorCode, box 7002)) "the conflict counts as error 7002"
@@ -186,13 +185,13 @@ let tests (fixture: Fixture) =
         let name = "obs-batch-" + fixture.Name
         let failOn = ref -1L
         let rt = runtimeWith [ counting name (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, Some 1)) failOn ]
-        let inst = run (fixture.Create rt (Domain.tables @ [ obsSpec fixture ]))
+        let inst = run (fixture.Create rt (Domain.tables @ [ obsSpec fixture "batch" ]))
         try
             use root = spans.Root()
             let host = inst.ProcessManagers
             run (host.Disable(name, ct)) |> ok "disable" |> ignore
             wait (host.Start ct)
-            let def = obsAccounts fixture
+            let def = obsAccounts fixture "batch"
             let key = Guid.NewGuid()
             let deposit = openAndDeposit inst.Interpreter def key
             settle inst

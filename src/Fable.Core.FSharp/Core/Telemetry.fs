@@ -260,6 +260,10 @@ module internal Telemetry =
             if not (isNull a) then
                 a.SetTag(TelemetryNames.Outcome, outcome) |> ignore
                 match t.Error with
-                | Some e -> tagError a e
-                | None -> if outcome = "error" then a.SetStatus(ActivityStatusCode.Error) |> ignore
+                | Some e -> a.SetTag(TelemetryNames.ErrorCode, e.Code).SetTag(TelemetryNames.ErrorType, e.Name) |> ignore
+                | None -> ()
+                // A handler's failure (a refusal included) is a failure of the batch.
+                match outcome with
+                | "retry" | "stopped" | "error" -> a.SetStatus(ActivityStatusCode.Error, outcome) |> ignore
+                | _ -> ()
                 a.Dispose()
