@@ -280,20 +280,21 @@ let logTests (label: string) (make: Runtime -> ILoggerFactory -> Task<IInterpret
                 Expect.equal (one id).Level LogLevel.Information (sprintf "event %d: Information" id)
     ]
 
-/// In-memory only: no logger means nothing written to stderr.
-let silentTests =
-    testList "silent without a logger" [
+/// No logger means nothing written to stderr (a host made by `make`, as in `logTests`).
+let silentTests (label: string) (make: Runtime -> ILoggerFactory -> Task<IInterpreter * IProcessManagerHost * (unit -> Task) * (unit -> Task)>) =
+    testList ("silent without a logger, " + label) [
         testCase "a failing, stopping process manager without a logger writes nothing to stderr" <| fun () ->
-            let name = "obs-silent"
+            let name = "obs-silent-" + label
             let failOn = ref -1L
             let rt = runtimeWith [ counting name ErrorPolicy.Stop failOn ]
-            let i, host, stop, _ = run (inMemoryHost rt null)
+            let i, host, stop, settleAll = run (make rt null)
             let before = Console.Error
             use captured = new StringWriter()
             Console.SetError captured
             try
                 try
                     failOn.Value <- (run (Store.emitPure i accounts (accountKey (Guid.NewGuid())) (fun _ -> Ok [ box { Opened.Owner = "x" } ]) ct) |> ok "open").Events.Head.Id
+                    wait (settleAll ())
                     wait (host.Start ct)
                     run (host.CatchUp ct) |> ok "catch up" |> ignore
                     Expect.equal (run (host.Status(name, ct)) |> ok "status").Active false "the process manager stopped"

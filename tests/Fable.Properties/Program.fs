@@ -36,7 +36,7 @@ let allTests =
         Pure.tests
         JsonbTextTests.tests
         InMemoryOnly.tests
-        testList "observability" [ Observability.logTests "in-memory" Observability.inMemoryHost; Observability.silentTests ]
+        testList "observability" [ Observability.logTests "in-memory" Observability.inMemoryHost; Observability.silentTests "in-memory" Observability.inMemoryHost ]
         yield! fixtures |> List.map interpreterTests
         PostgresTests.all
         ProcessManagerTests.all

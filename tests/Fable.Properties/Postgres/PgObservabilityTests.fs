@@ -39,6 +39,7 @@ let private pgHost (rt: Runtime) (loggers: ILoggerFactory) =
 let tests =
     testList "observability" [
         logTests "postgres" pgHost
+        silentTests "postgres" pgHost
         testTask "Npgsql's command spans are children of the fable.emit span" {
             use spans = new Spans()
             do! PgEnv.using runtime Domain.tables (fun env ->
