@@ -1,6 +1,6 @@
 // The benchmark runner: starts a durable throwaway PostgreSQL, measures every row against its baseline in one
 // run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
-// `--only 1,6,7` runs only the listed rows (1–7, and `mem` for the in-memory rate) to iterate on one measure;
+// `--only 1,6,7` runs only the listed rows (1–8, and `mem` for the in-memory rate; 8 is the telemetry overhead) to iterate on one measure;
 // `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go.
 module Fable.Bench.Program
 
@@ -97,6 +97,9 @@ let main argv =
                 add r
             if runs "mem" then
                 let! r = inMemoryRow timing mem
+                add r
+            if runs "8" then
+                let! r = Fable.Bench.TelemetryRow.telemetryRows timing mem pgQuiet
                 add r
             // Where a Postgres emit's allocations go (sampled by type); not part of the table.
             if argv |> Array.contains "--alloc-types" then

@@ -1,6 +1,7 @@
 // The schema trap (issue 14, item 4): a user's table that resolves into Fable's own schema (an unqualified CREATE
 // TABLE by a role named like that schema lands there) makes Build warn, in FableApp.Warnings and on the log.
 using Fable.CSharp;
+using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace FacadeTests;
@@ -13,13 +14,15 @@ public sealed class SchemaWarningTests
         await using var h = new PostgresHarness();
         // The connection's search_path is the schema holding the accounts tables; Fable is given that same schema.
         var (source, schema) = await h.Schema();
-        var logged = new List<string>();
-        await using var app = await Expect.Right(Accounts.Register(FableBuilder.Create()).UsePostgres(source, schema, log: logged.Add).Build());
+        var loggers = new CapturingLoggerFactory();
+        await using var app = await Expect.Right(Accounts.Register(FableBuilder.Create()).UsePostgres(source, schema).UseLoggerFactory(loggers).Build());
 
         foreach (var table in new[] { "accounts", "counters", "tags", "ledger", "account_totals" })
             Assert.Contains(app.Warnings, w => w.StartsWith($"table {table} resolves into Fable's own schema \"{schema}\"", StringComparison.Ordinal));
         Assert.Equal(5, app.Warnings.Count);
-        Assert.Equal(app.Warnings.Select(w => "fable: warning: " + w), logged.Where(l => l.StartsWith("fable: warning: ", StringComparison.Ordinal)));
+        var logged = loggers.Entries.Where(e => e.Category == "Fable.Build").ToList();
+        Assert.All(logged, e => Assert.Equal((LogLevel.Warning, 1020, "TableInFableSchema"), (e.Level, e.Event.Id, e.Event.Name)));
+        Assert.Equal(app.Warnings, logged.Select(e => e.Message));
     }
 
     [PostgresFact]
@@ -31,7 +34,7 @@ public sealed class SchemaWarningTests
         await using (var create = source.CreateCommand($"CREATE SCHEMA \"{fable}\"; CREATE TABLE \"{fable}\".notes (id bigint PRIMARY KEY, body text NOT NULL)"))
             await create.ExecuteNonQueryAsync();
         await using var app = await Expect.Right(Accounts.Register(FableBuilder.Create())
-            .Table($"{fable}.notes", KeyKind.Int, t => t.Text("body")).UsePostgres(source, fable, log: _ => { }).Build());
+            .Table($"{fable}.notes", KeyKind.Int, t => t.Text("body")).UsePostgres(source, fable).Build());
 
         Assert.Equal([$"table notes resolves into Fable's own schema \"{fable}\""], app.Warnings.Select(w => w[..w.IndexOf(" (as", StringComparison.Ordinal)]));
     }
@@ -41,10 +44,10 @@ public sealed class SchemaWarningTests
     {
         await using var h = new PostgresHarness();
         var (source, schema) = await h.Schema();
-        var logged = new List<string>();
-        await using var app = await Expect.Right(Accounts.Register(FableBuilder.Create()).UsePostgres(source, schema + "_fable", log: logged.Add).Build());
+        var loggers = new CapturingLoggerFactory();
+        await using var app = await Expect.Right(Accounts.Register(FableBuilder.Create()).UsePostgres(source, schema + "_fable").UseLoggerFactory(loggers).Build());
         Assert.Empty(app.Warnings);
-        Assert.DoesNotContain(logged, l => l.StartsWith("fable: warning: ", StringComparison.Ordinal));
+        Assert.DoesNotContain(loggers.Entries, e => e.Category == "Fable.Build");
     }
 
     [Fact]

@@ -23,6 +23,7 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "global log" (GlobalLog.tests fixture)
           testList "metadata" (Metadata.tests fixture)
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
+          testList "telemetry" (Observability.tests fixture)
           if fixture.Name <> Fixtures.inMemory.Name then
               testList "agreement" (Agreement.tests Fixtures.inMemory fixture)
               testList "process-manager agreement" (AgreementProcessManagers.tests Fixtures.inMemory fixture)
@@ -35,9 +36,11 @@ let allTests =
         Pure.tests
         JsonbTextTests.tests
         InMemoryOnly.tests
+        testList "observability" [ Observability.logTests "in-memory" Observability.inMemoryHost; Observability.silentTests "in-memory" Observability.inMemoryHost ]
         yield! fixtures |> List.map interpreterTests
         PostgresTests.all
         ProcessManagerTests.all
+        PgObservabilityTests.tests
     ]
 
 let private runTests (argv: string[]) =

@@ -5,6 +5,7 @@ using Fable.FSharp.Postgres;
 using LanguageExt;
 using LanguageExt.Common;
 using Microsoft.FSharp.Core;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using FUnit = Microsoft.FSharp.Core.Unit;
 using Unit = LanguageExt.Unit;
@@ -15,13 +16,14 @@ internal static class Backends
 {
     /// <summary>Creates the in-memory store and checks every aggregate definition on it, as PostgreSQL's Build does.</summary>
     public static async Task<Either<Error, Backend>> InMemory(global::Fable.FSharp.Runtime runtime, Func<DateTimeOffset>? clock, TimeSpan? lockTimeout,
-                                                              IEnumerable<AggregateChecker> checks, CancellationToken ct)
+                                                              ILoggerFactory? loggerFactory, IEnumerable<AggregateChecker> checks, CancellationToken ct)
     {
         if (lockTimeout is { } t && t <= TimeSpan.Zero)
             return new FableErrors.InvalidDefinition([$"the in-memory lock timeout must be positive, got {t}"]);
         var store = global::Fable.FSharp.InMemory.InMemoryStore.Create(
             runtime, clock is null ? null : FSharpOption<FSharpFunc<FUnit, DateTimeOffset>>.Some(FuncConvert.FromFunc(clock)),
-            lockTimeout is { } timeout ? FSharpOption<TimeSpan>.Some(timeout) : null);
+            lockTimeout is { } timeout ? FSharpOption<TimeSpan>.Some(timeout) : null,
+            loggerFactory is null ? null : FSharpOption<ILoggerFactory>.Some(loggerFactory));
         var problems = await Problems(store, checks, ct).ConfigureAwait(false);
         if (problems.Count > 0) return new FableErrors.InvalidDefinition(problems);
         return new Backend("in-memory", store.Interpreter, store.ProcessManagers, null);
@@ -39,7 +41,8 @@ internal static class Backends
 
     /// <summary>Migrates Fable's schema, creates the store and registers the process managers (not started).</summary>
     public static async Task<Either<Error, Backend>> Postgres(NpgsqlDataSource dataSource, global::Fable.FSharp.Runtime runtime, PostgresSettings settings,
-                                                               IEnumerable<AggregateChecker> checks, IEnumerable<string> aggregateTables, CancellationToken ct)
+                                                               ILoggerFactory? loggerFactory, IEnumerable<AggregateChecker> checks,
+                                                               IEnumerable<string> aggregateTables, CancellationToken ct)
     {
         var created = await CoreCalls.Call(() => PostgresStore.Create(dataSource, runtime,
             FSharpOption<PostgresOptions>.Some(new PostgresOptions(settings.Schema, settings.Notify)), FSharpOption<CancellationToken>.Some(ct)), s => s);
@@ -50,12 +53,12 @@ internal static class Backends
         var warnings = await CoreCalls.Call(() => store.SchemaWarnings(aggregateTables, FSharpOption<CancellationToken>.Some(ct)), ws => ws.ToList());
         if (warnings.IsLeft) return warnings.Map(_ => (Backend)null!);
         var found = (List<string>)warnings;
-        var log = settings.Log ?? (message => Console.Error.WriteLine(message));
-        found.ForEach(w => log("fable: warning: " + w));
+        if (loggerFactory?.CreateLogger("Fable.Build") is { } logger)
+            foreach (var w in found) logger.LogWarning(new EventId(1020, "TableInFableSchema"), "{Warning}", w);
         var host = await CoreCalls.Call(() => PostgresProcessManagers.Create(store,
             Conversions.Some(settings.RunnerId),
             settings.PollInterval is { } poll ? FSharpOption<TimeSpan>.Some(poll) : null,
-            settings.Log is { } log ? FSharpOption<FSharpFunc<string, FUnit>>.Some(FuncConvert.FromAction(log)) : null,
+            loggerFactory is null ? null : FSharpOption<ILoggerFactory>.Some(loggerFactory),
             FSharpOption<CancellationToken>.Some(ct)), h => h);
         return host.Map(h => new Backend("postgres", store, h, store, found));
     }

@@ -4,6 +4,7 @@ using Fable.FSharp;
 using System.Text.Json;
 using LanguageExt;
 using LanguageExt.Common;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Fable.CSharp;
@@ -23,6 +24,7 @@ public sealed class FableBuilder
     private readonly List<InterpreterChoice> interpreters = [];
     private Fable.CSharp.Routes routes = Fable.CSharp.Routes.Empty;
     private JsonSerializerOptions json = new(JsonSerializerDefaults.Web);
+    private ILoggerFactory? loggerFactory;
 
     /// <summary>A builder with nothing registered.</summary>
     public static FableBuilder Create() => new();
@@ -111,12 +113,21 @@ public sealed class FableBuilder
     /// <param name="notify">Whether emits wake process-manager runners with NOTIFY (they also poll).</param>
     /// <param name="runnerId">This process's name as a process-manager runner (default: machine, process, random).</param>
     /// <param name="pollInterval">How long a runner waits without a notification before reading again (default 1 s).</param>
-    /// <param name="log">Receives runner failures and takeovers, and Build's warnings (default: standard error).</param>
     public FableBuilder UsePostgres(NpgsqlDataSource dataSource, string schema = "fable", bool notify = true, string? runnerId = null,
-                                    TimeSpan? pollInterval = null, Action<string>? log = null)
+                                    TimeSpan? pollInterval = null)
     {
         if (dataSource is null) problems.Add("the PostgreSQL data source is null");
-        else interpreters.Add(InterpreterChoice.Postgres(dataSource, new PostgresSettings(schema, notify, runnerId, pollInterval, log)));
+        else interpreters.Add(InterpreterChoice.Postgres(dataSource, new PostgresSettings(schema, notify, runnerId, pollInterval)));
+        return this;
+    }
+
+    /// <summary>Logs through <paramref name="factory"/> (category <c>Fable.ProcessManagers</c>: runner takeovers,
+    /// retries, stops, connection losses, control operations; see docs/observability.md). Without it Fable logs
+    /// nothing. Traces and metrics need no call here: listen to the ActivitySource and Meter named "Fable".</summary>
+    public FableBuilder UseLoggerFactory(ILoggerFactory factory)
+    {
+        if (factory is null) problems.Add("the logger factory is null");
+        else loggerFactory = factory;
         return this;
     }
 
@@ -167,7 +178,7 @@ public sealed class FableBuilder
         });
 
         if (found.Count > 0 || runtime.IsLeft) return Combine(found);
-        var backend = await interpreters[0].Create((Runtime)runtime, aggregates, ct).ConfigureAwait(false);
+        var backend = await interpreters[0].Create((Runtime)runtime, aggregates, loggerFactory, ct).ConfigureAwait(false);
         return backend.Map(b => new FableApp(b, registry, processManagerInfo.Select(p => p.Name).ToArray()));
     }
 

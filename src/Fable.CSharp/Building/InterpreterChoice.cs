@@ -3,6 +3,7 @@
 using Fable.FSharp;
 using LanguageExt;
 using LanguageExt.Common;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Fable.CSharp;
@@ -11,12 +12,13 @@ namespace Fable.CSharp;
 internal delegate Task<Either<Error, Unit>> AggregateChecker(object store, CancellationToken ct);
 
 /// <summary>How the PostgreSQL interpreter and its process-manager runners are set up.</summary>
-internal sealed record PostgresSettings(string Schema, bool Notify, string? RunnerId, TimeSpan? PollInterval, Action<string>? Log);
+internal sealed record PostgresSettings(string Schema, bool Notify, string? RunnerId, TimeSpan? PollInterval);
 
 /// <summary>Creates the backend of an app.</summary>
 internal abstract class InterpreterChoice
 {
-    public abstract Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct);
+    public abstract Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, ILoggerFactory? loggerFactory,
+                                                        CancellationToken ct);
 
     public static InterpreterChoice InMemory(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) => new InMemoryChoice(clock, lockTimeout);
 
@@ -24,13 +26,15 @@ internal abstract class InterpreterChoice
 
     private sealed class InMemoryChoice(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) : InterpreterChoice
     {
-        public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct) =>
-            Backends.InMemory(runtime, clock, lockTimeout, aggregates.Select(a => a.Check), ct);
+        public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, ILoggerFactory? loggerFactory,
+                                                            CancellationToken ct) =>
+            Backends.InMemory(runtime, clock, lockTimeout, loggerFactory, aggregates.Select(a => a.Check), ct);
     }
 
     private sealed class PostgresChoice(NpgsqlDataSource dataSource, PostgresSettings settings) : InterpreterChoice
     {
-        public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, CancellationToken ct) =>
-            Backends.Postgres(dataSource, runtime, settings, aggregates.Select(a => a.Check), aggregates.Select(a => a.Table), ct);
+        public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, ILoggerFactory? loggerFactory,
+                                                            CancellationToken ct) =>
+            Backends.Postgres(dataSource, runtime, settings, loggerFactory, aggregates.Select(a => a.Check), aggregates.Select(a => a.Table), ct);
     }
 }

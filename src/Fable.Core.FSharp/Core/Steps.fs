@@ -24,15 +24,24 @@ module Steps =
             match e with
             | :? OperationCanceledException -> Error Cancelled
             | e -> Error(HandlerFailed("decide", "decide", e.Message, Some e))
+        let span = Telemetry.startDecide ()
         match decide with
-        | Pure f -> ValueTask<_>(try f state with e -> failed e)
+        | Pure f ->
+            let r = try f state with e -> failed e
+            Telemetry.finish span r
+            ValueTask<_>(r)
         | InTransaction f ->
             ValueTask<Result<obj list, FableError>>(
                 task {
-                    try
-                        return! f uow state ct
-                    with e ->
-                        return failed e
+                    let! r =
+                        task {
+                            try
+                                return! f uow state ct
+                            with e ->
+                                return failed e
+                        }
+                    Telemetry.finish span r
+                    return r
                 })
 
     /// Evolves one event; an exception is a HandlerFailed named "evolve".
@@ -65,6 +74,7 @@ module Steps =
             while Result.isOk result && not rest.IsEmpty do
                 let h = rest.Head
                 rest <- rest.Tail
+                let span = Telemetry.startHandler args.Recorded.TypeName h.Name
                 try
                     args.CancellationToken.ThrowIfCancellationRequested()
                     match! h.Run args with
@@ -75,6 +85,7 @@ module Steps =
                 with
                 | :? OperationCanceledException -> result <- Error Cancelled
                 | e -> result <- Error(HandlerFailed(args.Recorded.TypeName, h.Name, e.Message, Some e))
+                Telemetry.finish span result
             return result
         }
 

@@ -5,18 +5,20 @@ namespace Fable.FSharp.InMemory
 open System
 open System.Threading
 open System.Threading.Tasks
+open Microsoft.Extensions.Logging
 open Fable.FSharp
 
 /// An in-memory store implementing `IInterpreter`: thread-safe, fast, and with the same semantics as Postgres.
 [<Sealed>]
-type InMemoryStore private (engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
-    let host = ProcessManagerHost(engine, rt, lockTimeout)
+type InMemoryStore private (engine: Engine, rt: Runtime, lockTimeout: TimeSpan, log: ILogger) =
+    let host = ProcessManagerHost(engine, rt, lockTimeout, log)
 
     /// A new empty store for `rt`. `clock` stamps recorded events (default: UtcNow); a unit of work waiting longer
     /// than `lockTimeout` (default 10 s) for an aggregate gets a retryable Conflict, as a deadlock would on Postgres.
-    static member Create(rt: Runtime, ?clock: unit -> DateTimeOffset, ?lockTimeout: TimeSpan) =
+    /// `loggerFactory` gives the process managers' "Fable.ProcessManagers" logger (nothing is logged without one).
+    static member Create(rt: Runtime, ?clock: unit -> DateTimeOffset, ?lockTimeout: TimeSpan, ?loggerFactory: ILoggerFactory) =
         let clock = defaultArg clock (fun () -> DateTimeOffset.UtcNow)
-        InMemoryStore(Engine(clock), rt, defaultArg lockTimeout (TimeSpan.FromSeconds 10.0))
+        InMemoryStore(Engine(clock), rt, defaultArg lockTimeout (TimeSpan.FromSeconds 10.0), FableLog.processManagers (Option.toObj loggerFactory))
 
     /// The store as an interpreter.
     member this.Interpreter = this :> IInterpreter

@@ -6,6 +6,7 @@ namespace Fable.FSharp.InMemory
 open System
 open System.Threading
 open System.Threading.Tasks
+open Microsoft.Extensions.Logging
 open Fable.FSharp
 
 /// What the store keeps of one process manager (the in-memory counterpart of its PostgreSQL row).
@@ -77,10 +78,17 @@ module internal ProcessManagerBatch =
     let before (position: Position) (target: Position) =
         position.Tx < target.Tx || (position.Tx = target.Tx && position.Id < target.Id)
 
-    /// Applies the error policy to `e` failing with `err`; the outcome that follows.
-    let private fail (slot: PmSlot) (e: RecordedEvent) (err: FableError) =
-        slot.Update(fun p -> PmProgress.failed (ProcessManagerRules.failure slot.Def p.Attempts e err) Environment.TickCount64 p)
+    /// Applies the error policy to `e` failing with `err` (logged, and noted on the batch's `trace`); the outcome
+    /// that follows.
+    let private fail (log: ILogger) (trace: BatchTrace) (slot: PmSlot) (e: RecordedEvent) (err: FableError) =
+        let step = ref Unchecked.defaultof<FailureStep>
+        slot.Update(fun p ->
+            step.Value <- ProcessManagerRules.failure slot.Def p.Attempts e err
+            PmProgress.failed step.Value Environment.TickCount64 p)
+        let step = step.Value
         let p = slot.Progress
+        Telemetry.batchFailed trace err
+        FableLog.failed log slot.Def.Name e.Position step.Attempts p.Active (defaultArg step.RetryAfter TimeSpan.Zero) err step.Error
         if not p.Active then BatchOutcome.Inactive
         else BatchOutcome.Waiting(TimeSpan.FromMilliseconds(float (max 0L (p.RetryAt - Environment.TickCount64))))
 
@@ -106,20 +114,38 @@ module internal ProcessManagerBatch =
 
     /// Handles `events`; on a failure at event k, handles events 0..k-1 again as a batch of their own, then applies
     /// the error policy to event k.
-    let rec private settle engine rt lockTimeout (slot: PmSlot) json (events: RecordedEvent[]) ct : Task<BatchOutcome> =
+    let rec private settle engine rt lockTimeout log trace (slot: PmSlot) json (events: RecordedEvent[]) ct : Task<BatchOutcome> =
         task {
             match! attempt engine rt lockTimeout slot json events ct with
             | BatchVerdict.Commit _ -> return BatchOutcome.Handled events.Length
             | BatchVerdict.Interrupted -> return BatchOutcome.Interrupted
-            | BatchVerdict.Fail(e, err) -> return fail slot e err
+            | BatchVerdict.Fail(e, err) -> return fail log trace slot e err
             | BatchVerdict.Retreat(k, e, err) ->
-                match! settle engine rt lockTimeout slot json events[0 .. k - 1] ct with
-                | BatchOutcome.Handled _ -> return fail slot e err
+                match! settle engine rt lockTimeout log trace slot json events[0 .. k - 1] ct with
+                | BatchOutcome.Handled _ -> return fail log trace slot e err
                 | other -> return other
         }
 
+    /// `settle` in a "fable.process_manager.batch" span (when anybody listens), from the checkpoint `from`.
+    let private traced (engine: Engine) rt lockTimeout log (slot: PmSlot) (from: Position) json (events: RecordedEvent[]) ct : Task<BatchOutcome> =
+        task {
+            let trace = Telemetry.startBatch null slot.Def.Name from events[events.Length - 1].Position events.Length
+            let mutable outcome = BatchOutcome.Interrupted
+            try
+                let! o = settle engine rt lockTimeout log trace slot json events ct
+                outcome <- o
+                return o
+            finally
+                match outcome with
+                | BatchOutcome.Handled _ -> Telemetry.endBatch trace "ok" events (engine.Now())
+                | BatchOutcome.Waiting _ -> Telemetry.endBatch trace "retry" [||] (engine.Now())
+                | BatchOutcome.Inactive -> Telemetry.endBatch trace "stopped" [||] (engine.Now())
+                | BatchOutcome.Interrupted -> Telemetry.endBatch trace "cancelled" [||] (engine.Now())
+                | _ -> Telemetry.endBatch trace "error" [||] (engine.Now())
+        }
+
     /// One batch for a process manager whose Gate the caller holds.
-    let step (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (slot: PmSlot) (ct: CancellationToken) : Task<BatchOutcome> =
+    let step (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (log: ILogger) (slot: PmSlot) (ct: CancellationToken) : Task<BatchOutcome> =
         let p = slot.Progress
         let now = Environment.TickCount64
         if not p.Active then Task.FromResult BatchOutcome.Inactive
@@ -127,4 +153,4 @@ module internal ProcessManagerBatch =
         else
             match engine.ReadAll(p.Position, slot.Def.BatchSize) with
             | [] -> Task.FromResult BatchOutcome.CaughtUp
-            | events -> settle engine rt lockTimeout slot p.StateJson (Array.ofList events) ct
+            | events -> traced engine rt lockTimeout log slot p.Position p.StateJson (Array.ofList events) ct

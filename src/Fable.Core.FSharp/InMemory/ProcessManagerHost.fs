@@ -6,10 +6,11 @@ open System
 open System.Collections.Generic
 open System.Threading
 open System.Threading.Tasks
+open Microsoft.Extensions.Logging
 open Fable.FSharp
 
 /// Runs the process managers of one in-memory store.
-type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
+type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeSpan, log: ILogger) =
     static let holder = "in-memory runner"
     /// How long a runner waits after a failure of its own (not a handler's) before trying again.
     static let backoff = TimeSpan.FromMilliseconds 100.0
@@ -38,6 +39,8 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
     let startLock = obj ()
     let mutable runners: Task[] = null
     let mutable stopper: CancellationTokenSource = null
+    // The process managers in the lag gauge (fable.process_manager.lag), while started.
+    let mutable lagGauge: IDisposable = null
 
     let find name =
         match (if isNull name then (false, Unchecked.defaultof<_>) else byName.TryGetValue name) with
@@ -65,7 +68,7 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
     let stepOnce (slot: PmSlot) (ct: CancellationToken) : Task<BatchOutcome> =
         task {
             try
-                return! gated slot ct (fun () -> ProcessManagerBatch.step engine rt lockTimeout slot ct)
+                return! gated slot ct (fun () -> ProcessManagerBatch.step engine rt lockTimeout log slot ct)
             with
             | :? OperationCanceledException when ct.IsCancellationRequested -> return BatchOutcome.Interrupted
             | e -> return BatchOutcome.Crashed(Infrastructure(sprintf "process manager %s: unexpected failure: %s" slot.Def.Name e.Message, Some e))
@@ -105,13 +108,16 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
 
     let runner (slot: PmSlot) (ct: CancellationToken) : Task =
         task {
+            Telemetry.detach ()
             try
                 while not ct.IsCancellationRequested do
                     match! drive slot ct with
                     | BatchOutcome.Waiting delay ->
                         let! _ = slot.Wake.WaitAsync(delay, ct)
                         ()
-                    | BatchOutcome.Crashed _ -> do! Task.Delay(backoff, ct)
+                    | BatchOutcome.Crashed e ->
+                        FableLog.runnerFailed log slot.Def.Name holder e backoff
+                        do! Task.Delay(backoff, ct)
                     | BatchOutcome.Interrupted -> ()
                     | _ -> do! slot.Wake.WaitAsync(ct)
             with :? OperationCanceledException ->
@@ -132,6 +138,7 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
                                 | Error e -> return Error e
                                 | Ok c ->
                                     slot.Update(PmProgress.apply (ProcessManagerRules.effect c))
+                                    FableLog.control log slot.Def.Name c
                                     return Ok slot
                             })
                     wake slot
@@ -166,6 +173,9 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
                     stopper <- new CancellationTokenSource()
                     engine.OnCommit <- Action wakeAll
                     let token = stopper.Token
+                    lagGauge <- Telemetry.registerLag (fun () -> seq { for s in slots -> struct (s.Def.Name, engine.CountAfter s.Progress.Position) })
+                    for s in slots do
+                        FableLog.runnerAcquired log s.Def.Name holder
                     runners <- [| for s in slots -> Task.Run(fun () -> runner s token) |])
             Task.CompletedTask
 
@@ -175,6 +185,8 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
                     let r = runners
                     if not (isNull r) then
                         engine.OnCommit <- null
+                        lagGauge.Dispose()
+                        lagGauge <- null
                         stopper.Cancel()
                         runners <- null
                     r)
@@ -182,6 +194,8 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
             else
                 task {
                     do! Task.WhenAll running
+                    for s in slots do
+                        FableLog.runnerReleased log s.Def.Name holder
                     lock startLock (fun () -> if isNull runners then stopper.Dispose())
                 }
 

@@ -56,12 +56,18 @@ module internal Transaction =
             let started = try work uow with e -> Task.FromException<_> e
             complete uow ct (fun v _ -> v) started
 
+    let private emitUntraced (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected)
+                             (decide: Decide<'S>) (ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
+        if ct.IsCancellationRequested then Task.FromResult(Error Cancelled)
+        else
+            let uow = UnitOfWork(engine, rt, lockTimeout)
+            let started = try uow.EmitUntraced(def, key, expected, decide, ct) with e -> Task.FromException<_> e
+            complete uow ct committedAt started
+
     /// `run` for a unit of work that is one emit (IInterpreter.Emit), without a work closure; its events get the
     /// commit's Tx.
     let emit (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected)
              (decide: Decide<'S>) (ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
-        if ct.IsCancellationRequested then Task.FromResult(Error Cancelled)
-        else
-            let uow = UnitOfWork(engine, rt, lockTimeout)
-            let started = try (uow :> IUnitOfWork).Emit(def, key, expected, decide, ct) with e -> Task.FromException<_> e
-            complete uow ct committedAt started
+        if Telemetry.emitObserved () then
+            Telemetry.traceEmit null def.Table def.KeyKind (fun () -> emitUntraced engine rt lockTimeout def key expected decide ct)
+        else emitUntraced engine rt lockTimeout def key expected decide ct

@@ -213,9 +213,15 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                                 return r
                 }
 
+    /// The emit without its "fable.emit" span (Transaction.emit traces the emit with its commit).
+    member this.EmitUntraced(def: AggregateDef<'S>, key: AggregateKey, expected: Expected, decide: Decide<'S>, ct: CancellationToken) =
+        this.Locked("emit", def, key, ct, fun slot -> this.EmitLocked(def, key, slot, expected, decide, ct))
+
     interface IUnitOfWork with
         member this.Emit<'S>(def: AggregateDef<'S>, key, expected, decide, ct) =
-            this.Locked("emit", def, key, ct, fun slot -> this.EmitLocked(def, key, slot, expected, decide, ct))
+            if Telemetry.emitObserved () then
+                Telemetry.traceEmit null def.Table def.KeyKind (fun () -> this.EmitUntraced(def, key, expected, decide, ct))
+            else this.EmitUntraced(def, key, expected, decide, ct)
 
         member this.Replay<'S>(def: AggregateDef<'S>, key, ct) =
             this.Locked("replay", def, key, ct, fun slot ->

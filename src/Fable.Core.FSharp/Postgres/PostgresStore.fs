@@ -185,7 +185,8 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
         member this.Transact(work, ct) = this.Run(work, false, ct)
 
         member this.Emit(def, key, expected, decide, ct) =
-            this.Run((fun uow -> uow.Emit(def, key, expected, decide, ct)), true, ct)
+            let run () = this.Run((fun uow -> (uow :?> PgUnitOfWork).EmitUntraced(def, key, expected, decide, ct)), true, ct)
+            if Telemetry.emitObserved () then Telemetry.traceEmit TelemetryNames.Postgresql def.Table def.KeyKind run else run ()
 
         member _.ReadAll(after, max, ct) =
             task {

@@ -3,14 +3,22 @@
 namespace Fable.FSharp.Postgres
 
 open System.Data.Common
+open System.Threading
 open Fable.FSharp
 
 /// IUnitOfWork over a session. Like the connection under it, use it from one task at a time.
 type internal PgUnitOfWork(ctx: Context, session: Session) as this =
     let tables = GuardedTables(PgTables(session, ctx.Runtime.Tables), session.Running) :> ITables
 
+    /// The emit without its "fable.emit" span (PostgresStore traces an emit that is a whole transaction itself).
+    member _.EmitUntraced(def: AggregateDef<'S>, key: AggregateKey, expected: Expected, decide: Decide<'S>, ct: CancellationToken) =
+        Emit.emit ctx session (this :> IUnitOfWork) def key expected decide ct
+
     interface IUnitOfWork with
-        member _.Emit(def, key, expected, decide, ct) = Emit.emit ctx session (this :> IUnitOfWork) def key expected decide ct
+        member this.Emit(def, key, expected, decide, ct) =
+            if Telemetry.emitObserved () then
+                Telemetry.traceEmit TelemetryNames.Postgresql def.Table def.KeyKind (fun () -> this.EmitUntraced(def, key, expected, decide, ct))
+            else this.EmitUntraced(def, key, expected, decide, ct)
         member _.Load(def, key, ct) = Emit.load ctx session def key ct
         member _.Log(id, ct) = Emit.log ctx session id ct
         member _.Replay(def, key, ct) = Emit.replay ctx session (this :> IUnitOfWork) def key ct

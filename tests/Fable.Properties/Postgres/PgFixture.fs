@@ -19,7 +19,7 @@ let postgres: Fixture =
         fun rt specs ->
             task {
                 let! env = PgEnv.create rt specs
-                match! PostgresProcessManagers.Create(env.Store, runnerId = "fixture", pollInterval = TimeSpan.FromMilliseconds 50.0, log = ignore) with
+                match! PostgresProcessManagers.Create(env.Store, runnerId = "fixture", pollInterval = TimeSpan.FromMilliseconds 50.0) with
                 | Error e ->
                     do! (env :> IAsyncDisposable).DisposeAsync()
                     return failwithf "the process-manager host could not be created: %O" e

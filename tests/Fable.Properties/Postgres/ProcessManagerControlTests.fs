@@ -151,7 +151,7 @@ let tests =
             do! using (fun env ->
                 task {
                     let! store = storeFor env.DataSource env.FableSchema (runtimeOf [ recorder "awake" "me" 10 ])
-                    let! h = Fable.FSharp.Postgres.PostgresProcessManagers.Create(store, runnerId = "me", pollInterval = TimeSpan.FromMinutes 10.0, log = ignore)
+                    let! h = Fable.FSharp.Postgres.PostgresProcessManagers.Create(store, runnerId = "me", pollInterval = TimeSpan.FromMinutes 10.0)
                     let h = ok "host" h :> IProcessManagerHost
                     do! h.Start ct
                     let! _ = PgDomain.eventually (fun () -> status h "awake") (fun s -> s.Holder = Some "me")

@@ -78,9 +78,6 @@ let runtimeOf (pms: ProcessManagerDef list) =
 let writerRuntime =
     build { Events = writers; Router = routes [ typeof<Bumped>; typeof<Mirrored>; typeof<Stranger>; typeof<GarbledText> ]; ProcessManagers = []; Tables = tables }
 
-let private log (m: string) =
-    if Environment.GetEnvironmentVariable "FABLE_PM_LOG" = "1" then eprintfn "[pm] %s" m
-
 /// A store for `rt` on the environment's Fable schema.
 let storeFor (ds: NpgsqlDataSource) (schema: string) (rt: Runtime) =
     task {
@@ -93,7 +90,7 @@ let storeFor (ds: NpgsqlDataSource) (schema: string) (rt: Runtime) =
 let hostOn (ds: NpgsqlDataSource) (schema: string) (runner: string) (pms: ProcessManagerDef list) =
     task {
         let! store = storeFor ds schema (runtimeOf pms)
-        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0, log = log) with
+        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0) with
         | Ok h -> return h
         | Error e -> return failwithf "host: %O" e
     }
@@ -101,11 +98,11 @@ let hostOn (ds: NpgsqlDataSource) (schema: string) (runner: string) (pms: Proces
 /// A host in a test environment.
 let host (env: PgEnv.Env) runner pms = hostOn env.DataSource env.FableSchema runner pms
 
-/// A host in a test environment whose log lines go to `log`.
-let hostLogged (env: PgEnv.Env) (runner: string) (pms: ProcessManagerDef list) (log: string -> unit) =
+/// A host in a test environment logging through `loggers`.
+let hostLogged (env: PgEnv.Env) (runner: string) (pms: ProcessManagerDef list) (loggers: Microsoft.Extensions.Logging.ILoggerFactory) =
     task {
         let! store = storeFor env.DataSource env.FableSchema (runtimeOf pms)
-        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0, log = log) with
+        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0, loggerFactory = loggers) with
         | Ok h -> return h
         | Error e -> return failwithf "host: %O" e
     }

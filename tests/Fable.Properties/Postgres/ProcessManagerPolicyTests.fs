@@ -211,8 +211,8 @@ let tests =
                                 ()
                             return Ok()
                         }
-                    let lines = ConcurrentQueue<string>()
-                    let! h = hostLogged env "me" [ recorderWith "cut" "me" 5 (ErrorPolicy.Retry(ms 10.0, None)) StartAt.Origin before ] lines.Enqueue
+                    use loggers = new Fable.Tests.Observability.CapturingLoggers()
+                    let! h = hostLogged env "me" [ recorderWith "cut" "me" 5 (ErrorPolicy.Retry(ms 10.0, None)) StartAt.Origin before ] loggers
                     let h = h :> IProcessManagerHost
                     do! h.Start ct
                     do! catchUp h
@@ -220,7 +220,7 @@ let tests =
                     let! handled = seen env "cut"
                     let! all = committed env
                     expectOnceInChainOrder "cut" all (fun _ -> true) (ids handled)
-                    let text = String.Join("\n", lines)
+                    let text = String.Join("\n", [ for e in loggers.Entries -> e.Message ])
                     Expect.stringContains text "terminating connection" "the log names the database's own cause (57P01), which the failed rollback must not hide"
                     Expect.isFalse (text.Contains "NpgsqlTransaction") (sprintf "the log does not blame the rollback's disposed transaction: %s" text)
                 })

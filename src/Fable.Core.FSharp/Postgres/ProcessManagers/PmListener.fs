@@ -7,6 +7,7 @@ open System
 open System.Threading
 open System.Threading.Tasks
 open Npgsql
+open Fable.FSharp
 
 /// Listens for emit notifications.
 module internal PmListener =
@@ -31,15 +32,23 @@ module internal PmListener =
     /// each (re)connection, in case one was missed while not listening).
     let run (ctx: PmContext) (wake: PmSignal) (ct: CancellationToken) : Task =
         task {
+            Telemetry.detach ()
             let channel = Sql.quote ctx.Store.Options.NotifyChannel
             let first = TimeSpan.FromMilliseconds 100.0
             let mutable backoff = first
+            // Whether the last connection was lost (its successor logs that it listens again).
+            let mutable lost = false
             while not ct.IsCancellationRequested do
                 let! failure =
                     task {
                         try
                             let! conn = ctx.Store.DataSource.OpenConnectionAsync ct
-                            let! failure = listenOn conn channel wake (fun () -> backoff <- first) ct
+                            let listening () =
+                                backoff <- first
+                                if lost then
+                                    lost <- false
+                                    FableLog.listenerRestored ctx.Log ctx.Store.Options.NotifyChannel
+                            let! failure = listenOn conn channel wake listening ct
                             // The pool resets a session only when it is reused: stop listening before handing it
                             // back (a broken connection fails here and is discarded instead).
                             try
@@ -55,7 +64,8 @@ module internal PmListener =
                     }
                 match failure with
                 | Some e when not ct.IsCancellationRequested ->
-                    ctx.Log(sprintf "process-manager listener on %s failed, reconnecting in %O: %s" channel backoff e.Message)
+                    FableLog.listenerLost ctx.Log ctx.Store.Options.NotifyChannel backoff e
+                    lost <- true
                     wake.Set()
                     do! PmRunner.wait PmRunner.never backoff ct
                     backoff <- PmRunner.grow backoff (TimeSpan.FromSeconds 5.0)

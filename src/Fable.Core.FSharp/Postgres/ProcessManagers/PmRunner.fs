@@ -37,6 +37,7 @@ module internal PmRunner =
     /// recorded failure. Releases the lease on the way out (a batch in flight has rolled back or committed whole).
     let run (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (timing: PmTiming) (wake: PmSignal) (progress: PmSignal) (ct: CancellationToken) : Task =
         task {
+            Telemetry.detach ()
             let mutable lease: PmLease option = None
             let ahead = PmAhead(ctx.Store)
             let maxBackoff = TimeSpan.FromTicks(max timing.Poll.Ticks (TimeSpan.FromSeconds 1.0).Ticks)
@@ -50,6 +51,7 @@ module internal PmRunner =
                         lease <- None
                         do! ahead.Drain()
                         do! l.Release()
+                        FableLog.runnerReleased ctx.Log pm.Name runnerId
                     | None -> ()
                 }
             while not ct.IsCancellationRequested do
@@ -61,7 +63,7 @@ module internal PmRunner =
                         | Some l ->
                             lease <- Some l
                             backoff <- timing.Backoff
-                            ctx.Log(sprintf "process manager %s: runner %s took it over" pm.Name runnerId)
+                            FableLog.runnerAcquired ctx.Log pm.Name runnerId
                         | None -> do! wait never timing.Poll ct
                     | Some l ->
                         match! PmStep.run ctx pm l.Connection ahead ct with
@@ -82,14 +84,14 @@ module internal PmRunner =
                             do! wait woke timing.Poll ct
                         | Error Cancelled when ct.IsCancellationRequested -> ()
                         | Error e ->
-                            ctx.Log(sprintf "process manager %s (runner %s): %O; retrying in %O" pm.Name runnerId e backoff)
+                            FableLog.runnerFailed ctx.Log pm.Name runnerId e backoff
                             do! drop ()
                             do! wait never backoff ct
                             backoff <- grow backoff maxBackoff
                 with
                 | :? OperationCanceledException when ct.IsCancellationRequested -> ()
                 | e ->
-                    ctx.Log(sprintf "process manager %s (runner %s): %s; retrying in %O" pm.Name runnerId e.Message backoff)
+                    FableLog.runnerFailed ctx.Log pm.Name runnerId (PgErrors.ofExn None ct e) backoff
                     do! drop ()
                     do! wait never backoff ct
                     backoff <- grow backoff maxBackoff

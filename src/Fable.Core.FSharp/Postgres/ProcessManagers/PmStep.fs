@@ -7,6 +7,8 @@ namespace Fable.FSharp.Postgres
 open System
 open System.Threading
 open System.Threading.Tasks
+open System.Runtime.ExceptionServices
+open Microsoft.Extensions.Logging
 open Npgsql
 open Fable.FSharp
 
@@ -32,7 +34,8 @@ type internal PmContext =
       Interpreter: IInterpreter
       /// The schema name (unquoted).
       Schema: string
-      Log: string -> unit }
+      /// The "Fable.ProcessManagers" logger (NullLogger when none was given).
+      Log: ILogger }
 
 /// A batch failed with `cause`, and rolling it back failed too (the connection is gone): the step reports the cause.
 exception internal RollbackFailed of cause: FableError * rollback: exn
@@ -60,7 +63,7 @@ module internal PmStep =
             let step = ProcessManagerRules.failure pm row.Attempts evt err
             match! PmTable.fail conn ctx.Schema row step CancellationToken.None with
             | Some(active, attempts) ->
-                ctx.Log(sprintf "%s (attempt %d%s)" step.Error attempts (if active then ", will retry" else ", process manager stopped"))
+                FableLog.failed ctx.Log pm.Name evt.Position attempts active (defaultArg step.RetryAfter TimeSpan.Zero) err step.Error
                 return StepOutcome.Failed(err, active, attempts)
             | None -> return StepOutcome.Changed
         }
@@ -147,10 +150,33 @@ module internal PmStep =
         task {
             let last = events[events.Length - 1].Position
             if events.Length >= pm.BatchSize then ahead.Start(last, pm.BatchSize, ct)
-            let! outcome = handleLocked ctx pm conn tx l events ct
+            let trace = Telemetry.startBatch TelemetryNames.Postgresql pm.Name l.Checkpoint last events.Length
+            let! handled =
+                task {
+                    try
+                        let! o = handleLocked ctx pm conn tx l events ct
+                        return Ok o
+                    with e ->
+                        return Error e
+                }
+            let outcome =
+                match handled with
+                | Ok o -> o
+                | Error e ->
+                    // The batch rolled back (cancelled, or a failure of the connection): PmStep.run maps it.
+                    Telemetry.endBatch trace (if e :? OperationCanceledException then "cancelled" else "error") [||] DateTimeOffset.UtcNow
+                    ExceptionDispatchInfo.Throw e
+                    StepOutcome.Changed
             match outcome with
             | StepOutcome.Handled(_, checkpoint) when checkpoint = last -> ()
             | _ -> ahead.Clear()
+            if not (isNull trace) then
+                match outcome with
+                | StepOutcome.Handled _ -> Telemetry.endBatch trace "ok" events DateTimeOffset.UtcNow
+                | StepOutcome.Failed(err, active, _) ->
+                    Telemetry.batchFailed trace err
+                    Telemetry.endBatch trace (if active then "retry" else "stopped") [||] DateTimeOffset.UtcNow
+                | _ -> Telemetry.endBatch trace "changed" [||] DateTimeOffset.UtcNow
             return outcome
         }
 

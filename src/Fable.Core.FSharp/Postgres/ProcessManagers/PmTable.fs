@@ -205,6 +205,22 @@ module internal PmTable =
                       State = string r["state"] })
         }
 
+    /// The lag (committed events after the checkpoint) of each of `names`, read synchronously on a connection of
+    /// `ds` (for the lag gauge, whose callback is synchronous); at most `timeout` seconds.
+    let lags (ds: NpgsqlDataSource) (schema: string) (names: string[]) (timeout: int) : struct (string * int64)[] =
+        use conn = ds.OpenConnection()
+        use cmd =
+            new NpgsqlCommand(
+                sprintf
+                    "SELECT p.name, (SELECT count(*) FROM %s.events e WHERE (e.tx, e.id) > (p.checkpoint_tx, p.checkpoint_id)) FROM %s p WHERE p.name = ANY($1)"
+                    (Sql.quote schema) (table schema),
+                conn)
+        cmd.CommandTimeout <- timeout
+        cmd.Parameters.Add(NpgsqlParameter(Value = names, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))) |> ignore
+        use reader = cmd.ExecuteReader()
+        [| while reader.Read() do
+               yield struct (reader.GetString 0, reader.GetInt64 1) |]
+
     /// The position of the last committed event, horizon or not (Origin when there is none).
     let lastCommitted conn (schema: string) ct : Task<Position> =
         task {

@@ -6,6 +6,7 @@ namespace Fable.FSharp.Postgres
 open System
 open System.Threading
 open System.Threading.Tasks
+open Microsoft.Extensions.Logging
 open Npgsql
 open NpgsqlTypes
 open Fable.FSharp
@@ -22,6 +23,9 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
     // Emits committed through this process's store wake its runners at once, without a round trip through
     // NOTIFY (which still wakes runners in other processes).
     let mutable subscription: IDisposable option = None
+    // This host's process managers in the lag gauge (fable.process_manager.lag), while started.
+    let mutable lagGauge: IDisposable option = None
+    let names = [| for p in pms -> p.Name |]
 
     let find (name: string) =
         match (if isNull name then (false, Unchecked.defaultof<_>) else byName.TryGetValue name) with
@@ -55,14 +59,15 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
 
     let unknown (name: string) = Error(InvalidDefinition [ sprintf "process manager %s has no row in %s.process_managers" name ctx.Schema ])
 
-    /// Applies one UPDATE of the control operations to `name` and wakes the runners.
-    let control (name: string) (ct: CancellationToken) (update: NpgsqlConnection -> Task<int>) =
+    /// Applies the control operation `c` to `name` (one UPDATE), logs it and wakes the runners.
+    let control (name: string) (c: Control) (ct: CancellationToken) =
         withConnection ct (fun conn ->
             task {
-                let! n = update conn
+                let! n = PmTable.apply conn ctx.Schema name (ProcessManagerRules.effect c) ct
                 if n = 0 then
                     return unknown name
                 else
+                    FableLog.control ctx.Log name c
                     do! notify conn ct
                     return Ok()
             })
@@ -74,14 +79,15 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
     /// StartAt; existing rows keep their checkpoint and state) and returns their host, not started.
     /// `runnerId` names this runner in Status (default: machine, process id and a random suffix);
     /// `pollInterval` bounds how long a runner waits before looking again without a notification and how often a
-    /// waiting runner retries the lock (default 1 s); `log` receives failures and takeovers (default: stderr).
-    static member Create(store: PostgresStore, ?runnerId: string, ?pollInterval: TimeSpan, ?log: string -> unit, ?ct: CancellationToken) : Task<Result<PostgresProcessManagers, FableError>> =
+    /// waiting runner retries the lock (default 1 s); `loggerFactory` gives the "Fable.ProcessManagers" logger
+    /// (takeovers, retries, stops, connection losses, control operations; nothing is logged without one).
+    static member Create(store: PostgresStore, ?runnerId: string, ?pollInterval: TimeSpan, ?loggerFactory: ILoggerFactory, ?ct: CancellationToken) : Task<Result<PostgresProcessManagers, FableError>> =
         task {
             let ct = defaultArg ct CancellationToken.None
             let runnerId =
                 defaultArg runnerId (sprintf "%s:%d:%s" Environment.MachineName Environment.ProcessId (Guid.NewGuid().ToString("N").Substring(0, 8)))
             let poll = defaultArg pollInterval (TimeSpan.FromSeconds 1.0)
-            let log = defaultArg log (fun m -> eprintfn "[fable] %s" m)
+            let log = FableLog.processManagers (Option.toObj loggerFactory)
             let pms = store.Runtime.ProcessManagers
             let problems =
                 [ yield! ProcessManager.validateAll pms
@@ -130,6 +136,7 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                     let cts = new CancellationTokenSource()
                     let token = cts.Token
                     subscription <- Some(ctx.Store.Committed.Subscribe(fun () -> wake.Set()))
+                    lagGauge <- Some(Telemetry.registerLag (fun () -> PmTable.lags ctx.Store.DataSource ctx.Schema names 5 :> seq<_>))
                     let listener = Task.Run(fun () -> PmListener.run ctx wake token)
                     let runners =
                         [ for pm in pms -> Task.Run(fun () -> PmRunner.run ctx pm runnerId timing wake progress token) ]
@@ -142,6 +149,8 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                     lock gate (fun () ->
                         subscription |> Option.iter (fun d -> d.Dispose())
                         subscription <- None
+                        lagGauge |> Option.iter (fun d -> d.Dispose())
+                        lagGauge <- None
                         let r = running in running <- None; r)
                 match current with
                 | Some(cts, all) ->
@@ -167,12 +176,12 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
         member _.Enable(name, ct) =
             match find name with
             | Error e -> Task.FromResult(Error e)
-            | Ok pm -> control pm.Name ct (fun conn -> PmTable.apply conn ctx.Schema pm.Name (ProcessManagerRules.effect Control.Enable) ct)
+            | Ok pm -> control pm.Name Control.Enable ct
 
         member _.Disable(name, ct) =
             match find name with
             | Error e -> Task.FromResult(Error e)
-            | Ok pm -> control pm.Name ct (fun conn -> PmTable.apply conn ctx.Schema pm.Name (ProcessManagerRules.effect Control.Disable) ct)
+            | Ok pm -> control pm.Name Control.Disable ct
 
         member this.Reset(name, start, ct) = this.ResetTo(name, start, false, ct)
 
@@ -213,7 +222,7 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                 | Error e -> return Error e
                 | Ok position ->
                     let c = if rebuild then Control.Rebuild json else Control.Reset(position, json)
-                    return! control pm.Name ct (fun conn -> PmTable.apply conn ctx.Schema pm.Name (ProcessManagerRules.effect c) ct)
+                    return! control pm.Name c ct
         }
 
     interface IAsyncDisposable with
