@@ -9,7 +9,7 @@ using Npgsql;
 namespace Fable.Extensions.Hosting;
 
 /// <summary>The app of one container, built once.</summary>
-internal sealed class FableAppHolder(IServiceProvider services, IOptions<FableOptions> options, Action<FableBuilder> configure) : IAsyncDisposable
+internal sealed class FableAppHolder(IServiceProvider services, IOptions<FableOptions> options, Action<FableBuilder> configure) : IAsyncDisposable, IDisposable
 {
     private readonly Lock gate = new();
     private Task<FableApp>? building;
@@ -69,6 +69,9 @@ internal sealed class FableAppHolder(IServiceProvider services, IOptions<FableOp
         if (string.IsNullOrWhiteSpace(text)) return null;
         lock (gate) return owned ??= NpgsqlDataSource.Create(text);
     }
+
+    /// <summary>As <see cref="DisposeAsync"/>, blocking (a container disposed synchronously).</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <summary>Stops the runners and disposes the data source Fable made itself.</summary>
     public async ValueTask DisposeAsync()

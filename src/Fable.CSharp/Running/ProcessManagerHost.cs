@@ -104,5 +104,7 @@ public sealed class ProcessManagerHost
     /// <summary>As <see cref="Rebuild(string, CancellationToken)"/>, reporting its progress every <paramref name="every"/>
     /// (default 500 ms) and once more at the end, so a long rebuild shows how far it is.</summary>
     public EitherAsync<Error, Unit> Rebuild(string name, IProgress<ProcessManagerProgress> progress, TimeSpan? every = null, CancellationToken ct = default) =>
-        ProgressPoller.While([name], n => Status(n, ct), progress, every, () => InterpreterCalls.Rebuild(host, name, ct), ct).ToAsync();
+        // The reset first (Rebuild resets again, activates and catches up), so the first report shows the whole log to go.
+        ProgressPoller.While([name], n => Status(n, ct), progress, every, () => InterpreterCalls.Rebuild(host, name, ct), ct,
+                             () => InterpreterCalls.Reset(host, name, StartPosition.Origin, ct)).ToAsync();
 }

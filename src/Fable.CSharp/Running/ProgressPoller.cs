@@ -7,10 +7,12 @@ namespace Fable.CSharp;
 
 internal static class ProgressPoller
 {
-    /// <summary>Runs <paramref name="work"/>, reporting the progress of <paramref name="names"/> every
-    /// <paramref name="every"/> until it ends, then a last time.</summary>
+    /// <summary>Runs <paramref name="before"/> (if any), reports, then runs <paramref name="work"/>, reporting the progress
+    /// of <paramref name="names"/> every <paramref name="every"/> until it ends, then a last time. Handled counts by how
+    /// much each lag shrank from the largest seen, so <paramref name="before"/> sets the baseline (a rebuild's reset).</summary>
     public static async Task<Either<Error, Unit>> While(IReadOnlyList<string> names, Func<string, EitherAsync<Error, ProcessManagerStatus>> status,
-        IProgress<ProcessManagerProgress> progress, TimeSpan? every, Func<Task<Either<Error, Unit>>> work, CancellationToken ct)
+        IProgress<ProcessManagerProgress> progress, TimeSpan? every, Func<Task<Either<Error, Unit>>> work, CancellationToken ct,
+        Func<Task<Either<Error, Unit>>>? before = null)
     {
         if (progress is null) return new FableErrors.InvalidDefinition(["the progress receiver is null"]);
         var interval = every ?? TimeSpan.FromMilliseconds(500);
@@ -32,6 +34,7 @@ internal static class ProgressPoller
         }
 
         using var done = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (before is not null && await before().ConfigureAwait(false) is { IsLeft: true } failed) return failed;
         await Report().ConfigureAwait(false);
         var running = work();
         var poller = Task.Run(async () =>
