@@ -9,7 +9,7 @@ namespace Fable.CSharp;
 /// <summary>A built Fable app on one interpreter. Thread-safe. Build it with <see cref="FableBuilder"/>.
 /// Operations start when called (as tasks do); chain them with <c>Bind</c> so each starts after the previous one
 /// succeeded, and finish with <c>Match</c> or <c>ToEither</c>. They never throw: every failure is a Left.</summary>
-public sealed class FableApp : IAsyncDisposable
+public sealed class FableApp : IAsyncDisposable, IDisposable
 {
     private readonly Backend backend;
     private readonly Registry registry;
@@ -122,4 +122,8 @@ public sealed class FableApp : IAsyncDisposable
 
     /// <summary>Stops the process-manager runners. The data source (on Postgres) stays yours to dispose.</summary>
     public async ValueTask DisposeAsync() => await ProcessManagers.Stop().ToEither().ConfigureAwait(false);
+
+    /// <summary>Stops the process-manager runners, blocking until they have stopped (for containers disposed
+    /// synchronously; prefer <see cref="DisposeAsync"/>).</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 }

@@ -37,8 +37,17 @@ internal static class InterpreterCalls
         CoreCalls.Call(() => host.CatchUp(ct), _ => Unit.Default);
 
     public static Task<Either<Error, ProcessManagerStatus>> Status(IProcessManagerHost host, string name, CancellationToken ct) =>
-        CoreCalls.Call(() => host.Status(name, ct), s => new ProcessManagerStatus(
-            s.Name, Conversions.Pos(s.Position), s.Lag, s.Active, s.LastError?.Value, s.Attempts, s.Holder?.Value, s.State));
+        CoreCalls.Call(() => host.Status(name, ct), StatusOf);
+
+    public static Task<Either<Error, IReadOnlyList<ProcessManagerStatus>>> ListStored(IProcessManagerHost host, CancellationToken ct) =>
+        CoreCalls.Call(() => host.ListStored(ct), all => (IReadOnlyList<ProcessManagerStatus>)all.Select(StatusOf).ToArray());
+
+    /// <summary>The process managers stored in <paramref name="schema"/>, read without an app.</summary>
+    public static Task<Either<Error, IReadOnlyList<ProcessManagerStatus>>> ListStored(NpgsqlDataSource dataSource, string schema, CancellationToken ct) =>
+        CoreCalls.Call(() => PostgresStatus.ListStored(dataSource, schema, ct), all => (IReadOnlyList<ProcessManagerStatus>)all.Select(StatusOf).ToArray());
+
+    static ProcessManagerStatus StatusOf(Fable.FSharp.ProcessManagerStatus s) =>
+        new(s.Name, Conversions.Pos(s.Position), s.Lag, s.Active, s.LastError?.Value, s.Attempts, s.Holder?.Value, s.State);
 
     public static Task<Either<Error, Unit>> Enable(IProcessManagerHost host, string name, CancellationToken ct) =>
         CoreCalls.Call(() => host.Enable(name, ct), _ => Unit.Default);

@@ -18,6 +18,14 @@ namespace Fable.CSharp;
 public sealed record ProcessManagerStatus(string Name, Position Position, long Lag, bool Active, string? LastError, int Attempts,
                                           string? Holder, string StateJson);
 
+/// <summary>How far a <see cref="ProcessManagerHost.CatchUp(IProgress{ProcessManagerProgress}, TimeSpan?, CancellationToken)"/>
+/// or <see cref="ProcessManagerHost.Rebuild(string, IProgress{ProcessManagerProgress}, TimeSpan?, CancellationToken)"/> is.</summary>
+/// <param name="Name">The process manager.</param>
+/// <param name="Position">Its checkpoint now.</param>
+/// <param name="Handled">Events handled since the call began (by how much its lag shrank from the largest seen).</param>
+/// <param name="Remaining">Committed events still after its checkpoint (its lag now).</param>
+public sealed record ProcessManagerProgress(string Name, Position Position, long Handled, long Remaining);
+
 /// <summary>Runs an app's process managers and controls them at runtime.</summary>
 public sealed class ProcessManagerHost
 {
@@ -50,6 +58,18 @@ public sealed class ProcessManagerHost
     /// (in memory and without started runners: deterministically, on this call).</summary>
     public EitherAsync<Error, Unit> CatchUp(CancellationToken ct = default) => InterpreterCalls.CatchUp(host, ct).ToAsync();
 
+    /// <summary>As <see cref="CatchUp(CancellationToken)"/>, reporting each active process manager's progress every
+    /// <paramref name="every"/> (default 500 ms) and once more at the end.</summary>
+    public EitherAsync<Error, Unit> CatchUp(IProgress<ProcessManagerProgress> progress, TimeSpan? every = null, CancellationToken ct = default) =>
+        ProgressPoller.While(Names, n => Status(n, ct), progress, every, () => InterpreterCalls.CatchUp(host, ct), ct).ToAsync();
+
+    /// <summary>Every process manager stored in the store (PostgreSQL: the process-manager table of the app's schema;
+    /// in memory: the engine's), registered by this app or not, by name. It only reads: nothing is run or locked. The
+    /// state of one this app does not register is the stored JSON as is. To read a schema without an app, see
+    /// <see cref="FableStatus.ListStored"/>.</summary>
+    public EitherAsync<Error, IReadOnlyList<ProcessManagerStatus>> ListStored(CancellationToken ct = default) =>
+        InterpreterCalls.ListStored(host, ct).ToAsync();
+
     /// <summary>The stored status of process manager <paramref name="name"/>.</summary>
     public EitherAsync<Error, ProcessManagerStatus> Status(string name, CancellationToken ct = default) =>
         InterpreterCalls.Status(host, name, ct).ToAsync();
@@ -80,4 +100,11 @@ public sealed class ProcessManagerHost
 
     /// <summary>Resets <paramref name="name"/> to the origin with the initial state; it handles the whole log again.</summary>
     public EitherAsync<Error, Unit> Rebuild(string name, CancellationToken ct = default) => InterpreterCalls.Rebuild(host, name, ct).ToAsync();
+
+    /// <summary>As <see cref="Rebuild(string, CancellationToken)"/>, reporting its progress every <paramref name="every"/>
+    /// (default 500 ms) and once more at the end, so a long rebuild shows how far it is.</summary>
+    public EitherAsync<Error, Unit> Rebuild(string name, IProgress<ProcessManagerProgress> progress, TimeSpan? every = null, CancellationToken ct = default) =>
+        // The reset first (Rebuild resets again, activates and catches up), so the first report shows the whole log to go.
+        ProgressPoller.While([name], n => Status(n, ct), progress, every, () => InterpreterCalls.Rebuild(host, name, ct), ct,
+                             () => InterpreterCalls.Reset(host, name, StartPosition.Origin, ct)).ToAsync();
 }

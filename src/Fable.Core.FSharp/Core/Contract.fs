@@ -132,6 +132,9 @@ type IProcessManagerHost =
     abstract CatchUp: ct: CancellationToken -> Task<Result<unit, FableError>>
     /// The stored status of one process manager; NotFound-like InvalidDefinition when the name is unknown.
     abstract Status: name: string * ct: CancellationToken -> Task<Result<ProcessManagerStatus, FableError>>
+    /// The stored status of every process manager in the store, registered by this app or not (a read only: it
+    /// runs nothing), by name. The state of one this app does not register is the stored JSON as is.
+    abstract ListStored: ct: CancellationToken -> Task<Result<ProcessManagerStatus list, FableError>>
     /// Enables a process manager (clears its error and attempts).
     abstract Enable: name: string * ct: CancellationToken -> Task<Result<unit, FableError>>
     /// Disables a process manager; its runner stops handling after the current batch.

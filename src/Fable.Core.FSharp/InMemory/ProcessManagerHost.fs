@@ -166,6 +166,14 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
                 return position |> Result.map (fun p -> Control.Reset(p, json))
         }
 
+    /// The status of one slot (the engine holds exactly the registered process managers: they are all it stores).
+    let statusOf (slot: PmSlot) =
+        let p = slot.Progress
+        let running = lock startLock (fun () -> not (isNull runners))
+        { Name = slot.Def.Name; Position = p.Position; Lag = engine.CountAfter p.Position; Active = p.Active
+          LastError = p.LastError; Attempts = p.Attempts; Holder = (if running then Some holder else None)
+          State = p.StateJson }
+
     interface IProcessManagerHost with
         member _.Start(_ct) =
             lock startLock (fun () ->
@@ -213,13 +221,10 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
         member _.Status(name, _ct) =
             match find name with
             | Error e -> Task.FromResult(Error e)
-            | Ok slot ->
-                let p = slot.Progress
-                let running = lock startLock (fun () -> not (isNull runners))
-                Task.FromResult(
-                    Ok { Name = slot.Def.Name; Position = p.Position; Lag = engine.CountAfter p.Position; Active = p.Active
-                         LastError = p.LastError; Attempts = p.Attempts; Holder = (if running then Some holder else None)
-                         State = p.StateJson })
+            | Ok slot -> Task.FromResult(Ok(statusOf slot))
+
+        member _.ListStored(_ct) =
+            Task.FromResult(Ok [ for s in slots |> Array.sortWith (fun a b -> String.CompareOrdinal(a.Def.Name, b.Def.Name)) -> statusOf s ])
 
         member _.Enable(name, ct) = control name ct (fixedControl Control.Enable) |> done'
 

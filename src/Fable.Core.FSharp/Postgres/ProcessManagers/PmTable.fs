@@ -172,10 +172,11 @@ module internal PmTable =
               optional NpgsqlDbType.Boolean (effect.Active |> Option.map box)
               bool effect.ClearsFailure ] ct
 
-    /// The status of `name`: its row, the committed events after its checkpoint (those still behind the horizon
-    /// included: they are committed and not handled yet; by the no-skip rule none can be before the checkpoint),
-    /// and the holder only while that session still holds the advisory lock.
-    let status conn (schema: string) (name: string) ct : Task<ProcessManagerStatus option> =
+    /// The status rows selected by `where` (on `p`, the process_managers row): each row, the committed events after
+    /// its checkpoint (those still behind the horizon included: they are committed and not handled yet; by the
+    /// no-skip rule none can be before the checkpoint), and the holder only while that session still holds the
+    /// advisory lock. `$1` is the schema.
+    let private statusWhere conn (schema: string) (where: string) (ps: NpgsqlParameter list) ct : Task<ProcessManagerStatus list> =
         task {
             let s = Sql.quote schema
             let! rs =
@@ -184,17 +185,17 @@ module internal PmTable =
                         """SELECT p.name, p.state::text AS state, p.checkpoint_tx, p.checkpoint_id, p.active, p.last_error, p.attempts,
                                   CASE WHEN EXISTS (SELECT 1 FROM pg_locks l
                                                     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.pid = p.holder_pid
-                                                      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($2, 0))
+                                                      AND ((l.classid::bigint << 32) | l.objid::bigint)
+                                                          = hashtextextended('fable.pm:' || $1 || ':' || p.name, 0))
                                        THEN p.holder END AS holder,
                                   (SELECT count(*) FROM %s.events e
                                    WHERE (e.tx, e.id) > (p.checkpoint_tx, p.checkpoint_id)) AS lag
-                           FROM %s p WHERE p.name = $1"""
-                        s (table schema))
-                    [ text name; text (PmSchema.lockText schema name) ] ct
+                           FROM %s p WHERE %s ORDER BY p.name"""
+                        s (table schema) where)
+                    (text schema :: ps) ct
             return
                 rs
-                |> List.tryHead
-                |> Option.map (fun r ->
+                |> List.map (fun r ->
                     { Name = string r["name"]
                       Position = { Tx = i64 r "checkpoint_tx"; Id = i64 r "checkpoint_id" }
                       Lag = i64 r "lag"
@@ -220,6 +221,16 @@ module internal PmTable =
         use reader = cmd.ExecuteReader()
         [| while reader.Read() do
                yield struct (reader.GetString 0, reader.GetInt64 1) |]
+
+    /// The status of `name` (see `statusWhere`).
+    let status conn (schema: string) (name: string) ct : Task<ProcessManagerStatus option> =
+        task {
+            let! found = statusWhere conn schema "p.name = $2" [ text name ] ct
+            return List.tryHead found
+        }
+
+    /// The status of every process manager stored in `schema`, registered here or not, by name.
+    let statusAll conn (schema: string) ct : Task<ProcessManagerStatus list> = statusWhere conn schema "true" [] ct
 
     /// The position of the last committed event, horizon or not (Origin when there is none).
     let lastCommitted conn (schema: string) ct : Task<Position> =

@@ -173,6 +173,18 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                         | None -> return unknown pm.Name
                     })
 
+        member _.ListStored(ct) =
+            task {
+                match! PostgresStatus.ListStored(ctx.Store.DataSource, ctx.Schema, ct) with
+                | Error e -> return Error e
+                | Ok all ->
+                    return
+                        Ok [ for s in all ->
+                                 match byName.TryGetValue s.Name with
+                                 | true, pm -> { s with State = canonical pm s.State }
+                                 | _ -> s ]
+            }
+
         member _.Enable(name, ct) =
             match find name with
             | Error e -> Task.FromResult(Error e)
