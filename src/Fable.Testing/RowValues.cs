@@ -57,6 +57,20 @@ public static class RowValues
         return true;
     }
 
+    /// <summary>Throws <see cref="SpecificationException"/> unless <paramref name="actual"/> has as many rows as
+    /// <paramref name="expected"/> and each matches its expected row (see <see cref="Matches"/>), in order.</summary>
+    public static void AssertRows(string subject, string step, string table, IReadOnlyList<IReadOnlyDictionary<string, object?>> expected,
+                                  IReadOnlyList<IReadOnlyDictionary<string, object?>> actual)
+    {
+        if (expected.Count != actual.Count)
+            throw new SpecificationException(subject, step, $"{expected.Count} row(s) {Describe.Rows(expected)}", $"{actual.Count} row(s) {Describe.Rows(actual)}",
+                                             $"more or fewer rows of {table} were written than the test assumes (rows are compared in id order)");
+        for (var i = 0; i < expected.Count; i++)
+            if (!Matches(expected[i], actual[i], out var difference))
+                throw new SpecificationException(subject, step, Describe.Rows(expected), Describe.Rows(actual),
+                                                 $"row {i + 1} of {table} (in id order) differs: {difference}");
+    }
+
     static string Show(object? v) => v is null ? "null" : $"{Normalize(v)} ({v.GetType().Name})";
 
     static bool LooksLikeJson(string s) => s.Length > 1 && (s[0] == '{' || s[0] == '[');

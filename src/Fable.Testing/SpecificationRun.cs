@@ -15,7 +15,7 @@ internal sealed class Run(FableApp app, JsonSerializerOptions json)
     private int givens;
     private Option<WhenResult> when;
 
-    private sealed record WhenResult(Either<Error, object?> Result, IReadOnlyList<RecordedEvent> Recorded, IReadOnlyDictionary<string, RowList> Before);
+    private sealed record WhenResult(Either<Error, object?> Result, IReadOnlyList<RecordedEvent> Recorded, AppSnapshot Before);
 
     public FableApp App => app;
 
@@ -30,10 +30,9 @@ internal sealed class Run(FableApp app, JsonSerializerOptions json)
     public async Task When(Func<FableApp, EitherAsync<Error, object?>> act)
     {
         if (when.IsSome) throw Fail("When", "one When", "a second When", "a specification has one When; put earlier operations in Given");
-        var head = await Expect("When", app.Head());
-        var before = await Tables("When");
+        var before = await Expect("When", AppSnapshot.Of(app));
         var result = await Guard("When", () => act(app).ToEither());
-        var recorded = await Expect("When", app.ReadAll(head, 100_000));
+        var recorded = await Expect("When", app.ReadAll(before.Head, 100_000));
         when = new WhenResult(result, recorded, before);
     }
 
@@ -71,13 +70,9 @@ internal sealed class Run(FableApp app, JsonSerializerOptions json)
         if (w.Recorded.Count > 0)
             throw Fail("ThenFails", "nothing recorded by the failed operation", $"{w.Recorded.Count} event(s) committed: {string.Join(", ", w.Recorded)}",
                        "a failed operation must leave nothing: the When committed part of its work (two transactions?) — do it in one unit of work");
-        foreach (var (table, rows) in w.Before)
-        {
-            var now = await Expect("ThenFails", app.Rows(table));
-            if (!SameRows(rows, now))
-                throw Fail("ThenFails", $"table {table} unchanged: {Describe.Rows(rows)}", Describe.Rows(now),
-                           "a failed operation must leave nothing: the When committed a write outside the failed transaction");
-        }
+        var changes = await Expect("ThenFails", w.Before.ChangesIn(app));
+        changes.IfSome(change => throw Fail("ThenFails", "every declared table as before the When", change,
+                                            "a failed operation must leave nothing: the When committed a write outside the failed transaction"));
     }
 
     public async Task ThenRows(string table, IReadOnlyList<IReadOnlyDictionary<string, object?>> expected)
@@ -128,25 +123,8 @@ internal sealed class Run(FableApp app, JsonSerializerOptions json)
         caught.IfLeft(e => throw Fail(step, "the process managers catch up", $"catch-up failed with {Describe.Error(e)}", "see the error"));
     }
 
-    void Compare(string step, string table, IReadOnlyList<IReadOnlyDictionary<string, object?>> expected, RowList actual)
-    {
-        if (expected.Count != actual.Count)
-            throw Fail(step, $"{expected.Count} row(s) {Describe.Rows(expected)}", $"{actual.Count} row(s) {Describe.Rows(actual)}",
-                       $"a handler wrote more or fewer rows of {table} than the test assumes (rows are compared in id order)");
-        for (var i = 0; i < expected.Count; i++)
-            if (!RowValues.Matches(expected[i], actual[i], out var difference))
-                throw Fail(step, Describe.Rows(expected), Describe.Rows(actual), $"row {i + 1} (in id order) differs: {difference}");
-    }
-
-    static bool SameRows(RowList a, RowList b) =>
-        a.Count == b.Count && Enumerable.Range(0, a.Count).All(i => a[i].Count == b[i].Count && RowValues.Matches(a[i], b[i], out _));
-
-    async Task<Dictionary<string, RowList>> Tables(string step)
-    {
-        var tables = new Dictionary<string, RowList>(StringComparer.Ordinal);
-        foreach (var t in app.DeclaredTables) tables[t] = await Expect(step, app.Rows(t));
-        return tables;
-    }
+    static void Compare(string step, string table, IReadOnlyList<IReadOnlyDictionary<string, object?>> expected, RowList actual) =>
+        RowValues.AssertRows("the app", step, table, expected, actual);
 
     WhenResult When(string step) =>
         when.IfNone(() => throw Fail(step, "a When before it", "no When", "add .When(...) with the operation under test before the Then steps"));
