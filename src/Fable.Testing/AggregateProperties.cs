@@ -99,20 +99,30 @@ public static class AggregateProperties
     static void Check<TKey, T>(string name, Gen<TKey> keys, Gen<T> items, int maxTest, Action<TKey, T[]> property)
     {
         var cases = keys.Zip(items.ArrayOf()).ToArbitrary();
+        SpecificationException? last = null;
+        void Checked((TKey, T[]) c)
+        {
+            try
+            {
+                property(c.Item1, c.Item2);
+            }
+            catch (SpecificationException s)
+            {
+                last = s;
+                throw;
+            }
+        }
         try
         {
             global::FsCheck.Check.One(Config.QuickThrowOnFailure.WithMaxTest(maxTest).WithName(name).WithQuietOnSuccess(true),
-                                      Prop.ForAll(cases, c => property(c.Item1, c.Item2)));
+                                      Prop.ForAll(cases, Checked));
         }
         catch (Exception ex) when (ex is not SpecificationException)
         {
-            var inner = Innermost(ex);
             throw new SpecificationException(name, "property", "it holds for every generated case", ex.Message,
-                                             inner is SpecificationException s ? s.Hint : "read FsCheck's counterexample above", ex);
+                                             last is null ? "read FsCheck's counterexample above" : $"{last.Hint} (the smallest counterexample is above)", ex);
         }
     }
-
-    static Exception Innermost(Exception ex) => ex.InnerException is { } inner ? Innermost(inner) : ex;
 
     static void Sync(Func<Task> f) => f().GetAwaiter().GetResult();
 

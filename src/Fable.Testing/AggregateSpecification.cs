@@ -7,7 +7,7 @@ using LanguageExt.Common;
 
 namespace Fable.Testing;
 
-/// <summary>The Given step of a pure specification of an aggregate type (see <see cref="Specification.For{TState, TKey}"/>).</summary>
+/// <summary>The Given step of a pure specification of an aggregate type (see <see cref="Specification.For{TState, TKey}(AggregateType{TState, TKey}, System.Text.Json.JsonSerializerOptions)"/>).</summary>
 public sealed class AggregateSpecification<TState, TKey> where TKey : notnull
 {
     private readonly AggregateType<TState, TKey> type;

@@ -13,11 +13,17 @@ public static class Specification
     /// type and JSON written with <paramref name="json"/> (default: the web defaults <see cref="FableBuilder"/> uses; pass
     /// the options you give <c>FableBuilder.Json</c>).</summary>
     /// <param name="type">The aggregate type under test.</param>
-    /// <param name="key">The aggregate's key, passed to <c>Initial</c> (default: a fixed sample key of the key type).</param>
+    /// <param name="key">The aggregate's key, passed to <c>Initial</c>.</param>
     /// <param name="json">How events are written for comparison.</param>
-    public static AggregateSpecification<TState, TKey> For<TState, TKey>(AggregateType<TState, TKey> type, TKey? key = default,
+    public static AggregateSpecification<TState, TKey> For<TState, TKey>(AggregateType<TState, TKey> type, TKey key,
                                                                           JsonSerializerOptions? json = null) where TKey : notnull =>
-        new(type, key ?? SampleKey<TKey>(), json ?? Web);
+        new(type, key, json ?? Web);
+
+    /// <summary>As <see cref="For{TState, TKey}(AggregateType{TState, TKey}, TKey, JsonSerializerOptions)"/> with a fixed
+    /// sample key: Guid 00000000-0000-0000-0000-000000000001, 1L or "key-1".</summary>
+    public static AggregateSpecification<TState, TKey> For<TState, TKey>(AggregateType<TState, TKey> type, JsonSerializerOptions? json = null)
+        where TKey : notnull =>
+        new(type, SampleKey<TKey>(), json ?? Web);
 
     /// <summary>A specification of whole emits on a fresh in-memory app: <paramref name="register"/> registers your
     /// events, aggregates, tables, routes and process managers on the builder it is given (the kit chooses the
