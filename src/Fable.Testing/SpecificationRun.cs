@@ -90,7 +90,16 @@ internal sealed class Run(FableApp app, JsonSerializerOptions json)
             Left: e => throw Fail($"Then {what}", what, $"the check failed with {Describe.Error(e)}", "the check itself was refused: see the error"));
     }
 
-    public async Task CatchUp() => await Expect("CatchUp", app.ProcessManagers.CatchUp());
+    /// <summary>How long a catch-up may take: a handler that keeps failing under a retry policy never catches up.</summary>
+    static readonly TimeSpan CatchUpLimit = TimeSpan.FromSeconds(5);
+
+    public async Task CatchUp() => await Expect("CatchUp", CatchUpWithin());
+
+    EitherAsync<Error, LanguageExt.Unit> CatchUpWithin()
+    {
+        var limit = new CancellationTokenSource(CatchUpLimit);
+        return app.ProcessManagers.CatchUp(limit.Token);
+    }
 
     public async Task ThenPmState<TState>(ProcessManager<TState> pm, TState expected)
     {
@@ -104,7 +113,7 @@ internal sealed class Run(FableApp app, JsonSerializerOptions json)
     public async Task ThenPmFailed(string name, string? messageContains)
     {
         var step = $"ThenFailed({name})";
-        await app.ProcessManagers.CatchUp().ToEither();
+        await CatchUpWithin().ToEither();
         var status = await Expect(step, app.ProcessManagers.Status(name));
         var wanted = messageContains is null ? "a handler failure" : $"a handler failure saying \"{messageContains}\"";
         if (status.LastError is null || (messageContains is not null && !status.LastError.Contains(messageContains, StringComparison.Ordinal)))
@@ -115,7 +124,7 @@ internal sealed class Run(FableApp app, JsonSerializerOptions json)
     /// <summary>Catches up and fails when the process manager stopped on an error.</summary>
     public async Task CatchUpFor(string step, string name)
     {
-        var caught = await app.ProcessManagers.CatchUp().ToEither();
+        var caught = await CatchUpWithin().ToEither();
         var status = await Expect(step, app.ProcessManagers.Status(name));
         if (status.LastError is { } error)
             throw Fail(step, "the process manager handles every event", $"it failed: {error} (at {status.Position}, {status.Attempts} attempt(s))",

@@ -43,6 +43,7 @@ public static class Bank
 
     public static readonly ProcessManager<Totals> TotalsPm =
         ProcessManager<Totals>.Create("totals", new Totals(0, 0))
+            .WithErrorPolicy(ErrorPolicy.Stop)
             .On<Deposited>((ctx, s, e) =>
                 ctx.Tables.Upsert("account_totals", Rows.Of(("id", "all"), ("amount", s.Amount + e.Amount)))
                    .Map(_ => s with { Deposits = s.Deposits + 1, Amount = s.Amount + e.Amount }))
