@@ -104,4 +104,12 @@ public sealed class AppSpecificationTests
         Assert.Equal("Build", ex.Step);
         Assert.Contains("not a registered event type", ex.Actual);
     }
+
+    [Fact]
+    public async Task ThenRows_on_an_undeclared_table_says_it_is_not_declared()
+    {
+        var ex = await Fails.WithAsync(() => Opened().ThenRows("ledgers").Run());
+        Assert.Contains("table ledgers is not declared", ex.Actual);
+        Assert.Contains("declared: accounts", ex.Actual.Replace("ledger, account_totals, ", ""));
+    }
 }

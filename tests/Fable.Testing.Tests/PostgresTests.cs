@@ -109,6 +109,9 @@ public sealed class PostgresDatabaseTests
             await app.Emit(Bank.Accounts, Guid.NewGuid(), a => Bank.Open(a, "ada")).ToEither();
             await using var count = db.DataSource.CreateCommand("SELECT count(*) FROM fable.events");
             Assert.Equal(1L, await count.ExecuteScalarAsync());
+            var rows = await app.Rows("accounts").Match(Right: r => r, Left: e => throw new Exception(e.Message));
+            RowValues.AssertRows("accounts", "Rows", "accounts", [Rows.Of(("owner", "ada"), ("balance", 0))], rows);
+            Assert.Throws<SpecificationException>(() => RowValues.AssertRows("accounts", "Rows", "accounts", [Rows.Of(("owner", "bob"))], rows));
         }
         await using var server = new NpgsqlConnection(BankDatabase.Server);
         await server.OpenAsync();

@@ -38,4 +38,15 @@ public sealed class ProcessManagerSpecificationTests
         var none = await Fails.WithAsync(() => Deposits().ThenFailed().Run());
         Assert.Contains("no error", none.Actual);
     }
+
+    [Fact]
+    public async Task A_handler_failing_under_a_retry_policy_fails_the_Then_instead_of_hanging()
+    {
+        var retrying = ProcessManager<Totals>.Create("retrying", new Totals(0, 0))
+            .WithErrorPolicy(ErrorPolicy.Retry(TimeSpan.FromMilliseconds(20)))
+            .On<Deposited>((_, s, _) => LanguageExt.EitherAsync<LanguageExt.Common.Error, Totals>.Left(LanguageExt.Common.Error.New(9, "ledger offline")));
+        var ex = await Fails.WithAsync(() => Specification.ForProcessManager(b => Bank.Register(b).ProcessManager(retrying), retrying)
+            .Given(Bank.Accounts, Id, new Opened("ada"), new Deposited(1)).ThenState(new Totals(1, 1)).Run());
+        Assert.Contains("ledger offline", ex.Actual);
+    }
 }
