@@ -179,7 +179,8 @@ public sealed class FableBuilder
 
         if (found.Count > 0 || runtime.IsLeft) return Combine(found);
         var backend = await interpreters[0].Create((Runtime)runtime, aggregates, loggerFactory, ct).ConfigureAwait(false);
-        return backend.Map(b => new FableApp(b, registry, processManagerInfo.Select(p => p.Name).ToArray()));
+        return backend.Map(b => new FableApp(b, registry, processManagerInfo.Select(p => p.Name).ToArray(),
+                                            declared.Select(t => t.Item1).Distinct(StringComparer.Ordinal).ToArray()));
     }
 
     private static Error Combine(List<(string Text, Error? Typed)> found) =>

@@ -14,10 +14,11 @@ public sealed class FableApp : IAsyncDisposable, IDisposable
     private readonly Backend backend;
     private readonly Registry registry;
 
-    internal FableApp(Backend backend, Registry registry, IReadOnlyList<string> processManagers)
+    internal FableApp(Backend backend, Registry registry, IReadOnlyList<string> processManagers, IReadOnlyList<string> declaredTables)
     {
         this.backend = backend;
         this.registry = registry;
+        DeclaredTables = declaredTables;
         ProcessManagers = new ProcessManagerHost(backend.Host, registry.Json, processManagers);
     }
 
@@ -31,6 +32,30 @@ public sealed class FableApp : IAsyncDisposable, IDisposable
 
     /// <summary>The app's process managers.</summary>
     public ProcessManagerHost ProcessManagers { get; }
+
+    /// <summary>Every table the app declares: ordinary tables and aggregate tables, in registration order.</summary>
+    public IReadOnlyList<string> DeclaredTables { get; }
+
+    /// <summary>The committed rows of declared table <paramref name="table"/> ordered by <c>id</c> (aggregate rows include
+    /// <c>id</c> and <c>last_event_id</c>), for tests and inspection; an undeclared table is an
+    /// <see cref="FableErrors.InvalidDefinition"/>.</summary>
+    public EitherAsync<Error, IReadOnlyList<IReadOnlyDictionary<string, object?>>> Rows(string table, CancellationToken ct = default) =>
+        DeclaredTables.Contains(table)
+            ? TableRows.All(backend.Interpreter, table, work => Transact(work, ct), ct)
+            : Prelude.LeftAsync<Error, IReadOnlyList<IReadOnlyDictionary<string, object?>>>(new FableErrors.InvalidDefinition(
+                [$"Rows: table {table} is not declared; declare it with .Table(...) or register its aggregate type (declared: {string.Join(", ", DeclaredTables)})"]));
+
+    /// <summary>The rows of declared table <paramref name="table"/> ordered by <c>id</c> as the caller's open PostgreSQL
+    /// transaction sees them (uncommitted writes of <see cref="InTransaction"/> included); on the in-memory interpreter
+    /// an <see cref="FableErrors.InvalidDefinition"/>.</summary>
+    public EitherAsync<Error, IReadOnlyList<IReadOnlyDictionary<string, object?>>> Rows(string table, NpgsqlConnection connection,
+        NpgsqlTransaction transaction, CancellationToken ct = default) =>
+        !DeclaredTables.Contains(table)
+            ? Rows(table, ct)
+            : backend.Store is null
+                ? Prelude.LeftAsync<Error, IReadOnlyList<IReadOnlyDictionary<string, object?>>>(new FableErrors.InvalidDefinition(
+                    ["Rows in a caller's transaction needs the PostgreSQL interpreter (UsePostgres); in memory call Rows(table)"]))
+                : TableRows.Select(connection, transaction, table, ct).ToAsync();
 
     /// <summary>Locks aggregate <paramref name="id"/>, decides on its fresh state and records the events with their
     /// handlers, in one transaction (the serial mode). A Left from <paramref name="decide"/> comes back as is.</summary>
