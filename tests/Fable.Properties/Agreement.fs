@@ -147,7 +147,7 @@ type EventView =
       Json: string
       Meta: string }
 
-let private view (codec: IEventCodec) (e: RecordedEvent) =
+let private view (codec: IEventCodec) (e: StoredEvent) =
     { Type = e.TypeName
       Version = e.TypeVersion
       Payload = codec.Decode(e.TypeName, e.TypeVersion, e.Data) |> ok (sprintf "decoding event %d" e.Id)

@@ -59,7 +59,7 @@ let evolveAccount (s: Account) (e: obj) =
 
 let accounts: AggregateDef<Account> =
     { Table = accountsTable
-      KeyKind = KeyKind.Uuid
+      KeyKind = KeyType.Uuid
       Initial = fun _ -> { Owner = ""; Balance = 0L; EventCount = 0L; Closed = false; Notes = 0L; Poisoned = false }
       Evolve = evolveAccount
       ToRow =
@@ -74,7 +74,7 @@ let accounts: AggregateDef<Account> =
 
 let counters: AggregateDef<Counter> =
     { Table = countersTable
-      KeyKind = KeyKind.Text
+      KeyKind = KeyType.Text
       Initial = fun _ -> { Value = 0L; EventCount = 0L }
       Evolve =
         fun s e ->
@@ -136,17 +136,17 @@ let events =
 /// The tables the domain needs (every column nullable, as the tests write partial rows).
 let tables: TableSpec list =
     let n name (t: ColumnType) = TableDecl.nullable name t
-    [ TableDecl.aggregate accountsTable KeyKind.Uuid
+    [ TableDecl.aggregate accountsTable KeyType.Uuid
           [ n "owner" ColumnType.Text; n "balance" ColumnType.BigInt; n "event_count" ColumnType.BigInt
             n "closed" ColumnType.Boolean; n "notes" ColumnType.BigInt ]
-      TableDecl.table ledgerTable KeyKind.Int [ n "account" ColumnType.Uuid; n "amount" ColumnType.BigInt; n "balance" ColumnType.BigInt ]
-      TableDecl.table notesTable KeyKind.Int [ n "account" ColumnType.Uuid; n "text" ColumnType.Text ]
-      TableDecl.aggregate countersTable KeyKind.Text [ n "value" ColumnType.BigInt; n "event_count" ColumnType.BigInt ]
-      TableDecl.table kvTable KeyKind.Int [ n "a" ColumnType.BigInt; n "b" ColumnType.BigInt; n "c" ColumnType.Text ]
-      TableDecl.table seenTable KeyKind.Text
+      TableDecl.table ledgerTable KeyType.Int [ n "account" ColumnType.Uuid; n "amount" ColumnType.BigInt; n "balance" ColumnType.BigInt ]
+      TableDecl.table notesTable KeyType.Int [ n "account" ColumnType.Uuid; n "text" ColumnType.Text ]
+      TableDecl.aggregate countersTable KeyType.Text [ n "value" ColumnType.BigInt; n "event_count" ColumnType.BigInt ]
+      TableDecl.table kvTable KeyType.Int [ n "a" ColumnType.BigInt; n "b" ColumnType.BigInt; n "c" ColumnType.Text ]
+      TableDecl.table seenTable KeyType.Text
           [ n "pm" ColumnType.Text; n "event" ColumnType.BigInt; n "aggregate" ColumnType.Text; n "prev" ColumnType.BigInt
             n "seq" ColumnType.BigInt; n "times" ColumnType.BigInt ]
-      TableDecl.table traceTable KeyKind.Int [ n "handler" ColumnType.Text ] ]
+      TableDecl.table traceTable KeyType.Int [ n "handler" ColumnType.Text ] ]
 
 /// The domain's definition with extra process managers.
 let definition (pms: ProcessManagerDef list) = { Events = events; Router = router; ProcessManagers = pms; Tables = tables }

@@ -172,8 +172,8 @@ let private withProblem (d: Definition) (p: Problem) =
     | DuplicateHandler -> d |> addRoute (Router.route<Opened> [ handlerNamed "twice"; handlerNamed "twice" ])
     | BlankHandlerName -> d |> addRoute (Router.route<Closed> [ handlerNamed "" ])
     | ZeroBatchSize -> d |> addPm { pm "batch" with BatchSize = 0 }
-    | NegativeRetryInterval -> d |> addPm { pm "interval" with ErrorPolicy = ErrorPolicy.Retry(TimeSpan.FromSeconds -1.0, None) }
-    | ZeroAttempts -> d |> addPm { pm "attempts" with ErrorPolicy = ErrorPolicy.Retry(TimeSpan.Zero, Some 0) }
+    | NegativeRetryInterval -> d |> addPm { pm "interval" with ErrorPolicy = OnFailure.Retry(TimeSpan.FromSeconds -1.0, None) }
+    | ZeroAttempts -> d |> addPm { pm "attempts" with ErrorPolicy = OnFailure.Retry(TimeSpan.Zero, Some 0) }
     | DuplicateProcessManager -> d |> addPm (pm "dup") |> addPm (pm "dup")
 
 let runtimeBuild =

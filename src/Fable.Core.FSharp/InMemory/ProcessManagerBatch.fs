@@ -10,7 +10,7 @@ open Fable.FSharp
 
 /// What the store keeps of one process manager (the in-memory counterpart of its PostgreSQL row).
 type internal PmProgress =
-    { Position: Position
+    { Position: LogPosition
       /// The state as JSON (through the definition's Save/Load).
       StateJson: string
       Active: bool
@@ -23,7 +23,7 @@ type internal PmProgress =
 /// The changes the shared rules make to a process manager's progress.
 module internal PmProgress =
     /// A batch committed up to `checkpoint` with `state`: the error bookkeeping is cleared.
-    let committed (checkpoint: Position) (state: string) (p: PmProgress) =
+    let committed (checkpoint: LogPosition) (state: string) (p: PmProgress) =
         { p with Position = checkpoint; StateJson = state; Attempts = 0; LastError = None; RetryAt = 0L }
 
     /// The error policy's `step`, taken at `now`.
@@ -74,11 +74,11 @@ type internal BatchOutcome =
 /// The batch step of the in-memory process-manager runner.
 module internal ProcessManagerBatch =
     /// Whether `position` is before `target` in (Tx, Id) order.
-    let before (position: Position) (target: Position) =
+    let before (position: LogPosition) (target: LogPosition) =
         position.Tx < target.Tx || (position.Tx = target.Tx && position.Id < target.Id)
 
     /// Applies the error policy to `e` failing with `err`; the outcome that follows.
-    let private fail (slot: PmSlot) (e: RecordedEvent) (err: FableError) =
+    let private fail (slot: PmSlot) (e: StoredEvent) (err: FableError) =
         slot.Update(fun p -> PmProgress.failed (ProcessManagerRules.failure slot.Def p.Attempts e err) Environment.TickCount64 p)
         let p = slot.Progress
         if not p.Active then BatchOutcome.Inactive
@@ -87,7 +87,7 @@ module internal ProcessManagerBatch =
     /// Handles `events` from the state `json` in one unit of work; commits the handlers' writes with the new state
     /// and checkpoint when the verdict is Commit, and otherwise leaves nothing behind.
     let private attempt (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (slot: PmSlot) (json: string)
-                        (events: RecordedEvent[]) (ct: CancellationToken) : Task<BatchVerdict> =
+                        (events: StoredEvent[]) (ct: CancellationToken) : Task<BatchVerdict> =
         task {
             let uow = UnitOfWork(engine, rt, lockTimeout)
             try
@@ -106,7 +106,7 @@ module internal ProcessManagerBatch =
 
     /// Handles `events`; on a failure at event k, handles events 0..k-1 again as a batch of their own, then applies
     /// the error policy to event k.
-    let rec private settle engine rt lockTimeout (slot: PmSlot) json (events: RecordedEvent[]) ct : Task<BatchOutcome> =
+    let rec private settle engine rt lockTimeout (slot: PmSlot) json (events: StoredEvent[]) ct : Task<BatchOutcome> =
         task {
             match! attempt engine rt lockTimeout slot json events ct with
             | BatchVerdict.Commit _ -> return BatchOutcome.Handled events.Length
