@@ -50,6 +50,6 @@ let aggregate (inst: Instance) (all: StoredEvent list) (def: AggregateDef<'S>) (
     | Some row, last ->
         Expect.equal (Row.tryGet "last_event_id" row |> Option.map Convert.ToInt64) (last |> Option.map (fun e -> e.Id))
             (sprintf "%O: last_event_id is the head of its chain" id)
-        let folded = Decider.fold def.Evolve (def.Initial key) (decode i.Codec log)
+        let folded = UntypedDecider.fold def.Evolve (def.Initial key) (decode i.Codec log)
         Expect.equal (def.OfRow row) folded (sprintf "%O: the row's state is the fold of its log" id)
     log

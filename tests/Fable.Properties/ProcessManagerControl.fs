@@ -109,7 +109,7 @@ let emitsWithCheckpoint (fixture: Fixture) =
                     match inc.Event with
                     | Some(:? Deposited) ->
                         let note = box { Text = string inc.Recorded.Id; Fault = "" }
-                        match! uow.Emit(accounts, accountKey audit, Expected.Any, Pure(Decider.always [ note ]), ct) with
+                        match! uow.Emit(accounts, accountKey audit, Expected.Any, Pure(UntypedDecider.always [ note ]), ct) with
                         | Error e -> return Error e
                         | Ok _ when n = failIndex && failedOnce.TryAdd(inc.Recorded.Id, true) -> return Error(FableError.reject "fails after emitting")
                         | Ok _ -> return Ok(n + 1)

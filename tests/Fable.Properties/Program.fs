@@ -23,6 +23,7 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "global log" (GlobalLog.tests fixture)
           testList "metadata" (Metadata.tests fixture)
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
+          testList "typed" (Typed.tests fixture)
           if fixture.Name <> Fixtures.inMemory.Name then
               testList "agreement" (Agreement.tests Fixtures.inMemory fixture)
               testList "process-manager agreement" (AgreementProcessManagers.tests Fixtures.inMemory fixture)
@@ -34,6 +35,8 @@ let allTests =
     testList "fable" [
         Pure.tests
         JsonbTextTests.tests
+        Typed.reflection
+        Typed.registration
         InMemoryOnly.tests
         yield! fixtures |> List.map interpreterTests
         PostgresTests.all

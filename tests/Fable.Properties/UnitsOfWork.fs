@@ -42,7 +42,7 @@ let together (fixture: Fixture) =
                 let mutable states = keys |> Array.map (fun k -> accounts.Initial(accountKey k))
                 steps
                 |> List.exists (fun (a, cmd) ->
-                    match Decider.run accounts.Evolve (Commands.decide cmd) states[a] with
+                    match UntypedDecider.run accounts.Evolve (Commands.decide cmd) states[a] with
                     | Ok(s, _) ->
                         states[a] <- s
                         false

@@ -68,7 +68,7 @@ module AggregateDef =
             | Ok _ -> Ok()
 
 /// Pure helpers over decide/evolve.
-module internal Decider =
+module internal UntypedDecider =
     /// Folds events over a state with `evolve`.
     let fold (evolve: 'S -> obj -> 'S) (state: 'S) (events: seq<obj>) = Seq.fold evolve state events
 
