@@ -94,8 +94,15 @@ let countersDecider: Decider<Counter, CounterEvent, string> =
         (fun s -> Row.ofSeq [ "value", box s.Value; "event_count", box s.EventCount ])
         (fun r -> { Value = int64Of r["value"]; EventCount = int64Of r["event_count"] })
 
-/// The untyped definitions the interpreters run (most properties emit through the interpreter contract).
-let accounts: AggregateDef<Account> = Decider.definition accountsDecider
+/// The untyped definition most properties emit through (the interpreter contract). It evolves through the union and,
+/// as before, counts an event outside it (the properties record raw payloads, tagged and unknown types on purpose).
+let accounts: AggregateDef<Account> =
+    { Decider.definition accountsDecider with
+        Evolve =
+            fun s o ->
+                match accountEvents.TryOfRecord o with
+                | ValueSome e -> evolveAccount s e
+                | ValueNone -> { s with EventCount = s.EventCount + 1L } }
 let counters: AggregateDef<Counter> = Decider.definition countersDecider
 
 /// Writes the ledger row of a deposit or withdrawal (upsert, so a replay rewrites the same row).

@@ -9,6 +9,7 @@ open System.Threading.Tasks
 /// How an aggregate lives in its table and evolves by the events of its union `'E`. Build with `Decider.create`.
 [<Sealed>]
 type Decider<'S, 'E, 'K> internal (def: AggregateDef<'S>, events: EventUnion<'E>, toKey: 'K -> AggregateKey, ofKey: AggregateKey -> 'K, problems: string list) =
+    let allProblems = problems @ events.Problems
     /// The aggregate table.
     member _.Table = def.Table
     /// The type of the table's `id` column (from `'K`).
@@ -17,7 +18,7 @@ type Decider<'S, 'E, 'K> internal (def: AggregateDef<'S>, events: EventUnion<'E>
     member _.Events = events
     member internal _.Untyped = def
     /// Every problem of the definition (its key type, its union).
-    member internal _.Problems = problems @ events.Problems
+    member internal _.Problems = allProblems
     member internal _.Key(k: 'K) = toKey k
     member internal _.KeyOf(k: AggregateKey) = ofKey k
 

@@ -58,17 +58,20 @@ type EventUnion<'E> internal (cases: UnionCase list, problems: string list) =
                 let make = Expression.Call(ctor, Expression.Convert(p, field.PropertyType))
                 makers[field.PropertyType] <- Expression.Lambda<Func<obj, 'E>>(make, p).Compile()
 
-    member internal _.Cases = cases
-    /// The problems of the union's shape (found by `create`).
-    member internal _.Structural = problems
-    /// Every problem of the union (reported as InvalidDefinition when it is registered).
-    member internal _.Problems =
+    // Computed once: the union is immutable (`EventUnion.name` makes a new one).
+    let allProblems =
         problems
         @ [ for c in cases do
                 match c.Name with
                 | None ->
                     yield sprintf "event union %s: case %s has no stable name: add [<Event(\"name\", version)>] to it or name it with EventUnion.name" union.Name c.Case
                 | Some _ -> () ]
+
+    member internal _.Cases = cases
+    /// The problems of the union's shape (found by `create`).
+    member internal _.Structural = problems
+    /// Every problem of the union (reported as InvalidDefinition when it is registered).
+    member internal _.Problems = allProblems
     /// The record a union value carries (what is stored).
     member internal _.ToRecord(e: 'E) : obj = readers[tagOf.Invoke e].Invoke e
     /// The union value of a stored record, or None when the record is not one of the union's.
