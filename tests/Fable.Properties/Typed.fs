@@ -136,7 +136,7 @@ let private counting: Follower<Seen, AccountEvent> =
 let tests (fixture: Fixture) =
     [ testTask "a union aggregate emits, refuses with the caller's own error, logs, replays and reacts on this interpreter" {
           let rt = runtimeWith [ Follower.definition accountEvents counting ]
-          let! inst = fixture.Create rt []
+          let! inst = fixture.Create rt Domain.tables
           try
               let i = inst.Interpreter
               let ct = CancellationToken.None
