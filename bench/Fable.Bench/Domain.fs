@@ -15,7 +15,7 @@ type Deposited = { Amount: int64 }
 /// overlap, so chains of two stores on one row would collide.
 let accountsIn (table: string) : AggregateDef<int64> =
     { Table = table
-      KeyKind = KeyKind.Int
+      KeyKind = KeyType.Int
       Initial = fun _ -> 0L
       Evolve = fun s e -> s + (e :?> Deposited).Amount
       ToRow = fun s -> Row.ofSeq [ "balance", box s ]
@@ -33,10 +33,10 @@ let definition (pms: ProcessManagerDef list) =
     { Events = EventRegistry.empty |> EventRegistry.add (EventType.create<Deposited> "deposited")
       Router = Router.empty |> Router.route<Deposited> []
       ProcessManagers = pms
-      Tables = [ for t in accountTables -> TableDecl.aggregate t KeyKind.Int [ TableDecl.column "balance" ColumnType.BigInt ] ] }
+      Tables = [ for t in accountTables -> TableDecl.aggregate t KeyType.Int [ TableDecl.column "balance" ColumnType.BigInt ] ] }
 
 /// A process manager that counts what it handles and calls `onEvent` (for latency measurements).
-let counter (name: string) (onEvent: RecordedEvent -> unit) =
+let counter (name: string) (onEvent: StoredEvent -> unit) =
     ProcessManager.create<int64> name 0L (fun n e -> onEvent e.Recorded; Ok(n + 1L))
     |> fun pm -> { pm with BatchSize = 500 }
     |> ProcessManager.erase

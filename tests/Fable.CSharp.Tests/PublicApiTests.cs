@@ -73,7 +73,7 @@ public sealed class PublicApiTests
     [Fact]
     public void The_detector_finds_FSharp_Core_types_where_they_are()
     {
-        var leaky = Type.GetType("Fable.FSharp.RecordedEvent, Fable.Core.FSharp", throwOnError: true)!;
+        var leaky = Type.GetType("Fable.FSharp.StoredEvent, Fable.Core.FSharp", throwOnError: true)!;
         Assert.Contains(Leaks([leaky], FromFSharpCore), l => l.Contains("FSharpOption", StringComparison.Ordinal));
         Assert.Contains(Leaks([typeof(Holder)], FromFSharpCore), l => l.Contains("FSharpList", StringComparison.Ordinal));
     }

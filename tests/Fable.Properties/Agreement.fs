@@ -147,7 +147,7 @@ type EventView =
       Json: string
       Meta: string }
 
-let private view (codec: IEventCodec) (e: RecordedEvent) =
+let private view (codec: IEventCodec) (e: StoredEvent) =
     { Type = e.TypeName
       Version = e.TypeVersion
       Payload = codec.Decode(e.TypeName, e.TypeVersion, e.Data) |> ok (sprintf "decoding event %d" e.Id)
@@ -179,7 +179,7 @@ let private faultyDecision fault : Decide<Account> =
             task {
                 match! uow.Tables.Insert(kvTable, Row.ofSeq [ "id", box -1L; "c", box "written by decide" ], ct) with
                 | Error e -> return Error e
-                | Ok() -> return Decider.reject "decide refuses after writing"
+                | Ok() -> return UntypedDecider.reject "decide refuses after writing"
             })
     | HandlerError -> depositThen (note "handler-error")
     | HandlerException -> depositThen (note "handler-exception")
@@ -242,7 +242,7 @@ let private runOp (uow: IUnitOfWork) (accountKeys: Guid[]) (counterKeys: string[
                     task {
                         match! uow.Tables.Get(kvTable, box kv, ct) with
                         | Error e -> return Error e
-                        | Ok None -> return Decider.reject "no such kv row"
+                        | Ok None -> return UntypedDecider.reject "no such kv row"
                         | Ok(Some row) ->
                             let amount = row |> Row.tryGet "a" |> Option.map Convert.ToInt64 |> Option.defaultValue 0L
                             return Ok [ box { Amount = max 1L amount; BalanceBefore = s.Balance } ]

@@ -102,8 +102,8 @@ let private definition (p: Plan) (recorder: Recorder) =
         }
     let policy =
         match p.Policy with
-        | StopAtOnce -> ErrorPolicy.Stop
-        | RetryUpTo max -> ErrorPolicy.Retry(TimeSpan.FromMilliseconds 1.0, max)
+        | StopAtOnce -> OnFailure.Stop
+        | RetryUpTo max -> OnFailure.Retry(TimeSpan.FromMilliseconds 1.0, max)
     let created = ProcessManager.create name { Count = 0L; Last = -1L } (fun s _ -> Ok s) |> ProcessManager.withHandleIn handle
     { created with ErrorPolicy = policy; BatchSize = p.BatchSize } |> ProcessManager.erase
 
@@ -131,9 +131,9 @@ let private view (inst: Instance) =
     let all = readAll inst
     let st = run (inst.ProcessManagers.Status(name, ct)) |> ok "Status"
     let place =
-        if st.Position = Position.Origin then -1
+        if st.Position = LogPosition.Origin then -1
         else
-            match List.tryFindIndex (fun (e: RecordedEvent) -> e.Position = st.Position) all with
+            match List.tryFindIndex (fun (e: StoredEvent) -> e.Position = st.Position) all with
             | Some i -> i
             | None -> failtestf "the checkpoint %O is no event's position" st.Position
     { Place = place; Lag = st.Lag; Active = st.Active; Error = st.LastError |> Option.map code; Attempts = st.Attempts; State = st.State }

@@ -23,15 +23,15 @@ let tripsTable = "trips"
 let grantsTable = "trip_grants"
 
 let private tables: TableSpec list =
-    [ TableDecl.aggregate tripsTable KeyKind.Uuid [ TableDecl.column "name" ColumnType.Text; TableDecl.column "events" ColumnType.BigInt ]
-      TableDecl.table grantsTable KeyKind.Text [ TableDecl.column "trip" ColumnType.Uuid; TableDecl.nullable "seen_name" ColumnType.Text ] ]
+    [ TableDecl.aggregate tripsTable KeyType.Uuid [ TableDecl.column "name" ColumnType.Text; TableDecl.column "events" ColumnType.BigInt ]
+      TableDecl.table grantsTable KeyType.Text [ TableDecl.column "trip" ColumnType.Uuid; TableDecl.nullable "seen_name" ColumnType.Text ] ]
 
 let private keyOf (args: HandlerArgs) = args.Aggregate.Key.Value
 
 /// The trips aggregate with some of its parts replaced.
 let private tripsWith (f: AggregateDef<Trip> -> AggregateDef<Trip>) : AggregateDef<Trip> =
     f { Table = tripsTable
-        KeyKind = KeyKind.Uuid
+        KeyKind = KeyType.Uuid
         Initial = fun _ -> { Name = ""; Events = 0L }
         Evolve =
           fun s e ->

@@ -31,10 +31,10 @@ type Seen =
     { Outcome: Result<(string * string) list * (string * string) list * (string * string) list, int * string>
       Log: (string * string * string) list }
 
-let private texts (events: RecordedEvent list) = [ for e in events -> e.Data, e.Meta ]
+let private texts (events: StoredEvent list) = [ for e in events -> e.Data, e.Meta ]
 
 /// Runs `emit` on a fresh instance for `rt`: what it returned, then what the log and followers show.
-let private attempt (fixture: Fixture) (rt: Runtime) (emit: IInterpreter -> Threading.Tasks.Task<Result<RecordedEvent list * AggregateId, FableError>>) =
+let private attempt (fixture: Fixture) (rt: Runtime) (emit: IInterpreter -> Threading.Tasks.Task<Result<StoredEvent list * AggregateId, FableError>>) =
     withInstance fixture rt (fun inst ->
         let i = inst.Interpreter
         let outcome =

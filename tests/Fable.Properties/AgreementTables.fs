@@ -17,7 +17,7 @@ type Touched = { N: int64 }
 
 type Acct = { Owner: string }
 
-let private acctIn (kind: KeyKind) (toRow: Acct -> Row) : AggregateDef<Acct> =
+let private acctIn (kind: KeyType) (toRow: Acct -> Row) : AggregateDef<Acct> =
     { Table = "accts"
       KeyKind = kind
       Initial = fun _ -> { Owner = null }
@@ -25,7 +25,7 @@ let private acctIn (kind: KeyKind) (toRow: Acct -> Row) : AggregateDef<Acct> =
       ToRow = toRow
       OfRow = fun r -> { Owner = match r["owner"] with :? string as s -> s | _ -> null } }
 
-let private accts = acctIn KeyKind.Uuid (fun s -> Row.ofSeq [ "owner", box s.Owner ])
+let private accts = acctIn KeyType.Uuid (fun s -> Row.ofSeq [ "owner", box s.Owner ])
 
 let private col name t = TableDecl.column name t
 let private opt name t = TableDecl.nullable name t
@@ -37,11 +37,11 @@ let private everyColumn =
       opt "ts" ColumnType.TimestampTz; opt "j" ColumnType.Jsonb; opt "by" ColumnType.Bytea ]
 
 let private tables: TableSpec list =
-    [ TableDecl.aggregate "accts" KeyKind.Uuid [ opt "owner" ColumnType.Text ]
-      TableDecl.table "nn" KeyKind.Int [ col "a" ColumnType.BigInt; col "b" ColumnType.Text ]
-      TableDecl.table "vals" KeyKind.Uuid [ opt "amount" ColumnType.Numeric; opt "at" ColumnType.TimestampTz; opt "note" ColumnType.Text ]
-      TableDecl.table "ids" KeyKind.Text [ opt "v" ColumnType.Text ]
-      TableDecl.table "every" KeyKind.Int everyColumn ]
+    [ TableDecl.aggregate "accts" KeyType.Uuid [ opt "owner" ColumnType.Text ]
+      TableDecl.table "nn" KeyType.Int [ col "a" ColumnType.BigInt; col "b" ColumnType.Text ]
+      TableDecl.table "vals" KeyType.Uuid [ opt "amount" ColumnType.Numeric; opt "at" ColumnType.TimestampTz; opt "note" ColumnType.Text ]
+      TableDecl.table "ids" KeyType.Text [ opt "v" ColumnType.Text ]
+      TableDecl.table "every" KeyType.Int everyColumn ]
 
 /// A handler whose first table call fails (a new row without its NOT NULL column b) and whose second succeeds.
 let private touch (args: HandlerArgs) (_: Touched) : Task<Result<unit, FableError>> =
@@ -112,13 +112,13 @@ let private cases: Case list =
       { Name = "a ToRow column the aggregate table lacks is refused alike"
         Run =
           fun inst ->
-              let typo = acctIn KeyKind.Uuid (fun s -> Row.ofSeq [ "ownr", box s.Owner ])
+              let typo = acctIn KeyType.Uuid (fun s -> Row.ofSeq [ "ownr", box s.Owner ])
               [ run (Store.append inst.Interpreter typo (AggregateKey.Uuid uid) [ box ({ Owner = "ada" }: Opened) ] ct) |> outcome (fun _ -> "") ]
         Expect = fun lines -> startsWith "error 7009 invalid definition: aggregate table accts has no declared column ownr" "ToRow column" lines[0] }
-      { Name = "KeyKind.Int on a uuid table is refused alike"
+      { Name = "KeyType.Int on a uuid table is refused alike"
         Run =
           fun inst ->
-              let intKeyed = acctIn KeyKind.Int (fun s -> Row.ofSeq [ "owner", box s.Owner ])
+              let intKeyed = acctIn KeyType.Int (fun s -> Row.ofSeq [ "owner", box s.Owner ])
               [ run (Store.append inst.Interpreter intKeyed (AggregateKey.Int 7L) [ box ({ Owner = "ada" }: Opened) ] ct) |> outcome (fun _ -> "") ]
         Expect = fun lines -> startsWith "error 7009 invalid definition: aggregate table accts is declared with Uuid keys" "int key" lines[0] }
       { Name = "Upsert listing some columns of a NOT NULL table updates an existing row and refuses a new one alike"

@@ -58,7 +58,7 @@ let private note fault = box { Text = "injected"; Fault = fault }
 
 let private failing (cts: CancellationTokenSource) (head: int64 option) (fault: Fault) : Expected * Decide<Account> =
     match fault with
-    | DecideError -> Expected.Any, Pure(fun _ -> Decider.reject "decide refuses")
+    | DecideError -> Expected.Any, Pure(fun _ -> UntypedDecider.reject "decide refuses")
     | DecideException -> Expected.Any, Pure(fun _ -> failwith "decide exception injected")
     | DecideWritesThenRejects ->
         Expected.Any,
@@ -66,7 +66,7 @@ let private failing (cts: CancellationTokenSource) (head: int64 option) (fault: 
             task {
                 let! written = uow.Tables.Insert(notesTable, Row.ofSeq [ "id", box -1L; "text", box "written by decide" ], ct)
                 written |> ok "the decision's own insert"
-                return Decider.reject "decide refuses after writing"
+                return UntypedDecider.reject "decide refuses after writing"
             })
     | HandlerError -> Expected.Any, depositThen (note "handler-error")
     | HandlerException -> Expected.Any, depositThen (note "handler-exception")

@@ -9,11 +9,11 @@ open Fable.Tests.Fixture
 open Fable.Tests.Support
 
 /// The decoded events of a log.
-let decode (codec: IEventCodec) (log: RecordedEvent list) =
+let decode (codec: IEventCodec) (log: StoredEvent list) =
     log |> List.map (fun e -> codec.Decode(e.TypeName, e.TypeVersion, e.Data) |> ok (sprintf "decoding event %d" e.Id))
 
 /// Checks that `log` is one chain: first has no previous event, each next points at the one before, ids grow.
-let chain (what: string) (log: RecordedEvent list) =
+let chain (what: string) (log: StoredEvent list) =
     match log with
     | [] -> ()
     | first :: _ ->
@@ -36,7 +36,7 @@ let globalLog (inst: Instance) =
 
 /// Checks one aggregate of `def`: its log is one chain, equals its events in the global log (in the same order),
 /// the row's last_event_id is the chain's head, and the row's state is the fold of the log from the initial state.
-let aggregate (inst: Instance) (all: RecordedEvent list) (def: AggregateDef<'S>) (key: AggregateKey) =
+let aggregate (inst: Instance) (all: StoredEvent list) (def: AggregateDef<'S>) (key: AggregateKey) =
     let i = inst.Interpreter
     let id = AggregateDef.idOf def key
     let log = run (Store.log i id ct) |> ok "Log"
@@ -50,6 +50,6 @@ let aggregate (inst: Instance) (all: RecordedEvent list) (def: AggregateDef<'S>)
     | Some row, last ->
         Expect.equal (Row.tryGet "last_event_id" row |> Option.map Convert.ToInt64) (last |> Option.map (fun e -> e.Id))
             (sprintf "%O: last_event_id is the head of its chain" id)
-        let folded = Decider.fold def.Evolve (def.Initial key) (decode i.Codec log)
+        let folded = UntypedDecider.fold def.Evolve (def.Initial key) (decode i.Codec log)
         Expect.equal (def.OfRow row) folded (sprintf "%O: the row's state is the fold of its log" id)
     log

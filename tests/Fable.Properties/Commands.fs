@@ -17,14 +17,14 @@ type Command =
 /// The decision of a command on the account's current state.
 let decide (cmd: Command) (s: Account) : Result<obj list, FableError> =
     match cmd with
-    | Open owner -> if s.EventCount > 0L then Decider.reject "already opened" else Ok [ box { Owner = owner } ]
-    | _ when s.Closed -> Decider.reject "closed"
+    | Open owner -> if s.EventCount > 0L then UntypedDecider.reject "already opened" else Ok [ box { Owner = owner } ]
+    | _ when s.Closed -> UntypedDecider.reject "closed"
     | Deposit a -> Ok [ box { Amount = a; BalanceBefore = s.Balance } ]
     | Withdraw a ->
-        if a > s.Balance then Decider.reject "insufficient funds"
+        if a > s.Balance then UntypedDecider.reject "insufficient funds"
         else Ok [ box ({ Taken = a; BalanceBefore = s.Balance }: Withdrawn) ]
     | Note t -> Ok [ box { Text = t; Fault = "" } ]
-    | Close -> if s.Balance <> 0L then Decider.reject "balance is not zero" else Ok [ box { Reason = "done" } ]
+    | Close -> if s.Balance <> 0L then UntypedDecider.reject "balance is not zero" else Ok [ box { Reason = "done" } ]
     | DepositMany amounts ->
         let events, _ =
             amounts
@@ -36,7 +36,7 @@ let model (key: AggregateKey) (cmds: Command list) =
     cmds
     |> List.fold
         (fun (s, recorded) cmd ->
-            match Decider.run accounts.Evolve (decide cmd) s with
+            match UntypedDecider.run accounts.Evolve (decide cmd) s with
             | Ok(s', events) -> s', recorded @ events
             | Error _ -> s, recorded)
         (accounts.Initial key, [])

@@ -24,7 +24,7 @@ let seenId (pm: string) (eventId: int64) = sprintf "%s:%d" pm eventId
 /// A follower that inserts one row per handled event (a second insert would be a Conflict: exactly once), refuses
 /// an event that is not the next of its aggregate's chain, and fails when `fail event attempt` says so.
 /// Returns the definition and the attempts made per event id.
-let follower (name: string) (policy: ErrorPolicy) (batchSize: int) (fail: RecordedEvent -> int -> bool) =
+let follower (name: string) (policy: OnFailure) (batchSize: int) (fail: StoredEvent -> int -> bool) =
     let attempts = ConcurrentDictionary<int64, int>()
     let handle (uow: IUnitOfWork) (s: FollowerState) (inc: Incoming) ct : Task<Result<FollowerState, FableError>> =
         task {
@@ -69,7 +69,7 @@ let counting (name: string) =
                 | Ok() -> return Ok(n + 1L)
         }
     let pm = ProcessManager.create name 0L (fun s _ -> Ok s) |> ProcessManager.withHandleIn handle
-    { pm with ErrorPolicy = ErrorPolicy.Stop; BatchSize = 3 } |> ProcessManager.erase
+    { pm with ErrorPolicy = OnFailure.Stop; BatchSize = 3 } |> ProcessManager.erase
 
 /// An event the codec encodes under a name no registration knows.
 type Mystery = { Note: string }

@@ -19,7 +19,7 @@ let private paged (i: IInterpreter) (size: int) =
         | page ->
             Expect.isLessThanOrEqual page.Length size "a page holds at most the events asked for"
             go (List.last page).Position (List.rev page @ acc)
-    go Position.Origin []
+    go LogPosition.Origin []
 
 /// Pages of any size read the whole log once, in order; Head is its last position.
 let paging (fixture: Fixture) =
@@ -40,10 +40,10 @@ let paging (fixture: Fixture) =
                 Expect.equal (paged i size |> List.map (fun e -> e.Id)) (all |> List.map (fun e -> e.Id))
                     (sprintf "pages of %d read the same events in the same order" size)
                 let head = run (i.Head ct) |> ok "Head"
-                Expect.equal head (match List.tryLast all with Some e -> e.Position | None -> Position.Origin) "Head is the last event's position"
+                Expect.equal head (match List.tryLast all with Some e -> e.Position | None -> LogPosition.Origin) "Head is the last event's position"
                 Expect.isEmpty (run (i.ReadAll(head, 10, ct)) |> ok "ReadAll after Head") "nothing follows Head"
                 for bad in [ 0; -1 ] do
-                    match run (i.ReadAll(Position.Origin, bad, ct)) with
+                    match run (i.ReadAll(LogPosition.Origin, bad, ct)) with
                     | Error(InvalidDefinition _) -> ()
                     | other -> failtestf "ReadAll with max %d should be InvalidDefinition, got %A" bad (other |> Result.map List.length)))
 

@@ -18,10 +18,10 @@ let private noteOn (i: IInterpreter) (key: Guid) (text: string) =
 
 /// The events as followers read them must be the ones the emits returned (their commit's Tx included), each
 /// emit its own Tx, and each aggregate's log its events in chain order.
-let private expectLogGivesBack (i: IInterpreter) (keys: Guid list) (recorded: RecordedEvent list) =
+let private expectLogGivesBack (i: IInterpreter) (keys: Guid list) (recorded: StoredEvent list) =
     let all = readAllNow i
     Expect.equal all.Length recorded.Length "as many events as were recorded"
-    List.iteri2 (fun n (read: RecordedEvent) (r: RecordedEvent) ->
+    List.iteri2 (fun n (read: StoredEvent) (r: StoredEvent) ->
         if read <> r then
             failtestf "event %d reads back as\n%A\nbut was recorded as\n%A" n read r) all recorded
     Expect.isTrue (all |> List.pairwise |> List.forall (fun (a, b) -> a.Position.Tx < b.Position.Tx)) "one Tx per emit, increasing"

@@ -41,7 +41,7 @@ let recorded (fixture: Fixture) =
                 let e = run (Store.emitPure i accounts (accountKey key) (fun _ -> Ok(depositsWith who)) ct) |> ok "emit"
                 Expect.equal e.Aggregate.State.Balance (int64 who.Length) "evolve saw the bare events"
                 let expected = expectedMeta who
-                let check what (events: RecordedEvent list) =
+                let check what (events: StoredEvent list) =
                     Expect.equal events.Length expected.Length (what + ": every event")
                     for (r, m) in List.zip events expected do
                         Expect.isTrue (sameJson r.Meta m) (sprintf "%s: event %d has metadata %s, expected %s" what r.Id r.Meta m)

@@ -100,12 +100,12 @@ let private obsAccounts fixture test = { accounts with Table = obsTable fixture 
 
 let private obsSpec fixture test =
     let n name (t: ColumnType) = TableDecl.nullable name t
-    TableDecl.aggregate (obsTable fixture test) KeyKind.Uuid
+    TableDecl.aggregate (obsTable fixture test) KeyType.Uuid
         [ n "owner" ColumnType.Text; n "balance" ColumnType.BigInt; n "event_count" ColumnType.BigInt
           n "closed" ColumnType.Boolean; n "notes" ColumnType.BigInt ]
 
 /// A process manager that counts the events it handles and refuses the event whose id is in `failOn`.
-let private counting (name: string) (policy: ErrorPolicy) (failOn: int64 ref) =
+let private counting (name: string) (policy: OnFailure) (failOn: int64 ref) =
     ProcessManager.create name 0L (fun n (inc: Incoming) -> if inc.Recorded.Id = failOn.Value then Error(FableError.reject "refused on purpose") else Ok(n + 1L))
     |> fun pm -> { pm with ErrorPolicy = policy }
     |> ProcessManager.erase
@@ -184,7 +184,7 @@ let tests (fixture: Fixture) =
         use measured = new Measurements()
         let name = "obs-batch-" + fixture.Name
         let failOn = ref -1L
-        let rt = runtimeWith [ counting name (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, Some 1)) failOn ]
+        let rt = runtimeWith [ counting name (OnFailure.Retry(TimeSpan.FromMilliseconds 10.0, Some 1)) failOn ]
         let inst = run (fixture.Create rt (Domain.tables @ [ obsSpec fixture "batch" ]))
         try
             use root = spans.Root()
@@ -247,7 +247,7 @@ let logTests (label: string) (make: Runtime -> ILoggerFactory -> Task<IInterpret
         testCase "takeover, retry (attempt and code), stop, control operations and release are logged with their level, event id and fields" <| fun () ->
             let loggers = new CapturingLoggers()
             let failOn = ref -1L
-            let rt = runtimeWith [ counting name (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 20.0, Some 2)) failOn ]
+            let rt = runtimeWith [ counting name (OnFailure.Retry(TimeSpan.FromMilliseconds 20.0, Some 2)) failOn ]
             let i, host, stop, settleAll = run (make rt loggers)
             try
                 let key = Guid.NewGuid()
@@ -286,7 +286,7 @@ let silentTests (label: string) (make: Runtime -> ILoggerFactory -> Task<IInterp
         testCase "a failing, stopping process manager without a logger writes nothing to stderr" <| fun () ->
             let name = "obs-silent-" + label
             let failOn = ref -1L
-            let rt = runtimeWith [ counting name ErrorPolicy.Stop failOn ]
+            let rt = runtimeWith [ counting name OnFailure.Stop failOn ]
             let i, host, stop, settleAll = run (make rt null)
             let before = Console.Error
             use captured = new StringWriter()

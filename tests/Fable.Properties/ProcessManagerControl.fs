@@ -76,7 +76,7 @@ let control (fixture: Fixture) =
 /// Unknown names and unreadable payloads.
 let unknownAndUnreadable (fixture: Fixture) =
     testCase "unknown event types arrive as None; unreadable payloads stop the process manager by its policy" <| fun () ->
-        let tolerant, _ = follower "tolerant" ErrorPolicy.Stop 10 (fun _ _ -> false)
+        let tolerant, _ = follower "tolerant" OnFailure.Stop 10 (fun _ _ -> false)
         withInstance fixture (trickyRuntime [ tolerant ]) (fun inst ->
             let i = inst.Interpreter
             let key = Guid.NewGuid()
@@ -109,14 +109,14 @@ let emitsWithCheckpoint (fixture: Fixture) =
                     match inc.Event with
                     | Some(:? Deposited) ->
                         let note = box { Text = string inc.Recorded.Id; Fault = "" }
-                        match! uow.Emit(accounts, accountKey audit, Expected.Any, Pure(Decider.always [ note ]), ct) with
+                        match! uow.Emit(accounts, accountKey audit, Expected.Any, Pure(UntypedDecider.always [ note ]), ct) with
                         | Error e -> return Error e
                         | Ok _ when n = failIndex && failedOnce.TryAdd(inc.Recorded.Id, true) -> return Error(FableError.reject "fails after emitting")
                         | Ok _ -> return Ok(n + 1)
                     | _ -> return Ok n
                 }
             let created = ProcessManager.create "auditor" 0 (fun s _ -> Ok s) |> ProcessManager.withHandleIn handle
-            let pm = { created with ErrorPolicy = ErrorPolicy.Retry(TimeSpan.FromMilliseconds 1.0, Some 3) } |> ProcessManager.erase
+            let pm = { created with ErrorPolicy = OnFailure.Retry(TimeSpan.FromMilliseconds 1.0, Some 3) } |> ProcessManager.erase
             withInstance fixture (runtimeWith [ pm ]) (fun inst ->
                 let i = inst.Interpreter
                 let key = Guid.NewGuid()

@@ -25,7 +25,7 @@ let private status (inst: Instance) name = run (inst.ProcessManagers.Status(name
 
 let private catchUp (inst: Instance) = run (inst.ProcessManagers.CatchUp(guard ())) |> ok "CatchUp"
 
-let private stateOf (st: ProcessManagerStatus) =
+let private stateOf (st: ProcessManagerInfo) =
     System.Text.Json.JsonSerializer.Deserialize<FollowerState>(st.State, System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))
 
 let private appendNotes (i: IInterpreter) (key: Guid) n =
@@ -37,8 +37,8 @@ let exactlyOnce (fixture: Fixture) =
     propertyOn fixture "every committed event is handled exactly once per process manager, in chain order per aggregate, never a rolled-back one" 60
         (Gen.zip Gens.interleaving (Gen.elements [ Runners; CatchUpAfterwards; CatchUpWhileWriting ]))
         (fun (il, drive) ->
-            let one, _ = follower "one-by-one" ErrorPolicy.Stop 1 (fun _ _ -> false)
-            let batched, _ = follower "batched" ErrorPolicy.Stop 7 (fun _ _ -> false)
+            let one, _ = follower "one-by-one" OnFailure.Stop 1 (fun _ _ -> false)
+            let batched, _ = follower "batched" OnFailure.Stop 7 (fun _ _ -> false)
             withInstance fixture (runtimeWith [ one; batched ]) (fun inst ->
                 let host = inst.ProcessManagers
                 let keys = Array.init il.Accounts (fun _ -> Guid.NewGuid())
@@ -74,7 +74,7 @@ let retryThenSucceed (fixture: Fixture) =
             let at = at % n
             let failAt = ref -1L
             let pm, attempts =
-                follower "retrying" (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 2.0, Some(failures + 1))) 4
+                follower "retrying" (OnFailure.Retry(TimeSpan.FromMilliseconds 2.0, Some(failures + 1))) 4
                     (fun e attempt -> e.Id = failAt.Value && attempt <= failures)
             withInstance fixture (runtimeWith [ pm ]) (fun inst ->
                 let key = Guid.NewGuid()
@@ -100,8 +100,8 @@ let stopKeepsError (fixture: Fixture) =
             let failAt = ref -1L
             let policy =
                 match maxAttempts with
-                | None -> ErrorPolicy.Stop
-                | Some m -> ErrorPolicy.Retry(TimeSpan.FromMilliseconds 1.0, Some m)
+                | None -> OnFailure.Stop
+                | Some m -> OnFailure.Retry(TimeSpan.FromMilliseconds 1.0, Some m)
             let pm, _ = follower "fragile" policy 3 (fun e _ -> broken.Value && e.Id = failAt.Value)
             withInstance fixture (runtimeWith [ pm ]) (fun inst ->
                 let key = Guid.NewGuid()
@@ -113,7 +113,7 @@ let stopKeepsError (fixture: Fixture) =
                 Expect.isFalse st.Active "the policy disabled it"
                 Expect.equal st.Attempts (defaultArg maxAttempts 1) "every failed attempt is counted"
                 Expect.stringContains (defaultArg st.LastError "") "fable.rejected" "the error is kept"
-                Expect.equal st.Position (if at = 0 then Position.Origin else all[at - 1].Position) "it stopped right before the failing event"
+                Expect.equal st.Position (if at = 0 then LogPosition.Origin else all[at - 1].Position) "it stopped right before the failing event"
                 Expect.equal st.Lag (int64 (n - at)) "the failing event and those after it are pending"
                 Expect.equal (seenBy inst "fragile").Length at "only the events before the failure were handled"
                 broken.Value <- false
@@ -144,7 +144,7 @@ let faultBeforeCheckpoint (fixture: Fixture) =
         (fun ((n, batchSize), faulty, drive) ->
             let faulty = Set.ofList faulty
             let name = "fault-" + Guid.NewGuid().ToString("N")
-            let pm = { counting name with BatchSize = batchSize; ErrorPolicy = ErrorPolicy.Retry(TimeSpan.FromMilliseconds 1.0, None) }
+            let pm = { counting name with BatchSize = batchSize; ErrorPolicy = OnFailure.Retry(TimeSpan.FromMilliseconds 1.0, None) }
             let calls = ref 0
             let injected = ref 0
             FaultPoints.armBeforeCheckpoint pm (fun _ ->
@@ -161,7 +161,7 @@ let faultBeforeCheckpoint (fixture: Fixture) =
                     // The handlers' writes are exactly those of the events up to the checkpoint, and the state counts them.
                     let consistent (when': string) =
                         let st = status inst name
-                        let upTo = if st.Position = Position.Origin then 0 else 1 + (all |> List.findIndex (fun e -> e.Position = st.Position))
+                        let upTo = if st.Position = LogPosition.Origin then 0 else 1 + (all |> List.findIndex (fun e -> e.Position = st.Position))
                         let times = timesHandled inst name
                         for (k, e) in List.indexed all do
                             Expect.equal (times.TryFind e.Id |> Option.defaultValue 0L) (if k < upTo then 1L else 0L)

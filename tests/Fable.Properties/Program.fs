@@ -24,6 +24,7 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "metadata" (Metadata.tests fixture)
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
           testList "telemetry" (Observability.tests fixture)
+          testList "typed" (Typed.tests fixture)
           if fixture.Name <> Fixtures.inMemory.Name then
               testList "agreement" (Agreement.tests Fixtures.inMemory fixture)
               testList "process-manager agreement" (AgreementProcessManagers.tests Fixtures.inMemory fixture)
@@ -35,6 +36,8 @@ let allTests =
     testList "fable" [
         Pure.tests
         JsonbTextTests.tests
+        Typed.reflection
+        Typed.registration
         InMemoryOnly.tests
         testList "observability" [ Observability.logTests "in-memory" Observability.inMemoryHost; Observability.silentTests "in-memory" Observability.inMemoryHost ]
         yield! fixtures |> List.map interpreterTests

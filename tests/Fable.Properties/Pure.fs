@@ -27,16 +27,16 @@ let deciderLaws =
         property "folding a log split anywhere equals folding it whole" 500 (Gen.zip eventsOf (Gen.choose (0, 100))) (fun (events, at) ->
             let at = min at events.Length
             let s0 = accounts.Initial(AggregateKey.Uuid Guid.Empty)
-            let whole = Decider.fold accounts.Evolve s0 events
+            let whole = UntypedDecider.fold accounts.Evolve s0 events
             let left, right = List.splitAt at events
-            Expect.equal (Decider.fold accounts.Evolve (Decider.fold accounts.Evolve s0 left) right) whole "fold is a left fold over the log")
+            Expect.equal (UntypedDecider.fold accounts.Evolve (UntypedDecider.fold accounts.Evolve s0 left) right) whole "fold is a left fold over the log")
         property "running a decision gives its events and the fold of them" 500 (Gen.zip Gens.history Gens.command) (fun (history, cmd) ->
             let key = AggregateKey.Uuid Guid.Empty
             let s, _ = Commands.model key history
-            match Commands.decide cmd s, Decider.run accounts.Evolve (Commands.decide cmd) s with
+            match Commands.decide cmd s, UntypedDecider.run accounts.Evolve (Commands.decide cmd) s with
             | Ok events, Ok(s', events') ->
                 Expect.equal events' events "run returns the decision's events"
-                Expect.equal s' (Decider.fold accounts.Evolve s events) "run returns the folded state"
+                Expect.equal s' (UntypedDecider.fold accounts.Evolve s events) "run returns the folded state"
             | Error a, Error b -> Expect.equal a.Code b.Code "run returns the decision's error"
             | a, b -> failtestf "decide and run disagree: %A / %A" a b)
     ]
@@ -172,8 +172,8 @@ let private withProblem (d: Definition) (p: Problem) =
     | DuplicateHandler -> d |> addRoute (Router.route<Opened> [ handlerNamed "twice"; handlerNamed "twice" ])
     | BlankHandlerName -> d |> addRoute (Router.route<Closed> [ handlerNamed "" ])
     | ZeroBatchSize -> d |> addPm { pm "batch" with BatchSize = 0 }
-    | NegativeRetryInterval -> d |> addPm { pm "interval" with ErrorPolicy = ErrorPolicy.Retry(TimeSpan.FromSeconds -1.0, None) }
-    | ZeroAttempts -> d |> addPm { pm "attempts" with ErrorPolicy = ErrorPolicy.Retry(TimeSpan.Zero, Some 0) }
+    | NegativeRetryInterval -> d |> addPm { pm "interval" with ErrorPolicy = OnFailure.Retry(TimeSpan.FromSeconds -1.0, None) }
+    | ZeroAttempts -> d |> addPm { pm "attempts" with ErrorPolicy = OnFailure.Retry(TimeSpan.Zero, Some 0) }
     | DuplicateProcessManager -> d |> addPm (pm "dup") |> addPm (pm "dup")
 
 let runtimeBuild =

@@ -13,7 +13,7 @@ open Fable.Tests.Support
 /// What one job returned: the events it recorded when it committed, or its error.
 type Outcome =
     { Job: Job
-      Result: Result<RecordedEvent list, FableError> }
+      Result: Result<StoredEvent list, FableError> }
 
 let private emitStep (uow: IUnitOfWork) (keys: Guid[]) (s: Step) =
     uow.Emit(accounts, accountKey keys[s.Account], Expected.Any, Pure(Commands.decide s.Command), ct)

@@ -60,7 +60,7 @@ let readAllNow (i: IInterpreter) =
         match run (i.ReadAll(after, 200, ct)) |> ok "ReadAll" with
         | [] -> List.rev acc
         | page -> go (List.last page).Position (List.rev page @ acc)
-    go Position.Origin []
+    go LogPosition.Origin []
 
 /// Waits until every event committed so far is readable (see `Instance.Settle`). Not inside a unit of work.
 let settle (inst: Instance) = wait (inst.Settle())

@@ -42,7 +42,7 @@ let together (fixture: Fixture) =
                 let mutable states = keys |> Array.map (fun k -> accounts.Initial(accountKey k))
                 steps
                 |> List.exists (fun (a, cmd) ->
-                    match Decider.run accounts.Evolve (Commands.decide cmd) states[a] with
+                    match UntypedDecider.run accounts.Evolve (Commands.decide cmd) states[a] with
                     | Ok(s, _) ->
                         states[a] <- s
                         false
@@ -156,7 +156,7 @@ let noSkip (fixture: Fixture) =
         withInstance fixture runtime (fun inst ->
             let i = inst.Interpreter
             let early, later = Guid.NewGuid(), Guid.NewGuid()
-            let mutable checkpoint = Position.Origin
+            let mutable checkpoint = LogPosition.Origin
             let mutable readEarly = []
             let work (uow: IUnitOfWork) =
                 task {
@@ -166,7 +166,7 @@ let noSkip (fixture: Fixture) =
                         run (Store.emitPure i accounts (accountKey later) (Commands.decide (Commands.Deposit 2L)) ct) |> ok "a later emit" |> ignore
                     let seen = readAllNow i
                     readEarly <- seen
-                    checkpoint <- (match List.tryLast seen with Some e -> e.Position | None -> Position.Origin)
+                    checkpoint <- (match List.tryLast seen with Some e -> e.Position | None -> LogPosition.Origin)
                     return Ok(mine |> Result.map (fun e -> e.Events.Head.Id))
                 }
             let earlyId = run (i.Transact(work, ct)) |> ok "the early unit of work" |> ok "its emit"

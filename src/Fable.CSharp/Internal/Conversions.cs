@@ -11,14 +11,14 @@ internal static class Conversions
     public static long? Opt(FSharpOption<long>? o) => o is null ? null : o.Value;
     public static FSharpOption<long>? Opt(long? v) => v is { } x ? FSharpOption<long>.Some(x) : null;
     public static FSharpOption<T>? Some<T>(T? v) where T : class => v is null ? null : FSharpOption<T>.Some(v);
-    public static Position Pos(global::Fable.FSharp.Position p) => new(p.Tx, p.Id);
-    public static global::Fable.FSharp.Position Pos(Position p) => new(p.Tx, p.Id);
+    public static Position Pos(global::Fable.FSharp.LogPosition p) => new(p.Tx, p.Id);
+    public static global::Fable.FSharp.LogPosition Pos(Position p) => new(p.Tx, p.Id);
 
-    public static RecordedEvent Recorded(global::Fable.FSharp.RecordedEvent r) =>
+    public static RecordedEvent Recorded(global::Fable.FSharp.StoredEvent r) =>
         new(r.Id, Opt(r.PrevEventId), r.Aggregate.Table, r.Aggregate.Key.Value, r.TypeName, r.TypeVersion, r.Meta, r.Data,
             r.InsertedAt, Pos(r.Position));
 
-    public static RecordedEvent<K> Recorded<K>(global::Fable.FSharp.RecordedEvent r) where K : notnull =>
+    public static RecordedEvent<K> Recorded<K>(global::Fable.FSharp.StoredEvent r) where K : notnull =>
         new(r.Id, Opt(r.PrevEventId), r.Aggregate.Table, Keys<K>.OfCore(r.Aggregate.Key), r.TypeName, r.TypeVersion, r.Meta, r.Data,
             r.InsertedAt, Pos(r.Position));
 

@@ -14,7 +14,7 @@ internal static class CoreDefinitions
 {
     public static AggregateDef<S> Def<S, K>(AggregateType<S, K> t) where K : notnull =>
         t.Core as AggregateDef<S> ?? (AggregateDef<S>)(t.Core = new AggregateDef<S>(
-            t.Table, (global::Fable.FSharp.KeyKind)(int)t.KeyKind,
+            t.Table, (global::Fable.FSharp.KeyType)(int)t.KeyKind,
             FuncConvert.FromFunc<AggregateKey, S>(k => t.Initial(Keys<K>.OfCore(k))),
             FuncConvert.FromFunc<S, object, S>(t.Evolve),
             // A null row goes through: the core refuses it (InvalidDefinition) on every interpreter alike.
@@ -38,7 +38,7 @@ internal static class CoreDefinitions
                                                                  IEnumerable<(string Name, KeyKind KeyKind, bool IsAggregate, TableColumns Columns)> tables)
     {
         var decls = tables.Select(t => new TableDecl(
-            t.Name, (global::Fable.FSharp.KeyKind)(int)t.KeyKind, t.IsAggregate ? TableKind.Aggregate : TableKind.Ordinary,
+            t.Name, (global::Fable.FSharp.KeyType)(int)t.KeyKind, t.IsAggregate ? TableKind.Aggregate : TableKind.Ordinary,
             ListModule.OfSeq(t.Columns.Columns.Select(c => new ColumnDecl(c.Name, ColumnTypeOf(c.Type), c.Nullable)))));
         var definition = new Definition(new EventRegistry(ListModule.OfSeq(events), json), router, ListModule.OfSeq(processManagers),
                                         ListModule.OfSeq(decls));

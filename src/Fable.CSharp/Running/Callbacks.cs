@@ -52,8 +52,8 @@ internal static class Callbacks
         var start = CoreDefinitions.StartAt(pm.Start);
         var policy = pm.ErrorPolicy switch
         {
-            ErrorPolicy.Retrying r => global::Fable.FSharp.ErrorPolicy.NewRetry(r.Interval, r.MaxAttempts is { } n ? FSharpOption<int>.Some(n) : null),
-            _ => global::Fable.FSharp.ErrorPolicy.Stop,
+            ErrorPolicy.Retrying r => global::Fable.FSharp.OnFailure.NewRetry(r.Interval, r.MaxAttempts is { } n ? FSharpOption<int>.Some(n) : null),
+            _ => global::Fable.FSharp.OnFailure.Stop,
         };
         return new ProcessManagerDef(
             pm.Name, pm.Initial!,

@@ -46,7 +46,7 @@ internal static class InterpreterCalls
     public static Task<Either<Error, IReadOnlyList<ProcessManagerStatus>>> ListStored(NpgsqlDataSource dataSource, string schema, CancellationToken ct) =>
         CoreCalls.Call(() => PostgresStatus.ListStored(dataSource, schema, ct), all => (IReadOnlyList<ProcessManagerStatus>)all.Select(StatusOf).ToArray());
 
-    static ProcessManagerStatus StatusOf(Fable.FSharp.ProcessManagerStatus s) =>
+    static ProcessManagerStatus StatusOf(Fable.FSharp.ProcessManagerInfo s) =>
         new(s.Name, Conversions.Pos(s.Position), s.Lag, s.Active, s.LastError?.Value, s.Attempts, s.Holder?.Value, s.State);
 
     public static Task<Either<Error, Unit>> Enable(IProcessManagerHost host, string name, CancellationToken ct) =>

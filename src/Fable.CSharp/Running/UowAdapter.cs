@@ -90,7 +90,7 @@ internal sealed class UowAdapter(IUnitOfWork uow, Registry registry, Cancellatio
                 : FSharpResult<FSharpList<object>, FableError>.NewOk(ListModule.OfSeq(es)),
             Left: e => FSharpResult<FSharpList<object>, FableError>.NewError(ErrorConversions.ToFable(e)));
 
-    static Aggregate<S, K> Snapshot<S, K>(AggregateType<S, K> type, global::Fable.FSharp.Aggregate<S> a, IReadOnlyList<RecordedEvent<K>> recorded)
+    static Aggregate<S, K> Snapshot<S, K>(AggregateType<S, K> type, global::Fable.FSharp.AggregateState<S> a, IReadOnlyList<RecordedEvent<K>> recorded)
         where K : notnull =>
         new(type, Keys<K>.OfCore(a.Id.Key), Conversions.Opt(a.LastEventId), a.State, recorded);
 

@@ -5,7 +5,7 @@ namespace Fable.FSharp
 open System
 
 /// An aggregate as seen by callers: identity, the id of its last event, and its state.
-type Aggregate<'S> =
+type AggregateState<'S> =
     { Id: AggregateId
       /// None until the aggregate's first event is recorded.
       LastEventId: int64 option
@@ -25,7 +25,7 @@ type AggregateDef<'S> =
         /// The aggregate table (unqualified or schema-qualified; quoted by interpreters).
         Table: string
         /// The type of the `id` column.
-        KeyKind: KeyKind
+        KeyKind: KeyType
         /// The state of an aggregate that has no row yet.
         Initial: AggregateKey -> 'S
         /// State + one event → next state. Pure.
@@ -68,7 +68,7 @@ module AggregateDef =
             | Ok _ -> Ok()
 
 /// Pure helpers over decide/evolve.
-module Decider =
+module internal UntypedDecider =
     /// Folds events over a state with `evolve`.
     let fold (evolve: 'S -> obj -> 'S) (state: 'S) (events: seq<obj>) = Seq.fold evolve state events
 

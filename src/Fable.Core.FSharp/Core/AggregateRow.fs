@@ -5,7 +5,7 @@ namespace Fable.FSharp
 open System
 
 /// The aggregate row as Fable reads, writes and guards it, whatever the storage.
-module AggregateRow =
+module internal AggregateRow =
     let private failed (def: AggregateDef<'S>) (part: string) (e: exn) = HandlerFailed(def.Table, part, e.Message, Some e)
 
     /// The state of aggregate `key` of `def` read from its `row` (OfRow), or its initial state when `row` is null
@@ -43,10 +43,10 @@ module AggregateRow =
             | Ok t -> TableSchema.coerceToRow t inserting row
 
     /// A key of `kind` for checking a definition without storage.
-    let sampleKey (kind: KeyKind) =
+    let sampleKey (kind: KeyType) =
         match kind with
-        | KeyKind.Uuid -> AggregateKey.Uuid Guid.Empty
-        | KeyKind.Int -> AggregateKey.Int 0L
+        | KeyType.Uuid -> AggregateKey.Uuid Guid.Empty
+        | KeyType.Int -> AggregateKey.Int 0L
         | _ -> AggregateKey.Text ""
 
     /// Checks `def` without storage, as every interpreter does when an aggregate is registered: a blank table

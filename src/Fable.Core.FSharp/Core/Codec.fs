@@ -26,7 +26,7 @@ type IEventCodec =
 /// (which the serializer would silently write as U+FFFD) with a JsonException saying so: a payload must keep what
 /// the event holds or not be recorded. Fable adds it to the codec's options (after the application's converters).
 [<Sealed>]
-type StorableStringConverter() =
+type internal StorableStringConverter() =
     inherit JsonConverter<string>()
 
     static member private Check(value: string) =
@@ -49,7 +49,7 @@ type StorableStringConverter() =
 
 /// `StorableStringConverter` for `char` values: a lone surrogate is refused, not written as U+FFFD.
 [<Sealed>]
-type StorableCharConverter() =
+type internal StorableCharConverter() =
     inherit JsonConverter<char>()
 
     override _.Read(reader, _, _) =
@@ -63,7 +63,7 @@ type StorableCharConverter() =
         writer.WriteStringValue(string value)
 
 /// JSON options that refuse lone surrogates.
-module StorableJson =
+module internal StorableJson =
     /// A copy of `options` with `StorableStringConverter` and `StorableCharConverter` added after its own
     /// converters (a string or char converter of the application's own keeps precedence).
     let options (options: JsonSerializerOptions) =

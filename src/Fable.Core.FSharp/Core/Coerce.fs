@@ -5,7 +5,7 @@ namespace Fable.FSharp
 open System
 
 /// Coercion of .NET values to a column type's canonical value, and how canonical values compare.
-module Coerce =
+module internal Coerce =
     /// 2000-01-01 UTC in ticks: Npgsql counts timestamptz microseconds from there and drops sub-microsecond ticks
     /// toward it (integer division).
     let private pgEpoch = DateTime(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks

@@ -23,8 +23,8 @@ type ITables =
 
 /// The result of one emit: the aggregate after its events, and the events as recorded.
 type Emitted<'S> =
-    { Aggregate: Aggregate<'S>
-      Events: RecordedEvent list }
+    { Aggregate: AggregateState<'S>
+      Events: StoredEvent list }
 
 /// A decision: pure over the state, or reading inside the transaction through the unit of work.
 type Decide<'S> =
@@ -42,12 +42,12 @@ and IUnitOfWork =
     /// row is missing although it has events, or from inside its own emit, is a non-retryable Conflict.
     abstract Emit<'S> : def: AggregateDef<'S> * key: AggregateKey * expected: Expected * decide: Decide<'S> * ct: CancellationToken -> Task<Result<Emitted<'S>, FableError>>
     /// Reads the aggregate (without locking); None when it has no row.
-    abstract Load<'S> : def: AggregateDef<'S> * key: AggregateKey * ct: CancellationToken -> Task<Result<Aggregate<'S> option, FableError>>
+    abstract Load<'S> : def: AggregateDef<'S> * key: AggregateKey * ct: CancellationToken -> Task<Result<AggregateState<'S> option, FableError>>
     /// The aggregate's events in chain order.
-    abstract Log: id: AggregateId * ct: CancellationToken -> Task<Result<RecordedEvent list, FableError>>
+    abstract Log: id: AggregateId * ct: CancellationToken -> Task<Result<StoredEvent list, FableError>>
     /// Rebuilds the aggregate row from its log through evolve and the handlers (with Replaying = true); inserts
     /// the row when it is missing (the way to restore a deleted row).
-    abstract Replay<'S> : def: AggregateDef<'S> * key: AggregateKey * ct: CancellationToken -> Task<Result<Aggregate<'S>, FableError>>
+    abstract Replay<'S> : def: AggregateDef<'S> * key: AggregateKey * ct: CancellationToken -> Task<Result<AggregateState<'S>, FableError>>
     /// Ordinary rows in this unit of work.
     abstract Tables: ITables
     /// The open connection on the Postgres interpreter (None in memory): run your own SQL on it.
@@ -69,7 +69,7 @@ type HandlerArgs =
         /// The event object.
         Event: obj
         /// The event as recorded (id, prev id, type, payload).
-        Recorded: RecordedEvent
+        Recorded: StoredEvent
         /// True when the handler runs inside a Replay (avoid effects that must happen once).
         Replaying: bool
         /// Cancellation of the emit.
@@ -89,14 +89,14 @@ type StartAt =
     /// After the last event committed when it is registered.
     | Head
     /// After the given position.
-    | After of Position
+    | After of LogPosition
 
 /// The state of a process manager as the store keeps it.
-type ProcessManagerStatus =
+type ProcessManagerInfo =
     { Name: string
       /// The last position handled.
-      Position: Position
-      /// Committed events after Position (visible to followers).
+      Position: LogPosition
+      /// Committed events after LogPosition (visible to followers).
       Lag: int64
       Active: bool
       LastError: string option
@@ -115,9 +115,9 @@ type IInterpreter =
     abstract Emit<'S> : def: AggregateDef<'S> * key: AggregateKey * expected: Expected * decide: Decide<'S> * ct: CancellationToken -> Task<Result<Emitted<'S>, FableError>>
     /// Up to `max` committed events after `after`, in (Tx, Id) order; never returns an event before one that
     /// may still commit (the no-skip rule). InvalidDefinition when `max` is below 1.
-    abstract ReadAll: after: Position * max: int * ct: CancellationToken -> Task<Result<RecordedEvent list, FableError>>
+    abstract ReadAll: after: LogPosition * max: int * ct: CancellationToken -> Task<Result<StoredEvent list, FableError>>
     /// The position of the last event visible to followers (Origin when none).
-    abstract Head: ct: CancellationToken -> Task<Result<Position, FableError>>
+    abstract Head: ct: CancellationToken -> Task<Result<LogPosition, FableError>>
     /// The codec of this interpreter.
     abstract Codec: IEventCodec
 
@@ -131,10 +131,10 @@ type IProcessManagerHost =
     /// (in memory: deterministically, on the caller's thread when runners are not started).
     abstract CatchUp: ct: CancellationToken -> Task<Result<unit, FableError>>
     /// The stored status of one process manager; NotFound-like InvalidDefinition when the name is unknown.
-    abstract Status: name: string * ct: CancellationToken -> Task<Result<ProcessManagerStatus, FableError>>
+    abstract Status: name: string * ct: CancellationToken -> Task<Result<ProcessManagerInfo, FableError>>
     /// The stored status of every process manager in the store, registered by this app or not (a read only: it
     /// runs nothing), by name. The state of one this app does not register is the stored JSON as is.
-    abstract ListStored: ct: CancellationToken -> Task<Result<ProcessManagerStatus list, FableError>>
+    abstract ListStored: ct: CancellationToken -> Task<Result<ProcessManagerInfo list, FableError>>
     /// Enables a process manager (clears its error and attempts).
     abstract Enable: name: string * ct: CancellationToken -> Task<Result<unit, FableError>>
     /// Disables a process manager; its runner stops handling after the current batch.

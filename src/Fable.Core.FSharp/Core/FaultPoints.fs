@@ -7,12 +7,12 @@ open System.Threading
 
 /// Faults armed per process-manager definition (by reference); passing costs one volatile read when none is armed.
 module internal FaultPoints =
-    let private beforeCheckpoint = ConditionalWeakTable<ProcessManagerDef, (Position -> unit)>()
+    let private beforeCheckpoint = ConditionalWeakTable<ProcessManagerDef, (LogPosition -> unit)>()
     let mutable private armed = 0
 
     /// Runs `fault` (which may throw) each time a batch of `def` has run its handlers and is about to write its
-    /// checkpoint `Position` in the same transaction.
-    let armBeforeCheckpoint (def: ProcessManagerDef) (fault: Position -> unit) =
+    /// checkpoint `LogPosition` in the same transaction.
+    let armBeforeCheckpoint (def: ProcessManagerDef) (fault: LogPosition -> unit) =
         let fresh, _ = beforeCheckpoint.TryGetValue def
         beforeCheckpoint.AddOrUpdate(def, fault)
         if not fresh then Interlocked.Increment &armed |> ignore
@@ -22,7 +22,7 @@ module internal FaultPoints =
         if beforeCheckpoint.Remove def then Interlocked.Decrement &armed |> ignore
 
     /// The point itself: called by the interpreters with the checkpoint the batch is about to write.
-    let reachBeforeCheckpoint (def: ProcessManagerDef) (checkpoint: Position) =
+    let reachBeforeCheckpoint (def: ProcessManagerDef) (checkpoint: LogPosition) =
         if Volatile.Read &armed > 0 then
             match beforeCheckpoint.TryGetValue def with
             | true, fault -> fault checkpoint

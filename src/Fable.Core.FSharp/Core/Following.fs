@@ -12,9 +12,9 @@ module internal Following =
 
     /// The checkpoint `start` denotes: before every event, after the last event followers can see now (`head`,
     /// read only for Head), or after the given position (which must not be negative).
-    let startPosition (head: unit -> Task<Result<Position, FableError>>) (start: StartAt) : Task<Result<Position, FableError>> =
+    let startPosition (head: unit -> Task<Result<LogPosition, FableError>>) (start: StartAt) : Task<Result<LogPosition, FableError>> =
         match start with
-        | StartAt.Origin -> Task.FromResult(Ok Position.Origin)
+        | StartAt.Origin -> Task.FromResult(Ok LogPosition.Origin)
         | StartAt.After p when p.Tx < 0L || p.Id < 0L ->
             Task.FromResult(Error(InvalidDefinition [ sprintf "a process manager cannot start after position %O: positions are not negative" p ]))
         | StartAt.After p -> Task.FromResult(Ok p)

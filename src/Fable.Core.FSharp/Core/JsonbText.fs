@@ -12,7 +12,7 @@ open System.Text.Json
 
 /// The jsonb normal form of JSON text (what `SELECT $1::jsonb::text` returns on PostgreSQL 15), or why jsonb cannot
 /// store the text.
-module JsonbText =
+module internal JsonbText =
     let private strictUtf8 = UTF8Encoding(false, true)
     let private readerOptions = JsonReaderOptions(MaxDepth = 1000)
 

@@ -20,7 +20,7 @@ module LogNames =
     /// A handler failed; the same event is tried again later. Warning.
     [<Literal>]
     let HandlerRetrying = 1003
-    /// A handler failed and the process manager stopped (ErrorPolicy.Stop or the last allowed attempt). Error.
+    /// A handler failed and the process manager stopped (OnFailure.Stop or the last allowed attempt). Error.
     [<Literal>]
     let ProcessManagerStopped = 1004
     /// The runner itself failed (connection lost, database down); it backs off and starts again. Warning.
@@ -96,7 +96,7 @@ module internal FableLog =
     let runnerReleased (log: ILogger) (pm: string) (runner: string) = released.Invoke(log, pm, runner, null)
 
     /// A failure of `evt` recorded with `attempts` counted: retrying after `retryIn` when `active`, else stopped.
-    let failed (log: ILogger) (pm: string) (position: Position) (attempts: int) (active: bool) (retryIn: TimeSpan) (err: FableError) (text: string) =
+    let failed (log: ILogger) (pm: string) (position: LogPosition) (attempts: int) (active: bool) (retryIn: TimeSpan) (err: FableError) (text: string) =
         if active then retrying.Invoke(log, pm, position.ToString(), attempts, err.Code, retryIn, text, exnOf err)
         else stopped.Invoke(log, pm, position.ToString(), attempts, err.Code, text, exnOf err)
 

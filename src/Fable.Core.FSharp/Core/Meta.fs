@@ -9,7 +9,7 @@ open System.Text.Json
 
 /// An event to record with metadata (what `Meta.attach` returns; a decision lists it in place of the event).
 [<Sealed; AllowNullLiteral>]
-type EventWithMeta internal (event: obj, meta: string, problem: string) =
+type internal EventWithMeta (event: obj, meta: string, problem: string) =
     /// `event` with `meta` (the text of a JSON object) as its metadata.
     new(event: obj, meta: string) = EventWithMeta(event, meta, null)
     /// The event.

@@ -5,7 +5,7 @@ namespace Fable.FSharp
 open System
 
 /// What a stored payload must be.
-module Payload =
+module internal Payload =
     /// Why `data` cannot be stored as a jsonb payload, or None when it can: it must be one JSON value (no
     /// comments, no trailing commas) whose strings and property names hold no NUL character and no lone surrogate
     /// and whose numbers fit PostgreSQL's numeric.

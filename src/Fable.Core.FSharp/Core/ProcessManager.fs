@@ -9,7 +9,7 @@ open System.Threading.Tasks
 
 /// What to do when handling an event fails.
 [<RequireQualifiedAccess>]
-type ErrorPolicy =
+type OnFailure =
     /// Retry the same event after `Interval`; after `MaxAttempts` failures (when set) stop as `Stop` does.
     | Retry of interval: TimeSpan * maxAttempts: int option
     /// Disable the process manager and keep the error until it is enabled again.
@@ -17,19 +17,19 @@ type ErrorPolicy =
 
 /// One event delivered to a process manager.
 type Incoming =
-    { Recorded: RecordedEvent
+    { Recorded: StoredEvent
       /// The decoded event; None when its type is not registered in this codec (the handler decides).
       Event: obj option }
 
 /// A process manager: a named durable follower of the global log with its own state.
-type ProcessManager<'S> =
+type internal ProcessManager<'S> =
     {
         Name: string
         Initial: 'S
         /// State + event → next state. Runs in the transaction that stores the state and checkpoint;
         /// it may write through the unit of work (and emit to other aggregates).
         Handle: IUnitOfWork -> 'S -> Incoming -> CancellationToken -> Task<Result<'S, FableError>>
-        ErrorPolicy: ErrorPolicy
+        ErrorPolicy: OnFailure
         StartAt: StartAt
         /// Events read per batch.
         BatchSize: int
@@ -44,14 +44,14 @@ type ProcessManagerDef =
     { Name: string
       Initial: obj
       Handle: IUnitOfWork -> obj -> Incoming -> CancellationToken -> Task<Result<obj, FableError>>
-      ErrorPolicy: ErrorPolicy
+      ErrorPolicy: OnFailure
       StartAt: StartAt
       BatchSize: int
       Save: obj -> string
       Load: string -> obj }
 
 /// Builds process managers.
-module ProcessManager =
+module internal ProcessManager =
     let private opts = JsonSerializerOptions(JsonSerializerDefaults.Web)
 
     /// A process manager with a pure handle, JSON state (System.Text.Json), retry every second, from the origin.
@@ -59,7 +59,7 @@ module ProcessManager =
         { Name = name
           Initial = initial
           Handle = fun _ s e _ -> Task.FromResult(handle s e)
-          ErrorPolicy = ErrorPolicy.Retry(TimeSpan.FromSeconds 1.0, None)
+          ErrorPolicy = OnFailure.Retry(TimeSpan.FromSeconds 1.0, None)
           StartAt = StartAt.Origin
           BatchSize = 500
           Save = fun s -> JsonSerializer.Serialize<'S>(s, opts)
@@ -73,8 +73,8 @@ module ProcessManager =
         [ if String.IsNullOrWhiteSpace pm.Name then yield "a process manager has a blank name"
           if pm.BatchSize < 1 then yield sprintf "process manager %s has batch size %d (must be 1 or more)" pm.Name pm.BatchSize
           match pm.ErrorPolicy with
-          | ErrorPolicy.Retry(i, _) when i < TimeSpan.Zero -> yield sprintf "process manager %s has a negative retry interval" pm.Name
-          | ErrorPolicy.Retry(_, Some n) when n < 1 -> yield sprintf "process manager %s allows %d attempts (must be 1 or more)" pm.Name n
+          | OnFailure.Retry(i, _) when i < TimeSpan.Zero -> yield sprintf "process manager %s has a negative retry interval" pm.Name
+          | OnFailure.Retry(_, Some n) when n < 1 -> yield sprintf "process manager %s allows %d attempts (must be 1 or more)" pm.Name n
           | _ -> ()
           match pm.StartAt with
           | StartAt.After p when p.Tx < 0L || p.Id < 0L -> yield sprintf "process manager %s starts after position %O (positions are not negative)" pm.Name p

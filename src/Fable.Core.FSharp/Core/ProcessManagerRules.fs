@@ -20,12 +20,12 @@ type internal BatchRun =
 [<RequireQualifiedAccess>]
 type internal BatchVerdict =
     /// Write this state and checkpoint, then commit with the handlers' writes.
-    | Commit of state: string * checkpoint: Position
+    | Commit of state: string * checkpoint: LogPosition
     /// Roll back; handle the first `count` events again as a batch of their own and commit it (a handler may so
     /// run twice for them; their database effects happen once); then apply the error policy to `failed`.
-    | Retreat of count: int * failed: RecordedEvent * error: FableError
+    | Retreat of count: int * failed: StoredEvent * error: FableError
     /// Roll back and apply the error policy to `failed`, the batch's first event.
-    | Fail of failed: RecordedEvent * error: FableError
+    | Fail of failed: StoredEvent * error: FableError
     /// The runner was cancelled: roll back and record nothing.
     | Interrupted
 
@@ -45,7 +45,7 @@ type internal Control =
     | Enable
     | Disable
     /// To a checkpoint with the initial state (saved).
-    | Reset of checkpoint: Position * initial: string
+    | Reset of checkpoint: LogPosition * initial: string
     /// To the origin with the initial state (saved), active.
     | Rebuild of initial: string
 
@@ -53,7 +53,7 @@ type internal Control =
 type internal ControlEffect =
     {
         /// The new checkpoint and state, when it moves.
-        Moves: (Position * string) option
+        Moves: (LogPosition * string) option
         /// The new active flag (None: kept).
         Active: bool option
         /// Clears the last error, the attempts and a pending retry.
@@ -64,7 +64,7 @@ type internal ControlEffect =
 module internal ProcessManagerRules =
     /// The event as the handle gets it: decoded, None for a type the codec does not know, or the decoding error
     /// (an unreadable payload of a known type goes through the error policy).
-    let incoming (codec: IEventCodec) (e: RecordedEvent) : Result<Incoming, FableError> =
+    let incoming (codec: IEventCodec) (e: StoredEvent) : Result<Incoming, FableError> =
         match codec.Decode(e.TypeName, e.TypeVersion, e.Data) with
         | Ok evt -> Ok { Recorded = e; Event = Some evt }
         | Error(UnknownEventType _) -> Ok { Recorded = e; Event = None }
@@ -72,7 +72,7 @@ module internal ProcessManagerRules =
 
     /// Decodes and handles one event from `state`: an exception of the handle is HandlerFailed (Cancelled when
     /// `ct` fired).
-    let handleEvent (def: ProcessManagerDef) (codec: IEventCodec) (uow: IUnitOfWork) (state: obj) (e: RecordedEvent)
+    let handleEvent (def: ProcessManagerDef) (codec: IEventCodec) (uow: IUnitOfWork) (state: obj) (e: StoredEvent)
                     (ct: CancellationToken) : Task<Result<obj, FableError>> =
         match incoming codec e with
         | Error err -> Task.FromResult(Error err)
@@ -100,7 +100,7 @@ module internal ProcessManagerRules =
     /// Handles `events` (at least one) in order inside `uow`, from the stored state `json`, up to the first failure.
     /// Never throws: a failure is attributed to the event it happened at (a state that cannot be loaded to the first,
     /// one that cannot be saved to the last).
-    let runBatch (def: ProcessManagerDef) (codec: IEventCodec) (uow: IUnitOfWork) (json: string) (events: RecordedEvent[])
+    let runBatch (def: ProcessManagerDef) (codec: IEventCodec) (uow: IUnitOfWork) (json: string) (events: StoredEvent[])
                  (ct: CancellationToken) : Task<BatchRun> =
         task {
             match load def json with
@@ -124,7 +124,7 @@ module internal ProcessManagerRules =
         }
 
     /// What to do with a batch of `events` that ran as `run` (`cancelled`: the runner's token fired).
-    let verdict (events: RecordedEvent[]) (run: BatchRun) (cancelled: bool) : BatchVerdict =
+    let verdict (events: StoredEvent[]) (run: BatchRun) (cancelled: bool) : BatchVerdict =
         match run with
         | _ when cancelled -> BatchVerdict.Interrupted
         | BatchRun.Handled state -> BatchVerdict.Commit(state, events[events.Length - 1].Position)
@@ -133,22 +133,22 @@ module internal ProcessManagerRules =
 
     /// The verdict when the commit of a handled batch was refused (a write the store rejects at commit, or a
     /// transaction a handler left aborted): a failure of its last event.
-    let commitRefused (events: RecordedEvent[]) (err: FableError) : BatchVerdict =
+    let commitRefused (events: StoredEvent[]) (err: FableError) : BatchVerdict =
         verdict events (BatchRun.FailedAt(events.Length - 1, err)) false
 
     /// The text stored as LastError (and logged) when `e` failed with `err`.
-    let describe (def: ProcessManagerDef) (e: RecordedEvent) (err: FableError) =
+    let describe (def: ProcessManagerDef) (e: StoredEvent) (err: FableError) =
         sprintf "process manager %s: event %d (%s v%d of %O, position %O) failed: %O" def.Name e.Id e.TypeName e.TypeVersion e.Aggregate e.Position err
 
     /// The error policy's next step after a failure of `e`, `attempts` failures of it being already counted: one more
     /// attempt counted and the error kept; retry after the interval, or stop (Stop, or the last allowed attempt).
-    let failure (def: ProcessManagerDef) (attempts: int) (e: RecordedEvent) (err: FableError) : FailureStep =
+    let failure (def: ProcessManagerDef) (attempts: int) (e: StoredEvent) (err: FableError) : FailureStep =
         let attempts = attempts + 1
         let retry =
             match def.ErrorPolicy with
-            | ErrorPolicy.Stop -> None
-            | ErrorPolicy.Retry(_, Some max) when attempts >= max -> None
-            | ErrorPolicy.Retry(interval, _) -> Some interval
+            | OnFailure.Stop -> None
+            | OnFailure.Retry(_, Some max) when attempts >= max -> None
+            | OnFailure.Retry(interval, _) -> Some interval
         { Attempts = attempts; Active = retry.IsSome; RetryAfter = retry; Error = describe def e err }
 
     /// What `control` changes. Reset keeps the active flag; Rebuild and Enable activate; every operation but Disable
@@ -158,7 +158,7 @@ module internal ProcessManagerRules =
         | Control.Enable -> { Moves = None; Active = Some true; ClearsFailure = true }
         | Control.Disable -> { Moves = None; Active = Some false; ClearsFailure = false }
         | Control.Reset(checkpoint, initial) -> { Moves = Some(checkpoint, initial); Active = None; ClearsFailure = true }
-        | Control.Rebuild initial -> { Moves = Some(Position.Origin, initial); Active = Some true; ClearsFailure = true }
+        | Control.Rebuild initial -> { Moves = Some(LogPosition.Origin, initial); Active = Some true; ClearsFailure = true }
 
     /// The initial state as stored JSON (validation has checked that it saves).
     let initial (def: ProcessManagerDef) : Result<string, FableError> =

@@ -6,11 +6,11 @@ open System.Threading
 open System.Threading.Tasks
 
 /// Rebuilding an aggregate's row from its log.
-module Replay =
+module internal Replay =
     /// The logged events decoded, or the first event that cannot be; and the chain checked (each event follows the
     /// one before it, the first follows none).
-    let private decodeAll (rt: Runtime) (id: AggregateId) (logged: RecordedEvent list) : Result<obj list, FableError> =
-        let rec go (prev: int64 option) (acc: obj list) (rest: RecordedEvent list) =
+    let private decodeAll (rt: Runtime) (id: AggregateId) (logged: StoredEvent list) : Result<obj list, FableError> =
+        let rec go (prev: int64 option) (acc: obj list) (rest: StoredEvent list) =
             match rest with
             | [] -> Ok(List.rev acc)
             | e :: _ when e.PrevEventId <> prev ->
@@ -26,8 +26,8 @@ module Replay =
     /// for an event with handlers `writeRow` writes the row with the state after it before the handlers run (with
     /// Replaying = true), and `writeRow` writes the final state unless the last event did. `writeRow state lastId`
     /// is the interpreter's guarded row write (it inserts the row when it is missing).
-    let run (rt: Runtime) (uow: IUnitOfWork) (def: AggregateDef<'S>) (id: AggregateId) (logged: RecordedEvent list)
-            (writeRow: 'S -> int64 -> Task<Result<unit, FableError>>) (ct: CancellationToken) : Task<Result<Aggregate<'S>, FableError>> =
+    let run (rt: Runtime) (uow: IUnitOfWork) (def: AggregateDef<'S>) (id: AggregateId) (logged: StoredEvent list)
+            (writeRow: 'S -> int64 -> Task<Result<unit, FableError>>) (ct: CancellationToken) : Task<Result<AggregateState<'S>, FableError>> =
         task {
             match logged with
             | [] -> return Error(NotFound id)

@@ -9,7 +9,7 @@ open System.Threading.Tasks
 /// The aggregates whose emit or replay is running in one unit of work (nested through decisions and handlers).
 /// Not thread-safe, like the unit of work. Allocates nothing until emits nest.
 [<Sealed; AllowNullLiteral>]
-type RunningEmits() =
+type internal RunningEmits() =
     // The outermost running aggregate (null when none) and the nested ones (null until an emit nests).
     let mutable first = Unchecked.defaultof<AggregateId>
     let mutable nested: List<AggregateId> = null
@@ -53,7 +53,7 @@ type RunningEmits() =
 /// The table API of a unit of work as decisions and handlers use it: `inner`'s, with writes of a running
 /// aggregate's own row refused (`RunningEmits.RowWrite`) before `inner` sees them.
 [<Sealed>]
-type GuardedTables(inner: ITables, running: RunningEmits) =
+type internal GuardedTables(inner: ITables, running: RunningEmits) =
     let refused (operation: string) (table: string) (rowId: obj) =
         match running.RowWrite(operation, table, rowId) with
         | Some e -> ValueSome(Task.FromResult(Error e))

@@ -7,16 +7,16 @@ open System.Threading
 open System.Threading.Tasks
 
 /// What an interpreter does for the shared steps of an emit: record an event, write the aggregate's row.
-type IEmitSink<'S> =
+type internal IEmitSink<'S> =
     /// Records the encoded event `enc` with metadata `meta` after the event `prev` (None: the first event);
     /// may complete synchronously.
-    abstract Record: enc: EncodedEvent * meta: string * prev: int64 option -> ValueTask<Result<RecordedEvent, FableError>>
+    abstract Record: enc: EncodedEvent * meta: string * prev: int64 option -> ValueTask<Result<StoredEvent, FableError>>
     /// Writes the aggregate's row with `state`, the state after `recorded`, before that event's handlers run (the
     /// row's validation is `AggregateRow.toRow`); returns the event as stored (its final id and texts).
-    abstract WriteRow: state: 'S * recorded: RecordedEvent -> ValueTask<Result<RecordedEvent, FableError>>
+    abstract WriteRow: state: 'S * recorded: StoredEvent -> ValueTask<Result<StoredEvent, FableError>>
 
 /// Shared steps of an emit.
-module Steps =
+module internal Steps =
     /// Runs the decision; an exception in it is a HandlerFailed named "decide". A pure decision completes
     /// synchronously without allocating a task.
     let decide (uow: IUnitOfWork) (decide: Decide<'S>) (state: 'S) (ct: CancellationToken) : ValueTask<Result<obj list, FableError>> =
@@ -104,7 +104,7 @@ module Steps =
         (events: obj list)
         (sink: IEmitSink<'S>)
         (ct: CancellationToken)
-        : Task<Result<struct ('S * int64 option * RecordedEvent list * bool), FableError>> =
+        : Task<Result<struct ('S * int64 option * StoredEvent list * bool), FableError>> =
         task {
             let mutable failure = None
             let mutable s = state

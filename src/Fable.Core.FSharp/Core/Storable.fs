@@ -6,7 +6,7 @@ namespace Fable.FSharp
 open System
 
 /// Checks on strings bound for the database.
-module Storable =
+module internal Storable =
     /// Whether `s` holds a surrogate that is not half of a pair.
     let hasLoneSurrogate (s: string) =
         let mutable lone = false

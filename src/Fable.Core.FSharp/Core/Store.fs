@@ -15,7 +15,7 @@ module Store =
     let emitPure i def key (decide: 'S -> Result<obj list, FableError>) ct = emit i def key Expected.Any (Pure decide) ct
 
     /// Records `events` without a decision (the unconditional emit).
-    let append i def key (events: obj list) ct = emit i def key Expected.Any (Pure(Decider.always events)) ct
+    let append i def key (events: obj list) ct = emit i def key Expected.Any (Pure(UntypedDecider.always events)) ct
 
     /// Reads an aggregate without locking; None when it has no row.
     let load (i: IInterpreter) (def: AggregateDef<'S>) key (ct: CancellationToken) =

@@ -43,10 +43,10 @@ type ColumnType =
         | Bytea -> "bytea"
 
     /// The column type of an `id` of key kind `k`.
-    static member OfKeyKind(k: KeyKind) =
+    static member OfKeyKind(k: KeyType) =
         match k with
-        | KeyKind.Uuid -> Uuid
-        | KeyKind.Int -> BigInt
+        | KeyType.Uuid -> Uuid
+        | KeyType.Int -> BigInt
         | _ -> Text
 
 /// One declared column besides `id`.
@@ -65,7 +65,7 @@ type TableKind =
 /// A declared table: its name, the kind of its primary key `id`, and its other columns.
 type TableDecl =
     { Name: string
-      KeyKind: KeyKind
+      KeyKind: KeyType
       Kind: TableKind
       /// Every column but `id` (and, for an aggregate table, `last_event_id`).
       Columns: ColumnDecl list }
@@ -79,11 +79,11 @@ module TableDecl =
     let nullable name (t: ColumnType) = { Name = name; Type = t; Nullable = true }
 
     /// An ordinary table written through the table API.
-    let table name (keyKind: KeyKind) (columns: ColumnDecl list) =
+    let table name (keyKind: KeyType) (columns: ColumnDecl list) =
         { Name = name; KeyKind = keyKind; Kind = TableKind.Ordinary; Columns = columns }
 
     /// An aggregate table: `columns` are what ToRow writes (`id` and `last_event_id` are implied).
-    let aggregate name (keyKind: KeyKind) (columns: ColumnDecl list) =
+    let aggregate name (keyKind: KeyType) (columns: ColumnDecl list) =
         { Name = name; KeyKind = keyKind; Kind = TableKind.Aggregate; Columns = columns }
 
     /// The columns Fable owns in a table of this kind.

@@ -68,7 +68,7 @@ module TableSchema =
         | t -> Ok t
 
     /// The declared table of an aggregate of `keyKind`; InvalidDefinition when it is not declared as one.
-    let aggregate (schemas: TableSchemas) (name: string) (keyKind: KeyKind) : Result<TableSchema, FableError> =
+    let aggregate (schemas: TableSchemas) (name: string) (keyKind: KeyType) : Result<TableSchema, FableError> =
         match schemas.Find name with
         | null ->
             Error(InvalidDefinition [

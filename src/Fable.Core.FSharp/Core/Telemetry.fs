@@ -137,10 +137,10 @@ module internal Telemetry =
         { new IDisposable with
             member _.Dispose() = lock lagSources (fun () -> lagSources.Remove provider |> ignore) }
 
-    let private keyKindName (k: KeyKind) =
+    let private keyKindName (k: KeyType) =
         match k with
-        | KeyKind.Uuid -> "uuid"
-        | KeyKind.Int -> "int"
+        | KeyType.Uuid -> "uuid"
+        | KeyType.Int -> "int"
         | _ -> "text"
 
     let private outcomeOf (e: FableError) =
@@ -167,7 +167,7 @@ module internal Telemetry =
 
     /// Runs the emit `body` on `table` in a "fable.emit" span (`db`: db.system.name, or null) and records its
     /// instruments. Call only when `emitObserved ()`.
-    let traceEmit (db: string) (table: string) (kind: KeyKind) (body: unit -> Task<Result<Emitted<'S>, FableError>>) : Task<Result<Emitted<'S>, FableError>> =
+    let traceEmit (db: string) (table: string) (kind: KeyType) (body: unit -> Task<Result<Emitted<'S>, FableError>>) : Task<Result<Emitted<'S>, FableError>> =
         task {
             let activity = source.StartActivity(TelemetryNames.EmitSpan, ActivityKind.Internal)
             if not (isNull activity) && activity.IsAllDataRequested then
@@ -228,7 +228,7 @@ module internal Telemetry =
 
     /// Starts tracing a batch of `count` events of process manager `name` after `from` up to `last` (null when
     /// nobody listens to batches). `db`: db.system.name, or null.
-    let startBatch (db: string) (name: string) (from: Position) (last: Position) (count: int) : BatchTrace =
+    let startBatch (db: string) (name: string) (from: LogPosition) (last: LogPosition) (count: int) : BatchTrace =
         if source.HasListeners() || batchDuration.Enabled || handledLatency.Enabled || errors.Enabled then
             let a = source.StartActivity(TelemetryNames.BatchSpan, ActivityKind.Internal)
             if not (isNull a) && a.IsAllDataRequested then
@@ -245,7 +245,7 @@ module internal Telemetry =
 
     /// Ends a batch: `outcome` (ok, retry, stopped, changed, cancelled, error); for ok, `handled` are the events
     /// committed, observed at `now` (the interpreter's clock, for the commit-to-handled latency).
-    let endBatch (t: BatchTrace) (outcome: string) (handled: RecordedEvent[]) (now: DateTimeOffset) =
+    let endBatch (t: BatchTrace) (outcome: string) (handled: StoredEvent[]) (now: DateTimeOffset) =
         if not (isNull t) then
             let nameTag = KeyValuePair<string, obj>(TelemetryNames.ProcessManagerName, box t.Name)
             if batchDuration.Enabled then

@@ -22,9 +22,9 @@ type AggregateKey =
     /// The kind of this key.
     member this.Kind =
         match this with
-        | Uuid _ -> KeyKind.Uuid
-        | Int _ -> KeyKind.Int
-        | Text _ -> KeyKind.Text
+        | Uuid _ -> KeyType.Uuid
+        | Int _ -> KeyType.Int
+        | Text _ -> KeyType.Text
 
     override this.ToString() =
         match this with
@@ -60,7 +60,7 @@ type AggregateKey =
             | _ -> invalidArg "o" "not an AggregateKey"
 
 /// Which of the three supported key types an aggregate table uses.
-and [<RequireQualifiedAccess>] KeyKind =
+and [<RequireQualifiedAccess>] KeyType =
     | Uuid = 0
     | Int = 1
     | Text = 2
@@ -111,7 +111,7 @@ module AggregateId =
 /// A place in the global log as followers see it: the ordering key (a transaction-derived number that
 /// only grows along each aggregate's chain) and the event id. Followers read in (Tx, Id) order.
 [<Struct>]
-type Position =
+type LogPosition =
     { Tx: int64
       Id: int64 }
 
@@ -120,7 +120,7 @@ type Position =
     override this.ToString() = sprintf "%d:%d" this.Tx this.Id
 
 /// An event as recorded in the log.
-type RecordedEvent =
+type StoredEvent =
     {
         /// Global id, unique, taken when the event is recorded (ids of rolled-back events leave gaps).
         Id: int64
@@ -138,9 +138,9 @@ type RecordedEvent =
         Data: string
         /// When the event was recorded (from the interpreter's clock).
         InsertedAt: DateTimeOffset
-        /// The follower ordering key; see `Position`. Final in what an emit in a transaction of its own returns; inside
+        /// The follower ordering key; see `LogPosition`. Final in what an emit in a transaction of its own returns; inside
         /// `Transact` the in-memory interpreter sets its Tx at commit (0 until then), PostgreSQL when recording.
-        Position: Position
+        Position: LogPosition
     }
 
 /// A row of a table as column name → value (id and last_event_id included when present).

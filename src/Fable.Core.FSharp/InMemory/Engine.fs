@@ -26,7 +26,7 @@ type internal AggregateSlot(id: AggregateId) =
 /// An event recorded by a unit of work and not yet committed.
 [<Struct; NoComparison; NoEquality>]
 type internal Staged =
-    { Event: RecordedEvent
+    { Event: StoredEvent
       Slot: AggregateSlot }
 
 /// The committed state shared by every unit of work of one store.
@@ -56,7 +56,7 @@ type internal Engine(clock: unit -> DateTimeOffset) =
         | _ -> null
 
     /// The index of the first logged event after `after` (caller holds the lock).
-    let firstAfter (after: Position) =
+    let firstAfter (after: LogPosition) =
         let mutable lo = 0
         let mutable hi = log.Count
         while lo < hi do
@@ -104,11 +104,11 @@ type internal Engine(clock: unit -> DateTimeOffset) =
             found)
 
     /// The committed events of an aggregate in chain order.
-    member _.Chain(slot: AggregateSlot) : RecordedEvent list =
+    member _.Chain(slot: AggregateSlot) : StoredEvent list =
         lock sync (fun () -> [ for i in slot.Chain -> log.Event i ])
 
     /// Up to `max` committed events after `after` in (Tx, Id) order.
-    member _.ReadAll(after: Position, max: int) : RecordedEvent list =
+    member _.ReadAll(after: LogPosition, max: int) : StoredEvent list =
         lock sync (fun () ->
             let start = firstAfter after
             let stop = min log.Count (start + max)
@@ -116,10 +116,10 @@ type internal Engine(clock: unit -> DateTimeOffset) =
 
     /// The position of the last committed event (Origin when none).
     member _.Head() =
-        lock sync (fun () -> if log.Count = 0 then Position.Origin else log.Position(log.Count - 1))
+        lock sync (fun () -> if log.Count = 0 then LogPosition.Origin else log.Position(log.Count - 1))
 
     /// How many committed events lie after `after`.
-    member _.CountAfter(after: Position) = lock sync (fun () -> int64 (log.Count - firstAfter after))
+    member _.CountAfter(after: LogPosition) = lock sync (fun () -> int64 (log.Count - firstAfter after))
 
     /// Publishes a unit of work atomically: checks inserts, assigns the commit's Tx to its events, appends them
     /// to the log and their chains, applies the row writes and runs `actions`. Returns the commit's Tx (0 when it

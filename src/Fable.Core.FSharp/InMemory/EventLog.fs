@@ -1,6 +1,6 @@
 // The committed global log of the in-memory interpreter without a managed object per event: chunks of 16,384
 // reference-free structs plus chunked text, so a store keeping millions of events gives the GC nothing to trace or copy
-// for them; events are rebuilt as `RecordedEvent`s when read. Not thread-safe: the engine guards it.
+// for them; events are rebuilt as `StoredEvent`s when read. Not thread-safe: the engine guards it.
 namespace Fable.FSharp.InMemory
 
 open System
@@ -55,7 +55,7 @@ type internal TextHeap() =
 
 /// One committed event as stored: plain values and indexes into the log's tables, no references.
 [<Struct; NoComparison; NoEquality>]
-type internal StoredEvent =
+type internal PackedEvent =
     { Id: int64
       /// The previous event of the aggregate; 0 for none (event ids start at 1).
       Prev: int64
@@ -75,7 +75,7 @@ type internal EventLog() =
     static let chunkSize = 1 <<< shift
     static let mask = chunkSize - 1
     static let firstSize = 64
-    let chunks = List<StoredEvent[]>()
+    let chunks = List<PackedEvent[]>()
     let text = TextHeap()
     let aggregates = List<AggregateId>()
     let typeNames = List<string>()
@@ -107,7 +107,7 @@ type internal EventLog() =
         aggregates.Count - 1
 
     /// Appends `e` of the aggregate registered at `aggregate`, committed in transaction `tx`; returns its index.
-    member _.Append(e: RecordedEvent, aggregate: int, tx: int64) : int =
+    member _.Append(e: StoredEvent, aggregate: int, tx: int64) : int =
         let c = count >>> shift
         let j = count &&& mask
         // The first chunk starts small and doubles up to the chunk size; later ones are made full size.
@@ -131,12 +131,12 @@ type internal EventLog() =
         count - 1
 
     /// The position of the event at `i`.
-    member _.Position(i: int) : Position =
+    member _.Position(i: int) : LogPosition =
         let s = &chunks[i >>> shift][i &&& mask]
         { Tx = s.Tx; Id = s.Id }
 
     /// The event at `i`.
-    member _.Event(i: int) : RecordedEvent =
+    member _.Event(i: int) : StoredEvent =
         let s = &chunks[i >>> shift][i &&& mask]
         { Id = s.Id
           PrevEventId = (if s.Prev = 0L then None else Some s.Prev)

@@ -11,8 +11,8 @@ type internal ILog =
     /// Registers an aggregate once; the index its events are appended with.
     abstract AddAggregate: id: AggregateId -> int
     /// Appends `e` of the aggregate registered at `aggregate`, committed in transaction `tx`; returns its index.
-    abstract Append: e: RecordedEvent * aggregate: int * tx: int64 -> int
+    abstract Append: e: StoredEvent * aggregate: int * tx: int64 -> int
     /// The position of the event at index `i`.
-    abstract Position: i: int -> Position
+    abstract Position: i: int -> LogPosition
     /// The event at index `i`.
-    abstract Event: i: int -> RecordedEvent
+    abstract Event: i: int -> StoredEvent

@@ -74,7 +74,7 @@ type internal Overlay(engine: Engine) =
     member _.Delete(k: RowKey) = set k Deleted
 
     /// Adds an event recorded in this unit of work.
-    member _.Stage(e: RecordedEvent, slot: AggregateSlot) =
+    member _.Stage(e: StoredEvent, slot: AggregateSlot) =
         if isNull staged then staged <- List<Staged>(2)
         staged.Add { Event = e; Slot = slot }
 

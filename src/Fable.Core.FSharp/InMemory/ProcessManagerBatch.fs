@@ -11,7 +11,7 @@ open Fable.FSharp
 
 /// What the store keeps of one process manager (the in-memory counterpart of its PostgreSQL row).
 type internal PmProgress =
-    { Position: Position
+    { Position: LogPosition
       /// The state as JSON (through the definition's Save/Load).
       StateJson: string
       Active: bool
@@ -24,7 +24,7 @@ type internal PmProgress =
 /// The changes the shared rules make to a process manager's progress.
 module internal PmProgress =
     /// A batch committed up to `checkpoint` with `state`: the error bookkeeping is cleared.
-    let committed (checkpoint: Position) (state: string) (p: PmProgress) =
+    let committed (checkpoint: LogPosition) (state: string) (p: PmProgress) =
         { p with Position = checkpoint; StateJson = state; Attempts = 0; LastError = None; RetryAt = 0L }
 
     /// The error policy's `step`, taken at `now`.
@@ -75,12 +75,12 @@ type internal BatchOutcome =
 /// The batch step of the in-memory process-manager runner.
 module internal ProcessManagerBatch =
     /// Whether `position` is before `target` in (Tx, Id) order.
-    let before (position: Position) (target: Position) =
+    let before (position: LogPosition) (target: LogPosition) =
         position.Tx < target.Tx || (position.Tx = target.Tx && position.Id < target.Id)
 
     /// Applies the error policy to `e` failing with `err` (logged, and noted on the batch's `trace`); the outcome
     /// that follows.
-    let private fail (log: ILogger) (trace: BatchTrace) (slot: PmSlot) (e: RecordedEvent) (err: FableError) =
+    let private fail (log: ILogger) (trace: BatchTrace) (slot: PmSlot) (e: StoredEvent) (err: FableError) =
         let step = ref Unchecked.defaultof<FailureStep>
         slot.Update(fun p ->
             step.Value <- ProcessManagerRules.failure slot.Def p.Attempts e err
@@ -95,7 +95,7 @@ module internal ProcessManagerBatch =
     /// Handles `events` from the state `json` in one unit of work; commits the handlers' writes with the new state
     /// and checkpoint when the verdict is Commit, and otherwise leaves nothing behind.
     let private attempt (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (slot: PmSlot) (json: string)
-                        (events: RecordedEvent[]) (ct: CancellationToken) : Task<BatchVerdict> =
+                        (events: StoredEvent[]) (ct: CancellationToken) : Task<BatchVerdict> =
         task {
             let uow = UnitOfWork(engine, rt, lockTimeout)
             try
@@ -114,7 +114,7 @@ module internal ProcessManagerBatch =
 
     /// Handles `events`; on a failure at event k, handles events 0..k-1 again as a batch of their own, then applies
     /// the error policy to event k.
-    let rec private settle engine rt lockTimeout log trace (slot: PmSlot) json (events: RecordedEvent[]) ct : Task<BatchOutcome> =
+    let rec private settle engine rt lockTimeout log trace (slot: PmSlot) json (events: StoredEvent[]) ct : Task<BatchOutcome> =
         task {
             match! attempt engine rt lockTimeout slot json events ct with
             | BatchVerdict.Commit _ -> return BatchOutcome.Handled events.Length
@@ -127,7 +127,7 @@ module internal ProcessManagerBatch =
         }
 
     /// `settle` in a "fable.process_manager.batch" span (when anybody listens), from the checkpoint `from`.
-    let private traced (engine: Engine) rt lockTimeout log (slot: PmSlot) (from: Position) json (events: RecordedEvent[]) ct : Task<BatchOutcome> =
+    let private traced (engine: Engine) rt lockTimeout log (slot: PmSlot) (from: LogPosition) json (events: StoredEvent[]) ct : Task<BatchOutcome> =
         task {
             let trace = Telemetry.startBatch null slot.Def.Name from events[events.Length - 1].Position events.Length
             let mutable outcome = BatchOutcome.Interrupted

@@ -26,7 +26,7 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
             { Position = position; StateJson = json; Active = true; LastError = None; Attempts = 0; RetryAt = 0L }
         | Error e, _
         | _, Error e ->
-            { Position = Position.Origin; StateJson = "null"; Active = false; LastError = Some(string e); Attempts = 0; RetryAt = 0L }
+            { Position = LogPosition.Origin; StateJson = "null"; Active = false; LastError = Some(string e); Attempts = 0; RetryAt = 0L }
 
     let slots = [| for def in rt.ProcessManagers -> PmSlot(def, registered def) |]
 
@@ -85,7 +85,7 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
         }
 
     /// Handles one process manager until its position reaches `target`, it is inactive, or `ct` is cancelled.
-    let catchUpOne (slot: PmSlot) (target: Position) (ct: CancellationToken) : Task<Result<unit, FableError>> =
+    let catchUpOne (slot: PmSlot) (target: LogPosition) (ct: CancellationToken) : Task<Result<unit, FableError>> =
         task {
             try
                 let mutable result = None

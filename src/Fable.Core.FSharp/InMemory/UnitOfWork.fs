@@ -169,7 +169,7 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         slot.Chain.Count > 0 || not (overlay.StagedOf slot.Id).IsEmpty
 
     /// The aggregate's committed events followed by this unit of work's own, in chain order.
-    member _.LogOf(agg: AggregateId) : RecordedEvent list =
+    member _.LogOf(agg: AggregateId) : StoredEvent list =
         let slot = engine.Slot agg
         match overlay.StagedOf agg with
         | [] -> engine.Chain slot

@@ -10,16 +10,16 @@ open Fable.FSharp
 
 /// The catalog check behind PostgresStore.CheckAggregate.
 module internal AggregateCheck =
-    let private keyTypeOk (kind: KeyKind) (sqlType: string) =
+    let private keyTypeOk (kind: KeyType) (sqlType: string) =
         match kind with
-        | KeyKind.Uuid -> sqlType = "uuid"
-        | KeyKind.Int -> sqlType = "bigint"
+        | KeyType.Uuid -> sqlType = "uuid"
+        | KeyType.Int -> sqlType = "bigint"
         | _ -> sqlType = "text" || sqlType.StartsWith("character varying", StringComparison.Ordinal)
 
-    let private keyTypeName (kind: KeyKind) =
+    let private keyTypeName (kind: KeyType) =
         match kind with
-        | KeyKind.Uuid -> "uuid"
-        | KeyKind.Int -> "bigint"
+        | KeyType.Uuid -> "uuid"
+        | KeyType.Int -> "bigint"
         | _ -> "text or varchar"
 
     let private problems (def: AggregateDef<'S>) (exists: bool) (cols: TableCheck.CatalogColumn list) =

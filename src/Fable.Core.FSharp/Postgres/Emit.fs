@@ -101,7 +101,7 @@ module internal Emit =
                         let mutable provisional = 0L
                         // Inserts not sent yet; the real id of sent events (payload and metadata are in jsonb's normal
                         // text form already, computed in Core: the INSERT does not send them back).
-                        let pending = List<RecordedEvent>()
+                        let pending = List<StoredEvent>()
                         let stored = Dictionary<int64, int64>()
                         // Whether the row exists now, and the last_event_id it holds (the guard of the next write).
                         let mutable rowExists = row.IsSome
@@ -128,7 +128,7 @@ module internal Emit =
                                     for k in 0 .. sent.Length - 1 do
                                         stored[sent[k].Id] <- ids[k]
                             })
-                        let resolve (e: RecordedEvent) =
+                        let resolve (e: StoredEvent) =
                             match stored.TryGetValue e.Id with
                             | true, real ->
                                 { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; Position = { e.Position with Id = real } }
@@ -155,7 +155,7 @@ module internal Emit =
                                     | Error e -> ValueTask<_>(Error e)
                                     | Ok cols ->
                                         let write = rowWrite (Some recorded.Id) cols
-                                        ValueTask<Result<RecordedEvent, FableError>>(task {
+                                        ValueTask<Result<StoredEvent, FableError>>(task {
                                             do! flush false ct [ write ]
                                             rowExists <- true
                                             rowLast <- Some(realId recorded.Id)
@@ -194,7 +194,7 @@ module internal Emit =
 
     /// Rebuilds the row of `key` from its log inside a savepoint: lock and load the row and the log, then Core's
     /// `Replay.run` with the row write guarded by the row's last_event_id (an INSERT when the row is missing).
-    let replay (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<Aggregate<'S>, FableError>> =
+    let replay (ctx: Context) (s: Session) (uow: IUnitOfWork) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<AggregateState<'S>, FableError>> =
         match AggregateDef.check ctx.Runtime.Tables def key with
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
@@ -221,7 +221,7 @@ module internal Emit =
             }))
 
     /// Reads the row of `key` without locking.
-    let load (ctx: Context) (s: Session) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<Aggregate<'S> option, FableError>> =
+    let load (ctx: Context) (s: Session) (def: AggregateDef<'S>) (key: AggregateKey) (ct: CancellationToken) : Task<Result<AggregateState<'S> option, FableError>> =
         match AggregateDef.check ctx.Runtime.Tables def key with
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
@@ -239,7 +239,7 @@ module internal Emit =
             }
 
     /// The aggregate's events in chain order.
-    let log (ctx: Context) (s: Session) (id: AggregateId) (ct: CancellationToken) : Task<Result<RecordedEvent list, FableError>> =
+    let log (ctx: Context) (s: Session) (id: AggregateId) (ct: CancellationToken) : Task<Result<StoredEvent list, FableError>> =
         match Storable.checkKey id.Table id.Key with
         | Error e -> Task.FromResult(Error e)
         | Ok() ->

@@ -1,4 +1,4 @@
-// The events table as SQL: the statements that record, list and follow events, and RecordedEvent read back
+// The events table as SQL: the statements that record, list and follow events, and StoredEvent read back
 // from a row. Also the interpreter context every operation shares (runtime, options, schema, statement texts).
 namespace Fable.FSharp.Postgres
 
@@ -32,7 +32,7 @@ module internal Events =
         | true, sql -> sql
         | _ -> ctx.Texts.GetOrAdd(struct (statement, table), build ())
 
-    /// The columns of a RecordedEvent, as selected.
+    /// The columns of a StoredEvent, as selected.
     let columns =
         "id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta::text AS meta, data::text AS data, inserted_at, tx"
 
@@ -48,7 +48,7 @@ module internal Events =
     /// along the chain. The first event follows its `PrevEventId`, each next one the row before it. Returns
     /// the `id` of each event (payload and metadata are not sent back: Core computed their jsonb text); ordered by
     /// id, that is chain order.
-    let insertChain (ctx: Context) (events: RecordedEvent[]) =
+    let insertChain (ctx: Context) (events: StoredEvent[]) =
         let first = events[0]
         let given = if first.Id > 0L then Some first.Id else None
         let common =
@@ -79,10 +79,10 @@ module internal Events =
                         ctx.Schema (nextId ctx)))
                 ([ Sql.int64Param given
                    Sql.int64Param first.PrevEventId
-                   NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-                   NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
-                   NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-                   NpgsqlParameter(Value = Array.map (fun (e: RecordedEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text)) ]
+                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
+                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text)) ]
                  @ common)
 
     /// The aggregate's events in chain order (ids grow along a chain: each is taken under the row lock).
@@ -95,7 +95,7 @@ module internal Events =
     let horizon = "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
 
     /// Up to `max` events after `after` in (tx, id) order, below the horizon.
-    let readAll (ctx: Context) (after: Position) (max: int) =
+    let readAll (ctx: Context) (after: LogPosition) (max: int) =
         sprintf "SELECT %s FROM %s.events WHERE (tx, id) > ($1, $2) AND tx < %s ORDER BY tx, id LIMIT $3" columns ctx.Schema horizon,
         [ NpgsqlParameter(Value = after.Tx, NpgsqlDbType = NpgsqlDbType.Bigint)
           NpgsqlParameter(Value = after.Id, NpgsqlDbType = NpgsqlDbType.Bigint)
@@ -106,7 +106,7 @@ module internal Events =
         sprintf "SELECT tx, id FROM %s.events WHERE tx < %s ORDER BY tx DESC, id DESC LIMIT 1" ctx.Schema horizon
 
     /// A recorded event from a row selected with `columns`.
-    let ofRow (r: Row) : Result<RecordedEvent, FableError> =
+    let ofRow (r: Row) : Result<StoredEvent, FableError> =
         let get (c: string) = r[c]
         match Sql.parseKey (string (get "key_kind")) (string (get "aggregate_key")) with
         | Error m -> Error(Infrastructure(sprintf "event %O: %s" (get "id") m, None))
@@ -130,7 +130,7 @@ module internal Events =
 
     /// The current row of `reader`, selected with `columns` (read by position, in that order), as an event:
     /// the same result as `ofRow` without building a Row, for followers that read many rows.
-    let ofReader (reader: NpgsqlDataReader) : Result<RecordedEvent, FableError> =
+    let ofReader (reader: NpgsqlDataReader) : Result<StoredEvent, FableError> =
         let id = reader.GetInt64 0
         match Sql.parseKey (reader.GetString 4) (reader.GetString 3) with
         | Error m -> Error(Infrastructure(sprintf "event %d: %s" id m, None))
@@ -148,9 +148,9 @@ module internal Events =
 
     /// Reads every remaining row of `reader` (selected with `columns`) as an event, stopping at the first row
     /// that cannot be read back.
-    let readEvents (reader: NpgsqlDataReader) (capacity: int) (ct: Threading.CancellationToken) : Threading.Tasks.Task<Result<RecordedEvent[], FableError>> =
+    let readEvents (reader: NpgsqlDataReader) (capacity: int) (ct: Threading.CancellationToken) : Threading.Tasks.Task<Result<StoredEvent[], FableError>> =
         task {
-            let acc = Collections.Generic.List<RecordedEvent>(capacity)
+            let acc = Collections.Generic.List<StoredEvent>(capacity)
             let mutable failure = None
             let mutable go = true
             while go do

@@ -9,7 +9,7 @@ open Npgsql
 open Fable.FSharp
 
 /// One step of Fable's schema.
-type Migration =
+type internal Migration =
     {
         /// The version this step brings the schema to (1, 2, 3, ... with no gaps).
         Version: int
@@ -20,7 +20,7 @@ type Migration =
     }
 
 /// The schema steps and the runner.
-module Migrations =
+module internal Migrations =
     /// Version 1: the event sequence and log with the follower and log indexes, the no-fork and
     /// first-event constraints, and the row guard function emits call.
     let v1 =

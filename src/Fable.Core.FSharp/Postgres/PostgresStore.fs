@@ -216,7 +216,7 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                     if has then
                         return Ok { Tx = reader.GetInt64 0; Id = reader.GetInt64 1 }
                     else
-                        return Ok Position.Origin
+                        return Ok LogPosition.Origin
                 with e ->
                     return Error(PgErrors.ofExn None ct e)
             }

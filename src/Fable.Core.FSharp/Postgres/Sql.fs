@@ -85,10 +85,10 @@ module internal Sql =
         d :> Row
 
     /// The stored text of a key kind.
-    let kindText (k: KeyKind) =
+    let kindText (k: KeyType) =
         match k with
-        | KeyKind.Uuid -> "uuid"
-        | KeyKind.Int -> "int"
+        | KeyType.Uuid -> "uuid"
+        | KeyType.Int -> "int"
         | _ -> "text"
 
     /// The key's text as stored in the events table.

@@ -16,7 +16,7 @@ type internal PgTables(session: Session, schemas: TableSchemas) =
 
     /// `ORDER BY id` in PostgreSQL's code point order for text keys ("C" collation), as in memory.
     let orderBy (t: TableSchema) =
-        if t.Decl.KeyKind = KeyKind.Text then sprintf "ORDER BY %s COLLATE \"C\"" idCol else "ORDER BY " + idCol
+        if t.Decl.KeyKind = KeyType.Text then sprintf "ORDER BY %s COLLATE \"C\"" idCol else "ORDER BY " + idCol
 
     /// The row's columns with their declarations and values, `id` first.
     let columnsOf (t: TableSchema) (row: Row) =

@@ -18,7 +18,7 @@ type Slept = { Seconds: int }
 type Account = { Balance: int64; Events: int64; Notes: int64 }
 
 /// The accounts aggregate in `table` with keys of `kind`.
-let accountsIn (table: string) (kind: KeyKind) : AggregateDef<Account> =
+let accountsIn (table: string) (kind: KeyType) : AggregateDef<Account> =
     { Table = table
       KeyKind = kind
       Initial = fun _ -> { Balance = 0L; Events = 0L; Notes = 0L }
@@ -36,20 +36,20 @@ let accountsIn (table: string) (kind: KeyKind) : AggregateDef<Account> =
               Notes = r["notes"] :?> int64 } }
 
 /// The accounts aggregate with uuid keys in table `accounts`.
-let accounts = accountsIn "accounts" KeyKind.Uuid
+let accounts = accountsIn "accounts" KeyType.Uuid
 
 /// The table of an accounts aggregate.
-let accountsSpec (name: string) (kind: KeyKind) =
+let accountsSpec (name: string) (kind: KeyType) =
     TableDecl.aggregate name kind
         [ TableDecl.column "balance" ColumnType.BigInt; TableDecl.column "events" ColumnType.BigInt
           TableDecl.column "notes" ColumnType.BigInt ]
 
 /// Rows written by the note handler: id = event id, the account key and the note.
 let notesSpec =
-    TableDecl.table "notes" KeyKind.Text [ TableDecl.nullable "account" ColumnType.Text; TableDecl.nullable "body" ColumnType.Text ]
+    TableDecl.table "notes" KeyType.Text [ TableDecl.nullable "account" ColumnType.Text; TableDecl.nullable "body" ColumnType.Text ]
 
 /// The default tables: accounts (uuid) and notes.
-let tables = [ accountsSpec "accounts" KeyKind.Uuid; notesSpec ]
+let tables = [ accountsSpec "accounts" KeyType.Uuid; notesSpec ]
 
 let private registry =
     EventRegistry.empty
@@ -113,7 +113,7 @@ let emit (i: IInterpreter) (def: AggregateDef<Account>) key expected decide =
 
 /// Checks the chain of one aggregate: first event has no predecessor, each next follows the previous one,
 /// and the row's last_event_id is the chain's head. Returns the log.
-let checkChain (i: IInterpreter) (def: AggregateDef<Account>) (key: AggregateKey) : Task<RecordedEvent list> =
+let checkChain (i: IInterpreter) (def: AggregateDef<Account>) (key: AggregateKey) : Task<StoredEvent list> =
     task {
         let! log = Store.log i (AggregateDef.idOf def key) CancellationToken.None
         let log = ok "log" log

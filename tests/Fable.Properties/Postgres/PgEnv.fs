@@ -18,7 +18,7 @@ let readRow (r: NpgsqlDataReader) : Row =
     Row.ofSeq [ for i in 0 .. r.FieldCount - 1 -> r.GetName i, (if r.IsDBNull i then null else r.GetValue i) ]
 
 /// The SQL type of a key kind.
-let keyType (k: KeyKind) = (ColumnType.OfKeyKind k).SqlName
+let keyType (k: KeyType) = (ColumnType.OfKeyKind k).SqlName
 
 /// CREATE TABLE for a declaration (id primary key, last_event_id for aggregates, its columns).
 let createTableSql (spec: TableSpec) =

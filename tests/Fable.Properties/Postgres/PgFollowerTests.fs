@@ -27,11 +27,11 @@ let private holdXid (env: PgEnv.Env) =
 
 let private readAll (env: PgEnv.Env) () =
     task {
-        let! r = env.Interpreter.ReadAll(Position.Origin, 1000, ct)
+        let! r = env.Interpreter.ReadAll(LogPosition.Origin, 1000, ct)
         return ok "ReadAll" r
     }
 
-let private ids (events: RecordedEvent list) = [ for e in events -> e.Id ]
+let private ids (events: StoredEvent list) = [ for e in events -> e.Id ]
 
 /// Waits until every event committed so far is readable (the token only bounds a hang).
 let private settle (env: PgEnv.Env) =
@@ -90,8 +90,8 @@ let private followDuring (plan: Tx list list) =
                                 committed.Add e.Id
                 })
         let writers = Task.WhenAll [ for txs in plan -> writer txs ]
-        let seen = Collections.Generic.List<RecordedEvent>()
-        let mutable position = Position.Origin
+        let seen = Collections.Generic.List<StoredEvent>()
+        let mutable position = LogPosition.Origin
         let page () =
             task {
                 let! r = env.Interpreter.ReadAll(position, 7, ct)
@@ -147,7 +147,7 @@ let tests =
             do! PgEnv.using runtime tables (fun env -> task {
                 let head () = task { let! h = env.Interpreter.Head ct in return ok "Head" h }
                 let! empty = head ()
-                Expect.equal empty Position.Origin "no events: the origin"
+                Expect.equal empty LogPosition.Origin "no events: the origin"
                 let! _ = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L; 2L ])
                 do! settle env
                 let! events = readAll env ()

@@ -262,7 +262,7 @@ let tests =
                 Expect.equal afterTable 4 "after a table read (itself in a savepoint) the emit keeps its savepoint"
                 Expect.equal afterConnection 2 "after the caller took the connection the emit keeps its savepoint"
                 Expect.equal inCaller 2 "in the caller's transaction the emit keeps its savepoint"
-                let! (log: RecordedEvent list) = checkChain env.Interpreter accounts key
+                let! (log: StoredEvent list) = checkChain env.Interpreter accounts key
                 Expect.equal log.Length 6 "every emit committed"
             finally
                 (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()

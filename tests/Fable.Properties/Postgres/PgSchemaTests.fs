@@ -81,7 +81,7 @@ let tests =
 
         testTask "CheckAggregate names a missing table" {
             do! PgEnv.using runtime tables (fun env -> task {
-                let! r = env.Store.CheckAggregate(accountsIn "wallets" KeyKind.Uuid)
+                let! r = env.Store.CheckAggregate(accountsIn "wallets" KeyType.Uuid)
                 expectProblem [ "wallets"; "does not exist" ] r
             })
         }
@@ -89,14 +89,14 @@ let tests =
         testTask "CheckAggregate names a missing last_event_id and how to add it" {
             do! PgEnv.using runtime tables (fun env -> task {
                 do! env.Exec "CREATE TABLE legacy (id uuid PRIMARY KEY, balance bigint, events bigint, notes bigint)"
-                let! r = env.Store.CheckAggregate(accountsIn "legacy" KeyKind.Uuid)
+                let! r = env.Store.CheckAggregate(accountsIn "legacy" KeyType.Uuid)
                 expectProblem [ "last_event_id"; "ALTER TABLE" ] r
             })
         }
 
         testTask "CheckAggregate names a key of the wrong type" {
             do! PgEnv.using runtime tables (fun env -> task {
-                let! r = env.Store.CheckAggregate(accountsIn "accounts" KeyKind.Int)
+                let! r = env.Store.CheckAggregate(accountsIn "accounts" KeyType.Int)
                 expectProblem [ "accounts.id"; "uuid"; "bigint" ] r
             })
         }
@@ -112,7 +112,7 @@ let tests =
         testTask "CheckAggregate lists every problem of a table at once" {
             do! PgEnv.using runtime tables (fun env -> task {
                 do! env.Exec "CREATE TABLE odd (id integer, balance bigint)"
-                let! r = env.Store.CheckAggregate(accountsIn "odd" KeyKind.Int)
+                let! r = env.Store.CheckAggregate(accountsIn "odd" KeyType.Int)
                 let ps = problemsOf r
                 for fragment in [ "primary key"; "integer"; "last_event_id"; "events" ] do
                     Expect.isTrue (ps |> List.exists (fun p -> p.Contains fragment)) (sprintf "%s is named in %A" fragment ps)

@@ -40,7 +40,7 @@ let tests =
                     let! h = host env "me" [ recorder "watched" "me" 2 ]
                     let h = h :> IProcessManagerHost
                     let! st = status h "watched"
-                    Expect.equal (st.Position, st.Lag, st.Holder, st.Active) (Position.Origin, 5L, None, true) "registered at the origin, five behind, not held"
+                    Expect.equal (st.Position, st.Lag, st.Holder, st.Active) (LogPosition.Origin, 5L, None, true) "registered at the origin, five behind, not held"
                     do! h.Start ct
                     do! catchUp h
                     let! st = PgDomain.eventually (fun () -> status h "watched") (fun s -> s.Holder.IsSome)
@@ -113,7 +113,7 @@ let tests =
                     do! catchUp h1
                     do! visible env (List.last old).Position
                     let late =
-                        recorderWith "late" "two" 10 (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Head (fun _ _ _ -> Task.FromResult(Ok()))
+                        recorderWith "late" "two" 10 (OnFailure.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Head (fun _ _ _ -> Task.FromResult(Ok()))
                     let! h2 = host env "two" [ recorder "kept" "two" 10; late ]
                     let h2 = h2 :> IProcessManagerHost
                     let! kept = status h2 "kept"
@@ -187,7 +187,7 @@ let tests =
                                 do! release.Task
                             return Ok()
                         }
-                    let! h = host env "me" [ recorderWith "resettable" "me" 5 (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Origin before ]
+                    let! h = host env "me" [ recorderWith "resettable" "me" 5 (OnFailure.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Origin before ]
                     let h = h :> IProcessManagerHost
                     do! h.Start ct
                     do! inBatch.Task
@@ -224,7 +224,7 @@ let tests =
                                 do! Task.Delay(Timeout.Infinite, ct)
                             return Ok()
                         }
-                    let! h = host env "me" [ recorderWith "stoppable" "me" 5 (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Origin before ]
+                    let! h = host env "me" [ recorderWith "stoppable" "me" 5 (OnFailure.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Origin before ]
                     let h = h :> IProcessManagerHost
                     do! h.Start ct
                     do! inBatch.Task

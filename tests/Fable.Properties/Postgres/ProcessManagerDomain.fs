@@ -23,7 +23,7 @@ type GarbledText = { Count: string }
 
 let private total (table: string) : AggregateDef<int64> =
     { Table = table
-      KeyKind = KeyKind.Int
+      KeyKind = KeyType.Int
       Initial = fun _ -> 0L
       Evolve =
         fun s e ->
@@ -39,13 +39,13 @@ let counters = total "counters"
 /// Mirrors: what the mirror process manager emits to.
 let mirrors = total "mirrors"
 
-let private aggregateSpec name = TableDecl.aggregate name KeyKind.Int [ TableDecl.column "total" ColumnType.BigInt ]
+let private aggregateSpec name = TableDecl.aggregate name KeyType.Int [ TableDecl.column "total" ColumnType.BigInt ]
 
 /// Counters, mirrors and the mirror's statistics row.
 let tables =
     [ aggregateSpec "counters"
       aggregateSpec "mirrors"
-      TableDecl.table "pm_stats" KeyKind.Text [ TableDecl.column "handled" ColumnType.BigInt ] ]
+      TableDecl.table "pm_stats" KeyType.Text [ TableDecl.column "handled" ColumnType.BigInt ] ]
 
 /// Every handling a recorder committed, in handling order (no unique key: a double handling would show).
 let seenDdl = "CREATE TABLE pm_seen (seq bigserial PRIMARY KEY, pm text NOT NULL, event_id bigint NOT NULL, runner text NOT NULL, decoded boolean NOT NULL)"
@@ -125,7 +125,7 @@ let record (uow: IUnitOfWork) (pm: string) (runner: string) (inc: Incoming) (ct:
     }
 
 /// A recorder: runs `before` (which may fail the event), records the event in `pm_seen` and counts it in its state.
-let recorderWith (name: string) (runner: string) (batch: int) (policy: ErrorPolicy) (start: StartAt)
+let recorderWith (name: string) (runner: string) (batch: int) (policy: OnFailure) (start: StartAt)
                  (before: IUnitOfWork -> Incoming -> CancellationToken -> Task<Result<unit, FableError>>) : ProcessManagerDef =
     ProcessManager.create<int64> name 0L (fun s _ -> Ok s)
     |> ProcessManager.withHandleIn (fun uow s inc ct ->
@@ -141,7 +141,7 @@ let recorderWith (name: string) (runner: string) (batch: int) (policy: ErrorPoli
 
 /// A recorder that never fails, retrying every 10 ms, from the origin.
 let recorder name runner batch =
-    recorderWith name runner batch (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Origin (fun _ _ _ -> Task.FromResult(Ok()))
+    recorderWith name runner batch (OnFailure.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Origin (fun _ _ _ -> Task.FromResult(Ok()))
 
 /// The mirror: for each Bumped of a counter, emits Mirrored to the mirror of the same key and counts in
 /// `pm_stats`, all in its checkpoint's transaction.
@@ -160,7 +160,7 @@ let mirror (batch: int) : ProcessManagerDef =
                     | Ok() -> return Ok(s + 1L)
             | _ -> return Ok s
         })
-    |> fun pm -> { pm with BatchSize = batch; ErrorPolicy = ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, None) }
+    |> fun pm -> { pm with BatchSize = batch; ErrorPolicy = OnFailure.Retry(TimeSpan.FromMilliseconds 10.0, None) }
     |> ProcessManager.erase
 
 /// Emits `events` to counter `key` in its own transaction.
@@ -233,7 +233,7 @@ let expectOnceInChainOrder (what: string) (events: Map<int64, Logged>) (accepted
 let ok what r = PgDomain.ok what r
 
 /// The status of `name`.
-let status (h: IProcessManagerHost) (name: string) : Task<ProcessManagerStatus> =
+let status (h: IProcessManagerHost) (name: string) : Task<ProcessManagerInfo> =
     task {
         let! s = h.Status(name, CancellationToken.None)
         return ok ("status of " + name) s
@@ -248,7 +248,7 @@ let catchUp (h: IProcessManagerHost) =
 
 /// Waits until followers can see `position` (transactions of concurrent tests on the same server may hold the
 /// horizon back for a moment): StartAt.Head is the last position followers can see.
-let visible (env: PgEnv.Env) (position: Position) =
+let visible (env: PgEnv.Env) (position: LogPosition) =
     task {
         let! head =
             PgDomain.eventually (fun () -> task { let! h = env.Interpreter.Head CancellationToken.None in return ok "head" h })

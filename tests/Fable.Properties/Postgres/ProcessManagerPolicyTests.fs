@@ -62,7 +62,7 @@ let tests =
                             else
                                 return Ok()
                         }
-                    let! h = host env "inline" [ recorderWith "flaky" "inline" 2 (ErrorPolicy.Retry(ms 20.0, Some 10)) StartAt.Origin before ]
+                    let! h = host env "inline" [ recorderWith "flaky" "inline" 2 (OnFailure.Retry(ms 20.0, Some 10)) StartAt.Origin before ]
                     let h = h :> IProcessManagerHost
                     do! catchUp h
                     Expect.equal (List.ofSeq attemptsSeen) [ 0; 1; 2; 3 ] "each failed attempt was counted in the row before the retry"
@@ -79,7 +79,7 @@ let tests =
                 task {
                     let! _, events = writeSome env
                     let target, failing = ref events[4].Id, ref true
-                    let! h = host env "r" [ recorderWith "fragile" "r" 3 (ErrorPolicy.Retry(ms 5.0, Some 3)) StartAt.Origin (failOn target failing) ]
+                    let! h = host env "r" [ recorderWith "fragile" "r" 3 (OnFailure.Retry(ms 5.0, Some 3)) StartAt.Origin (failOn target failing) ]
                     let h = h :> IProcessManagerHost
                     do! catchUp h
                     let! st = status h "fragile"
@@ -108,7 +108,7 @@ let tests =
                 task {
                     let! store, events = writeSome env
                     let target, failing = ref events[1].Id, ref true
-                    let! h = host env "r" [ recorderWith "strict" "r" 10 ErrorPolicy.Stop StartAt.Origin (failOn target failing) ]
+                    let! h = host env "r" [ recorderWith "strict" "r" 10 OnFailure.Stop StartAt.Origin (failOn target failing) ]
                     let h = h :> IProcessManagerHost
                     do! h.Start ct
                     do! catchUp h
@@ -137,7 +137,7 @@ let tests =
                     let! before = bump store 1L 2
                     let! garbled = emitTo store 1L [ box { GarbledText.Count = "many" } ]
                     let! after = bump store 1L 2
-                    let! h = host env "r" [ recorderWith "reader" "r" 10 ErrorPolicy.Stop StartAt.Origin (fun _ _ _ -> Task.FromResult(Ok())) ]
+                    let! h = host env "r" [ recorderWith "reader" "r" 10 OnFailure.Stop StartAt.Origin (fun _ _ _ -> Task.FromResult(Ok())) ]
                     let h = h :> IProcessManagerHost
                     do! catchUp h
                     let! st = status h "reader"
@@ -172,7 +172,7 @@ let tests =
                                 do! release.Task
                             return Ok()
                         }
-                    let! h = host env "me" [ recorderWith "sturdy" "me" 5 (ErrorPolicy.Retry(ms 10.0, None)) StartAt.Origin before ]
+                    let! h = host env "me" [ recorderWith "sturdy" "me" 5 (OnFailure.Retry(ms 10.0, None)) StartAt.Origin before ]
                     let h = h :> IProcessManagerHost
                     do! h.Start ct
                     do! inBatch.Task
@@ -212,7 +212,7 @@ let tests =
                             return Ok()
                         }
                     use loggers = new Fable.Tests.Observability.CapturingLoggers()
-                    let! h = hostLogged env "me" [ recorderWith "cut" "me" 5 (ErrorPolicy.Retry(ms 10.0, None)) StartAt.Origin before ] loggers
+                    let! h = hostLogged env "me" [ recorderWith "cut" "me" 5 (OnFailure.Retry(ms 10.0, None)) StartAt.Origin before ] loggers
                     let h = h :> IProcessManagerHost
                     do! h.Start ct
                     do! catchUp h

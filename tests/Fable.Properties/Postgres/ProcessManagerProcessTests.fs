@@ -24,7 +24,7 @@ let ChildFlag = "--pm-child"
 let private recorders (runner: string) (hangAfter: int option) (delayMs: int) =
     [ for name in [ "x"; "y" ] ->
           let handled = ref 0
-          recorderWith name runner 10 (ErrorPolicy.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Origin (fun _ _ ct ->
+          recorderWith name runner 10 (OnFailure.Retry(TimeSpan.FromMilliseconds 10.0, None)) StartAt.Origin (fun _ _ ct ->
               task {
                   match hangAfter with
                   | Some n when Interlocked.Increment &handled.contents > n ->
@@ -74,7 +74,7 @@ let private killedChildTest =
         do! using (fun env ->
             task {
                 let! store = writer env
-                let mutable last = Position.Origin
+                let mutable last = LogPosition.Origin
                 for key in 0L .. 3L do
                     for _ in 1..5 do
                         let! events = bump store key 3

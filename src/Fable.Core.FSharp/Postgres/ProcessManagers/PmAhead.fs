@@ -12,10 +12,10 @@ open Fable.FSharp
 /// The next batch of one process manager, read ahead. Used by one runner (or catch-up) at a time.
 type internal PmAhead(store: PostgresStore) =
     let events = Events.context store.Runtime store.Options
-    let mutable pending: (Position * Task<Result<RecordedEvent[], FableError>>) option = None
+    let mutable pending: (LogPosition * Task<Result<StoredEvent[], FableError>>) option = None
 
     /// Up to `max` events after `after` below the horizon, in (tx, id) order; never throws.
-    let read (after: Position) (max: int) (ct: CancellationToken) : Task<Result<RecordedEvent[], FableError>> =
+    let read (after: LogPosition) (max: int) (ct: CancellationToken) : Task<Result<StoredEvent[], FableError>> =
         task {
             try
                 use! conn = store.DataSource.OpenConnectionAsync ct
@@ -30,7 +30,7 @@ type internal PmAhead(store: PostgresStore) =
         }
 
     /// Starts reading the batch after `after` (replacing a read not taken).
-    member _.Start(after: Position, max: int, ct: CancellationToken) = pending <- Some(after, read after max ct)
+    member _.Start(after: LogPosition, max: int, ct: CancellationToken) = pending <- Some(after, read after max ct)
 
     /// The position the read in progress starts after, if one was started (it may still be running).
     member _.After = pending |> Option.map fst
@@ -48,7 +48,7 @@ type internal PmAhead(store: PostgresStore) =
 
     /// Takes the read started: its position and events (empty when it found none or failed: the step then reads
     /// on its own connection, which reports a failure). None when no read was started.
-    member _.Take() : Task<(Position * RecordedEvent[]) option> =
+    member _.Take() : Task<(LogPosition * StoredEvent[]) option> =
         task {
             match pending with
             | None -> return None

@@ -20,7 +20,7 @@ type internal PmOpened =
         /// checkpoint below the horizon.
         Locked: PmRow option
         /// Up to the batch size of those events in (tx, id) order, read after the lock (empty without it).
-        Events: RecordedEvent[]
+        Events: StoredEvent[]
     }
 
 /// How the closing round trip ended.
@@ -103,7 +103,7 @@ module internal PmBatch =
     /// Takes the gate (shared) and the row FOR UPDATE in `tx`, in one round trip (BEGIN included): with
     /// `checkpoint`, only when the row's checkpoint is still that position and it is due (for a batch read ahead
     /// after it). None when nothing was locked.
-    let lock (schema: string) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (name: string) (checkpoint: Position option) (ct: CancellationToken) : Task<PmRow option> =
+    let lock (schema: string) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (name: string) (checkpoint: LogPosition option) (ct: CancellationToken) : Task<PmRow option> =
         task {
             use batch = new NpgsqlBatch(conn, tx)
             batch.BatchCommands.Add(PmTable.gate schema name false)
@@ -124,7 +124,7 @@ module internal PmBatch =
     /// Close: writes `state` and `checkpoint` over `old` (the locked row) and commits, in one round trip. The
     /// write is guarded by the version and checkpoint of `old` and by `active`: when they do not match, the row
     /// guard raises, COMMIT never runs and the result is Changed.
-    let close (schema: string) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (old: PmRow) (state: string) (checkpoint: Position) : Task<PmClosed> =
+    let close (schema: string) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (old: PmRow) (state: string) (checkpoint: LogPosition) : Task<PmClosed> =
         task {
             use batch = new NpgsqlBatch(conn, tx)
             batch.BatchCommands.Add(

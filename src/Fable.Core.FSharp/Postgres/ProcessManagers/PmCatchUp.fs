@@ -11,7 +11,7 @@ open Fable.FSharp
 /// Catching up to a position.
 module internal PmCatchUp =
     /// Whether `row` needs nothing more to reach `target`.
-    let private reached (target: Position) (row: PmRow) = not row.Active || compare row.Checkpoint target >= 0
+    let private reached (target: LogPosition) (row: PmRow) = not row.Active || compare row.Checkpoint target >= 0
 
     let private load (ctx: PmContext) (name: string) (ct: CancellationToken) =
         task {
@@ -23,7 +23,7 @@ module internal PmCatchUp =
 
     /// Waits for runners (local or remote) to bring `pm` to `target`, looking again after each local batch and
     /// at least every `poll`.
-    let wait (ctx: PmContext) (pm: ProcessManagerDef) (target: Position) (poll: TimeSpan) (progress: PmSignal) (ct: CancellationToken) : Task<Result<unit, FableError>> =
+    let wait (ctx: PmContext) (pm: ProcessManagerDef) (target: LogPosition) (poll: TimeSpan) (progress: PmSignal) (ct: CancellationToken) : Task<Result<unit, FableError>> =
         task {
             try
                 let mutable result = None
@@ -42,7 +42,7 @@ module internal PmCatchUp =
 
     /// One round of the inline catch-up: None to go on, Some result when done. `stepNow` is set after a batch that
     /// ended before the target: the next round steps at once, without looking at the row.
-    let private round (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (lease: PmLease option ref) (ahead: PmAhead) (stepNow: bool ref) (ct: CancellationToken) =
+    let private round (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: LogPosition) (poll: TimeSpan) (progress: PmSignal) (lease: PmLease option ref) (ahead: PmAhead) (stepNow: bool ref) (ct: CancellationToken) =
         task {
             let next = progress.Next
             let! look =
@@ -93,7 +93,7 @@ module internal PmCatchUp =
 
     /// Handles `pm` on the caller's task until it reaches `target`, taking its lease when free; while another
     /// runner holds it, waits for that runner's progress (and takes over if it dies). Releases the lease after.
-    let inline' (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: Position) (poll: TimeSpan) (progress: PmSignal) (ct: CancellationToken) : Task<Result<unit, FableError>> =
+    let inline' (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (target: LogPosition) (poll: TimeSpan) (progress: PmSignal) (ct: CancellationToken) : Task<Result<unit, FableError>> =
         task {
             let lease = ref None
             let ahead = PmAhead(ctx.Store)

@@ -16,7 +16,7 @@ open Fable.FSharp
 [<RequireQualifiedAccess>]
 type internal StepOutcome =
     /// A batch of `count` events committed; the checkpoint is now `checkpoint`.
-    | Handled of count: int * checkpoint: Position
+    | Handled of count: int * checkpoint: LogPosition
     /// An event failed; the failure was recorded (the process manager is still active or now stopped).
     | Failed of error: FableError * active: bool * attempts: int
     /// Nothing to read; `blocked` when committed events wait behind the horizon (an older transaction is open).
@@ -58,7 +58,7 @@ module internal PmStep =
         Infrastructure(sprintf "the connection was lost during the batch, so the server rolled it back (nothing of it was committed; the runner reconnects and handles it again); the batch had failed with %O" cause, inner)
 
     /// Applies the error policy (Core's rule) to `evt` failing with `err` at `row` (guarded by its version).
-    let private recordFailure (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (evt: RecordedEvent) (err: FableError) =
+    let private recordFailure (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (evt: StoredEvent) (err: FableError) =
         task {
             let step = ProcessManagerRules.failure pm row.Attempts evt err
             match! PmTable.fail conn ctx.Schema row step CancellationToken.None with
@@ -72,7 +72,7 @@ module internal PmStep =
     /// read after its checkpoint), and ends that transaction as Core's verdict says: state + checkpoint written and
     /// committed with the handlers' writes in one round trip, or rolled back. On a failure at event k, events
     /// 0..k-1 are handled again in a new transaction and committed, then the failure of event k is recorded.
-    let rec private handleLocked (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (l: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
+    let rec private handleLocked (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (l: PmRow) (events: StoredEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
         task {
             let! run =
                 ctx.Store.InTransaction(conn, tx, (fun uow -> task {
@@ -116,7 +116,7 @@ module internal PmStep =
 
     /// Handles the known `events` after `row` in a new transaction (a prefix of a batch that failed): locks the
     /// row, checks it is still `row` (same version) and due, then goes on as handleLocked.
-    and private attempt (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
+    and private attempt (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (row: PmRow) (events: StoredEvent[]) (ct: CancellationToken) : Task<StepOutcome> =
         task {
             let! tx = conn.BeginTransactionAsync ct
             try
@@ -146,7 +146,7 @@ module internal PmStep =
 
     /// Handles the batch `events` locked in `tx` (as handleLocked), reading the next batch ahead meanwhile when
     /// this one is full; a read ahead is kept only when the batch committed whole.
-    let private handleBatch (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (l: PmRow) (events: RecordedEvent[]) (ct: CancellationToken) =
+    let private handleBatch (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (l: PmRow) (events: StoredEvent[]) (ct: CancellationToken) =
         task {
             let last = events[events.Length - 1].Position
             if events.Length >= pm.BatchSize then ahead.Start(last, pm.BatchSize, ct)

@@ -14,7 +14,7 @@ open Fable.FSharp
 type internal PmRow =
     { Name: string
       State: string
-      Checkpoint: Position
+      Checkpoint: LogPosition
       Active: bool
       LastError: string option
       Attempts: int
@@ -104,7 +104,7 @@ module internal PmTable =
           Version = i64 r "version" }
 
     /// Inserts the row of a process manager that has none (at `start`, with `state`); keeps an existing row.
-    let register conn (schema: string) (name: string) (state: string) (start: Position) ct =
+    let register conn (schema: string) (name: string) (state: string) (start: LogPosition) ct =
         execute conn null
             (sprintf "INSERT INTO %s (name, state, checkpoint_tx, checkpoint_id) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING" (table schema))
             [ text name; jsonb state; bigint start.Tx; bigint start.Id ] ct
@@ -155,7 +155,7 @@ module internal PmTable =
     /// one; 0 when there is no such row.
     let apply conn (schema: string) (name: string) (effect: ControlEffect) ct =
         let moves = effect.Moves.IsSome
-        let checkpoint, state = defaultArg effect.Moves (Position.Origin, "null")
+        let checkpoint, state = defaultArg effect.Moves (LogPosition.Origin, "null")
         control conn schema name
             (sprintf
                 """UPDATE %s SET state = CASE WHEN $2 THEN $3 ELSE state END,
@@ -176,7 +176,7 @@ module internal PmTable =
     /// its checkpoint (those still behind the horizon included: they are committed and not handled yet; by the
     /// no-skip rule none can be before the checkpoint), and the holder only while that session still holds the
     /// advisory lock. `$1` is the schema.
-    let private statusWhere conn (schema: string) (where: string) (ps: NpgsqlParameter list) ct : Task<ProcessManagerStatus list> =
+    let private statusWhere conn (schema: string) (where: string) (ps: NpgsqlParameter list) ct : Task<ProcessManagerInfo list> =
         task {
             let s = Sql.quote schema
             let! rs =
@@ -223,23 +223,23 @@ module internal PmTable =
                yield struct (reader.GetString 0, reader.GetInt64 1) |]
 
     /// The status of `name` (see `statusWhere`).
-    let status conn (schema: string) (name: string) ct : Task<ProcessManagerStatus option> =
+    let status conn (schema: string) (name: string) ct : Task<ProcessManagerInfo option> =
         task {
             let! found = statusWhere conn schema "p.name = $2" [ text name ] ct
             return List.tryHead found
         }
 
     /// The status of every process manager stored in `schema`, registered here or not, by name.
-    let statusAll conn (schema: string) ct : Task<ProcessManagerStatus list> = statusWhere conn schema "true" [] ct
+    let statusAll conn (schema: string) ct : Task<ProcessManagerInfo list> = statusWhere conn schema "true" [] ct
 
     /// The position of the last committed event, horizon or not (Origin when there is none).
-    let lastCommitted conn (schema: string) ct : Task<Position> =
+    let lastCommitted conn (schema: string) ct : Task<LogPosition> =
         task {
             let! rs = rows conn null (sprintf "SELECT tx, id FROM %s.events ORDER BY tx DESC, id DESC LIMIT 1" (Sql.quote schema)) [] ct
             return
                 match rs with
                 | r :: _ -> { Tx = i64 r "tx"; Id = i64 r "id" }
-                | [] -> Position.Origin
+                | [] -> LogPosition.Origin
         }
 
     /// Tries to take the session advisory lock of `name`; true when this session holds it.

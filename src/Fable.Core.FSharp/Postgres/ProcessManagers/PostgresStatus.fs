@@ -13,7 +13,7 @@ open Fable.FSharp
 type PostgresStatus =
     /// The status of every process manager stored in `schema` (by name; the state is the stored JSON).
     /// Infrastructure when the schema has no process-manager table (not migrated yet, or another schema).
-    static member ListStored(dataSource: NpgsqlDataSource, schema: string, ct: CancellationToken) : Task<Result<ProcessManagerStatus list, FableError>> =
+    static member ListStored(dataSource: NpgsqlDataSource, schema: string, ct: CancellationToken) : Task<Result<ProcessManagerInfo list, FableError>> =
         task {
             if isNull dataSource then
                 return Error(InvalidDefinition [ "the PostgreSQL data source is null" ])

@@ -1,0 +1,176 @@
+// The typed F# API: event unions (stable names, never the CLR name by accident), deciders with the caller's own
+// error type, reactions and followers over the union on every interpreter, and no `obj` in the signatures F# users write against.
+module Fable.Tests.Typed
+
+open System
+open System.Reflection
+open System.Text.Json.Nodes
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Microsoft.FSharp.Reflection
+open Fable.FSharp
+open Fable.Tests.Domain
+open Fable.Tests.Fixture
+
+type Named = { N: int }
+type Other = { O: int }
+type Renamed = { Label: string }
+
+type Unnamed =
+    | [<Event("typed.named")>] Named of Named
+    | Nameless of Other
+
+type TwoFields =
+    | [<Event("typed.two")>] Two of Named * Other
+
+type SameRecord =
+    | [<Event("typed.a")>] A of Named
+    | [<Event("typed.b")>] B of Named
+
+type Versioned = | [<Event("typed.renamed", 2)>] Renamed of Renamed
+
+/// A refusal of the caller's own type.
+type AccountRefusal =
+    | NotOpen
+    | Insufficient of balance: int64
+
+let private problems (r: Result<EventRegistry, FableError>) =
+    match r with
+    | Error(InvalidDefinition ps) -> ps
+    | other -> failwithf "expected InvalidDefinition, got %A" other
+
+// ---- no obj in the public signatures F# users write against ----
+
+/// Every place a type's public surface mentions System.Object (fields, properties, method signatures, union case
+/// fields), looking inside generic arguments (functions, lists, tasks, results). A `Row` (column name → value) is
+/// the one place values are untyped: its columns have the types of the table, not of an event.
+let objectsIn (t: Type) : string list =
+    let rec parts (x: Type) : Type list =
+        if x.IsGenericParameter || x = typeof<Row> then []
+        else x :: (if x.HasElementType then parts (x.GetElementType()) else []) @ (if x.IsGenericType then x.GetGenericArguments() |> Array.toList |> List.collect parts else [])
+    let flags = BindingFlags.Public ||| BindingFlags.Instance ||| BindingFlags.Static ||| BindingFlags.DeclaredOnly
+    let mentions =
+        [ for p in t.GetProperties flags do yield sprintf "%s.%s" t.Name p.Name, p.PropertyType
+          for f in t.GetFields flags do yield sprintf "%s.%s" t.Name f.Name, f.FieldType
+          for m in t.GetMethods flags do
+              // Equality, comparison and printing come from the compiler, not from the API.
+              if not (m.IsSpecialName || m.Name = "Equals" || m.Name = "CompareTo" || m.Name = "GetHashCode" || m.Name = "ToString") then
+                  yield sprintf "%s.%s return" t.Name m.Name, m.ReturnType
+                  for p in m.GetParameters() do yield sprintf "%s.%s(%s)" t.Name m.Name p.Name, p.ParameterType
+          for c in t.GetConstructors() do
+              for p in c.GetParameters() do yield sprintf "%s..ctor(%s)" t.Name p.Name, p.ParameterType
+          if FSharpType.IsUnion(t, true) then
+              for c in FSharpType.GetUnionCases t do
+                  for f in c.GetFields() do yield sprintf "%s.%s.%s" t.Name c.Name f.Name, f.PropertyType ]
+    [ for where, ty in mentions do
+          if parts ty |> List.exists (fun p -> p = typeof<obj>) then yield sprintf "%s: %O" where ty ]
+
+/// The public types of the typed API (and the modules that build them).
+let typedApi =
+    let core = typeof<AggregateId>.Assembly
+    [ typedefof<Decider<_, _, _>>; typedefof<Decision<_, _, _>>; typedefof<EmitError<_>>; typedefof<EventContext<_, _>>
+      typedefof<Reaction<_, _, _>>; typedefof<Follower<_, _>>; typedefof<Followed<_>>; typedefof<EventUnion<_>>; typeof<EventAttribute>
+      yield! core.GetExportedTypes() |> Array.filter (fun t -> t.IsAbstract && t.IsSealed && List.contains (t.Name.Replace("Module", "")) [ "Decider"; "Reaction"; "Follower"; "EventUnion" ]) ]
+
+let reflection =
+    testList "typed API signatures"
+        [ test "no public signature of the typed API mentions obj" {
+              Expect.equal (typedApi |> List.filter (fun t -> t.IsAbstract && t.IsSealed) |> List.length) 4 "the four modules are checked"
+              let found = typedApi |> List.collect objectsIn
+              if not found.IsEmpty then failtestf "obj in the typed API: %s" (String.concat "; " found) }
+          test "the detector finds obj where it is (the untyped definition and handler arguments)" {
+              Expect.isNonEmpty (objectsIn typedefof<AggregateDef<_>>) "AggregateDef.Evolve takes obj"
+              Expect.isNonEmpty (objectsIn typeof<HandlerArgs>) "HandlerArgs.Event is obj" } ]
+
+// ---- registration ----
+
+let registration =
+    testList "event unions"
+        [ test "a case without a stable name is an InvalidDefinition naming it, never its CLR name" {
+              let ps = problems (EventUnion.register (EventUnion.create<Unnamed> ()) EventRegistry.empty)
+              Expect.exists ps (fun p -> p.Contains "Nameless" && p.Contains "no stable name") "the unnamed case is named" }
+          test "an explicit name registers the case under it" {
+              let u = EventUnion.create<Unnamed> () |> EventUnion.name "Nameless" "typed.nameless" 1
+              match EventUnion.register u EventRegistry.empty |> Result.bind EventRegistry.codec with
+              | Ok codec -> Expect.equal (codec.TryNameOf typeof<Other>) (Some "typed.nameless") "stored under its explicit name"
+              | Error e -> failtestf "refused: %O" e }
+          test "a case carrying two fields, two cases of one record and an unknown case name are InvalidDefinitions" {
+              Expect.exists (problems (EventUnion.register (EventUnion.create<TwoFields> ()) EventRegistry.empty)) (fun p -> p.Contains "2 fields") "two fields"
+              Expect.exists (problems (EventUnion.register (EventUnion.create<SameRecord> ()) EventRegistry.empty)) (fun p -> p.Contains "same type") "one record twice"
+              let u = EventUnion.create<Versioned> () |> EventUnion.name "Missing" "x" 1
+              Expect.exists (problems (EventUnion.register u EventRegistry.empty)) (fun p -> p.Contains "no case Missing") "unknown case" }
+          test "a key type other than Guid, int64 or string is an InvalidDefinition at registration and on emit" {
+              let d: Decider<int, Versioned, DateTime> =
+                  Decider.create "bad" (EventUnion.create<Versioned> ()) (fun _ -> 0) (fun s _ -> s) (fun _ -> Row.ofSeq []) (fun _ -> 0)
+              Expect.exists (problems (Decider.register d EventRegistry.empty)) (fun p -> p.Contains "Guid, int64 or string") "key type" }
+          test "an upcaster per case reads an older version into the current record" {
+              let u =
+                  EventUnion.create<Versioned> ()
+                  |> EventUnion.upcaster "Renamed" 1 (fun n -> JsonObject(dict [ "label", JsonValue.Create(string n["name"]) :> JsonNode ]) :> JsonNode)
+              match EventUnion.register u EventRegistry.empty |> Result.bind EventRegistry.codec with
+              | Ok codec ->
+                  Expect.equal (codec.Decode("typed.renamed", 1, """{"name":"old"}""")) (Ok(box { Label = "old" })) "upcast v1"
+                  Expect.equal (codec.Encode(box { Label = "new" }) |> Result.map (fun e -> e.TypeName, e.TypeVersion, e.Data)) (Ok("typed.renamed", 2, """{"label":"new"}""")) "stored as the record alone"
+              | Error e -> failtestf "refused: %O" e } ]
+
+// ---- typed decisions, reactions and followers on an interpreter ----
+
+let private deposit amount : Decision<Account, AccountEvent, AccountRefusal> =
+    Decide(fun s -> if s.EventCount = 0L then Error NotOpen else Ok [ Deposited { Amount = amount; BalanceBefore = s.Balance } ])
+
+let private withdraw amount : Decision<Account, AccountEvent, AccountRefusal> =
+    DecideReading(fun _ s _ ->
+        Task.FromResult(if amount > s.Balance then Error(Insufficient s.Balance) else Ok [ Withdrawn { Taken = amount; BalanceBefore = s.Balance } ]))
+
+/// What the counting follower saw.
+type Seen = { Mine: int; Others: int }
+
+/// Counts the account events it sees, and the others (counter events) as Other.
+let private counting: Follower<Seen, AccountEvent> =
+    Follower.create "typed-counting" { Mine = 0; Others = 0 } (fun s _ e ->
+        match e with
+        | Followed.Event(Opened _ | Deposited _ | Withdrawn _ | Noted _ | Closed _) -> Ok { s with Mine = s.Mine + 1 }
+        | Followed.Other -> Ok { s with Others = s.Others + 1 })
+
+let tests (fixture: Fixture) =
+    [ testTask "a union aggregate emits, refuses with the caller's own error, logs, replays and reacts on this interpreter" {
+          let rt = runtimeWith [ Follower.definition accountEvents counting ]
+          let! inst = fixture.Create rt Domain.tables
+          try
+              let i = inst.Interpreter
+              let ct = CancellationToken.None
+              let id = Guid.NewGuid()
+              let! refused = Decider.emit i accountsDecider id (deposit 5L) ct
+              Expect.equal (refused |> Result.map ignore) (Error(EmitError.Refused NotOpen)) "the caller's refusal comes back typed"
+              let! opened = Decider.append i accountsDecider id [ Opened { Owner = "ada" } ] ct
+              Expect.isOk opened "opened"
+              let! deposited = Decider.emit i accountsDecider id (deposit 100L) ct
+              match deposited with
+              | Ok(e: Emitted<Account>) -> Expect.equal e.Aggregate.State.Balance 100L "evolved through the union"
+              | Error e -> failtestf "deposit failed: %A" e
+              let! tooMuch = Decider.emit i accountsDecider id (withdraw 500L) ct
+              Expect.equal (tooMuch |> Result.map ignore) (Error(EmitError.Refused(Insufficient 100L))) "a reading decision's refusal comes back typed"
+              let! _ = Decider.append i countersDecider "c1" [ Incremented { Seen = 0L } ] ct
+              let! log = Decider.log i accountsDecider id ct
+              match log with
+              | Ok events ->
+                  Expect.equal (events |> List.map snd) [ Opened { Owner = "ada" }; Deposited { Amount = 100L; BalanceBefore = 0L } ] "the log decodes into the union"
+                  Expect.equal (events |> List.map (fun (r, _) -> r.TypeName)) [ "account.opened"; "account.deposited" ] "stored under the stable names"
+              | Error e -> failtestf "log failed: %O" e
+              let! ledger = inst.ReadTable ledgerTable
+              Expect.equal (ledger |> List.map (fun (r: Row) -> Convert.ToInt64 r["amount"])) [ 100L ] "the ledger reaction wrote its row for the deposit only"
+              let! replayed = Decider.replay i accountsDecider id ct
+              Expect.equal (replayed |> Result.map (fun a -> a.State.Balance)) (Ok 100L) "replay through the union"
+              let! loaded = Decider.load i accountsDecider id ct
+              Expect.equal (loaded |> Result.map (Option.map (fun a -> a.State.Owner))) (Ok(Some "ada")) "load"
+              do! inst.Settle()
+              let! caught = inst.ProcessManagers.CatchUp ct
+              Expect.isOk caught "caught up"
+              let! status = inst.ProcessManagers.Status("typed-counting", ct)
+              match status with
+              | Ok(s: ProcessManagerInfo) -> Expect.equal (counting.Load s.State) { Mine = 2; Others = 1 } "two account events as the union, the counter event as Other"
+              | Error e -> failtestf "status failed: %O" e
+          finally
+              inst.Dispose().Wait()
+      } ]
