@@ -150,9 +150,13 @@ let tests (fixture: Fixture) =
             Expect.equal decides.Length 4 "one decide span per emit that got to decide (a stale expectation is refused before)"
             Expect.isTrue (decides |> List.forall (fun d -> emits |> List.exists (fun e -> e.SpanId = d.ParentSpanId))) "each decide span is a child of an emit span"
             let handlers = spans.Named(root, TelemetryNames.HandlerSpan)
+            // The typed domain routes every case of its union to both reactions (ledger, notes), in registration order.
             Expect.equal [ for h in handlers -> string (tag h TelemetryNames.HandlerName), string (tag h TelemetryNames.EventType) ]
-                [ "ledger", "account.deposited"; "ledger", "account.deposited" ] "the ledger handler ran for each deposit"
-            Expect.equal handlers[0].ParentSpanId deposit.SpanId "the handler span is a child of its emit's span"
+                [ "ledger", "account.opened"; "notes", "account.opened"
+                  "ledger", "account.deposited"; "notes", "account.deposited"
+                  "ledger", "account.deposited"; "notes", "account.deposited" ] "each handler ran once for each recorded event"
+            Expect.equal handlers[0].ParentSpanId emits[0].SpanId "the handler span is a child of its emit's span"
+            Expect.equal handlers[2].ParentSpanId deposit.SpanId "the deposit's handler spans are children of the deposit's emit span"
             Expect.equal (emitted.Events.Length) 1 "the deposit recorded one event"
         finally
             wait (inst.Dispose())
