@@ -9,6 +9,10 @@ using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Xunit;
 
+// The follower horizon is server-wide: a batch another test class holds open (slow handlers, shutdown tests) keeps
+// this class's committed events invisible to ReadAll, and lag/age assertions would depend on timing. One at a time.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
 namespace HostingTests;
 
 /// <summary>A theory over the interpreters: "in-memory" always, "postgres" when FABLE_PG_CONNECTION is set.</summary>

@@ -41,11 +41,13 @@ internal sealed class FableHealthCheck(FableAppHolder holder, FableHealthOptions
         return new HealthCheckResult(worst == HealthStatus.Unhealthy ? failure : worst, description, data: data);
     }
 
-    /// <summary>How long the first event after the checkpoint has waited; null when none waits.</summary>
+    /// <summary>How long the first event after the checkpoint has waited; null when none waits, or when the events
+    /// counted in the lag are still behind the follower horizon (an older transaction is open) or cannot be read.</summary>
     private async Task<TimeSpan?> OldestWait(FableApp app, ProcessManagerStatus s, CancellationToken ct)
     {
         if (s.Lag == 0 || options.DegradedAge is null) return null;
         var next = await app.ReadAll(s.Position, 1, ct).ToEither().ConfigureAwait(false);
-        return next.Match(Right: es => es.Count == 0 ? (TimeSpan?)null : clock.GetUtcNow() - es[0].InsertedAt, Left: _ => null);
+        // (Not Match: LanguageExt refuses a null result, and "no age" is null here.)
+        return next.Case is IReadOnlyList<RecordedEvent> { Count: > 0 } es ? clock.GetUtcNow() - es[0].InsertedAt : null;
     }
 }
