@@ -1,5 +1,6 @@
-// The hand-written Npgsql baseline: the same work as a Fable emit with the fewest round trips
-// (one batch: BEGIN + SELECT … FOR UPDATE; one batch: INSERT event + guarded UPDATE + COMMIT), and a raw keyset read.
+// The hand-written Npgsql baselines: R2, the strongest hand-written emit (2 round trips, 5 statements, a minimal
+// events table), and G, Fable's own guarantees hand-written (Fable's events schema, tx ordering key, unique chain);
+// plus a raw keyset read.
 module Fable.Bench.Baseline
 
 open System
@@ -7,7 +8,7 @@ open System.Threading.Tasks
 open Npgsql
 open NpgsqlTypes
 
-/// Creates the baseline's own tables (same shape as Fable's) with `accounts` rows.
+/// Creates baseline G's own tables (Fable's events schema, constraints and indexes) with `accounts` rows.
 let setup (ds: NpgsqlDataSource) (accounts: int) =
     task {
         use cmd =
@@ -20,8 +21,9 @@ let setup (ds: NpgsqlDataSource) (accounts: int) =
                   id bigserial PRIMARY KEY, prev_event_id bigint NULL, aggregate_table text NOT NULL,
                   aggregate_key text NOT NULL, key_kind text NOT NULL, type_name text NOT NULL, type_version int NOT NULL,
                   meta jsonb NOT NULL, data jsonb NOT NULL, inserted_at timestamptz NOT NULL DEFAULT now(),
-                  tx bigint NOT NULL);
+                  tx bigint NOT NULL, CHECK (key_kind IN ('uuid', 'int', 'text')), CHECK (type_version >= 1));
                 CREATE UNIQUE INDEX ON base.events (prev_event_id);
+                CREATE UNIQUE INDEX ON base.events (aggregate_table, aggregate_key) WHERE prev_event_id IS NULL;
                 CREATE INDEX ON base.events (tx, id);
                 CREATE INDEX ON base.events (aggregate_table, aggregate_key, id);
                 """
@@ -33,7 +35,23 @@ let setup (ds: NpgsqlDataSource) (accounts: int) =
         ()
     }
 
-/// One emit of `events` deposits to account `id`: 2 round trips, exactly the work an emit does.
+/// Moves the reader of a `BEGIN; SELECT …` batch to the SELECT's row (the reader may start on either result).
+let private selectedRow (r: NpgsqlDataReader) =
+    task {
+        let mutable found = None
+        while found.IsNone do
+            if r.FieldCount > 0 then
+                let! has = r.ReadAsync()
+                found <- Some has
+            else
+                let! more = r.NextResultAsync()
+                if not more then found <- Some false
+        return found.Value
+    }
+
+/// Baseline G: one emit of `events` deposits to account `id` with Fable's guarantees, 2 round trips: batch 1
+/// `BEGIN; SELECT … FOR UPDATE`, batch 2 one statement that chains the events (CTE, window function), stamps the
+/// ordering key `tx` and updates the guarded row, then `COMMIT`.
 let emit (ds: NpgsqlDataSource) (id: int64) (events: int) =
     task {
         use! conn = ds.OpenConnectionAsync()
@@ -44,15 +62,12 @@ let emit (ds: NpgsqlDataSource) (id: int64) (events: int) =
         b1.BatchCommands.Add sel
         let mutable last = Nullable<int64>()
         let mutable balance = 0L
-        do!
-            task {
-                use! r = b1.ExecuteReaderAsync()
-                let! _ = r.NextResultAsync()
-                let! has = r.ReadAsync()
-                if has then
-                    last <- (if r.IsDBNull 0 then Nullable() else Nullable(r.GetInt64 0))
-                    balance <- r.GetInt64 1
-            }
+        let! r = b1.ExecuteReaderAsync()
+        let! has = selectedRow r
+        if not has then failwithf "account %d does not exist" id
+        last <- (if r.IsDBNull 0 then Nullable() else Nullable(r.GetInt64 0))
+        balance <- r.GetInt64 1
+        do! r.DisposeAsync()
         use b2 = new NpgsqlBatch(conn)
         let ins =
             NpgsqlBatchCommand(
@@ -77,7 +92,98 @@ let emit (ds: NpgsqlDataSource) (id: int64) (events: int) =
         b2.BatchCommands.Add ins
         b2.BatchCommands.Add(NpgsqlBatchCommand "COMMIT")
         let! _ = b2.ExecuteNonQueryAsync()
+        if ins.RecordsAffected <> 1 then failwithf "baseline G: the guarded UPDATE of account %d matched no row" id
         return events
+    }
+
+/// Creates baseline R2's tables: the aggregate row with a version, and a minimal events table (id, aggregate,
+/// version, type, data, meta, time) with the stream index a reader needs.
+let setupR2 (ds: NpgsqlDataSource) (accounts: int) =
+    task {
+        use cmd =
+            ds.CreateCommand(
+                """
+                DROP SCHEMA IF EXISTS r2 CASCADE;
+                CREATE SCHEMA r2;
+                CREATE TABLE r2.accounts (id bigint PRIMARY KEY, version int NOT NULL, balance bigint NOT NULL);
+                CREATE TABLE r2.events (
+                  id bigserial PRIMARY KEY, aggregate_id bigint NOT NULL, version int NOT NULL, type_name text NOT NULL,
+                  data jsonb NOT NULL, meta jsonb NOT NULL, inserted_at timestamptz NOT NULL DEFAULT now());
+                CREATE UNIQUE INDEX ON r2.events (aggregate_id, version);
+                """
+            )
+        let! _ = cmd.ExecuteNonQueryAsync()
+        use ins = ds.CreateCommand("INSERT INTO r2.accounts SELECT g, 0, 0 FROM generate_series(1, $1) g")
+        ins.Parameters.AddWithValue(int64 accounts) |> ignore
+        let! _ = ins.ExecuteNonQueryAsync()
+        ()
+    }
+
+/// R2's INSERT for `n` events: one plain multi-row `VALUES` ($1 aggregate, $2 first version, $3 data, $4 meta).
+let private r2Inserts =
+    Collections.Concurrent.ConcurrentDictionary<int, string>()
+
+let private r2Insert (n: int) =
+    r2Inserts.GetOrAdd(n, fun n ->
+        let rows = [ for k in 0 .. n - 1 -> sprintf "($1, $2 + %d, 'deposited', $3::jsonb, $4::jsonb)" k ]
+        "INSERT INTO r2.events (aggregate_id, version, type_name, data, meta) VALUES " + String.Join(", ", rows))
+
+/// Baseline R2: one emit of `events` deposits to account `id`, 2 round trips: batch 1 `BEGIN; SELECT … FOR UPDATE`,
+/// batch 2 a plain `INSERT … VALUES`, the guarded `UPDATE` of the row and `COMMIT`.
+let emitR2 (ds: NpgsqlDataSource) (id: int64) (events: int) =
+    task {
+        use! conn = ds.OpenConnectionAsync()
+        use b1 = new NpgsqlBatch(conn)
+        b1.BatchCommands.Add(NpgsqlBatchCommand "BEGIN")
+        let sel = NpgsqlBatchCommand "SELECT version, balance FROM r2.accounts WHERE id = $1 FOR UPDATE"
+        sel.Parameters.Add(NpgsqlParameter(Value = id)) |> ignore
+        b1.BatchCommands.Add sel
+        let mutable version = 0
+        let mutable balance = 0L
+        let! r = b1.ExecuteReaderAsync()
+        let! has = selectedRow r
+        if not has then failwithf "account %d does not exist" id
+        version <- r.GetInt32 0
+        balance <- r.GetInt64 1
+        do! r.DisposeAsync()
+        use b2 = new NpgsqlBatch(conn)
+        let ins = NpgsqlBatchCommand(r2Insert events)
+        ins.Parameters.Add(NpgsqlParameter(Value = id)) |> ignore
+        ins.Parameters.Add(NpgsqlParameter(Value = version + 1)) |> ignore
+        ins.Parameters.Add(NpgsqlParameter(Value = "{\"Amount\": 1}")) |> ignore
+        ins.Parameters.Add(NpgsqlParameter(Value = "{}")) |> ignore
+        b2.BatchCommands.Add ins
+        let upd = NpgsqlBatchCommand "UPDATE r2.accounts SET version = $2, balance = $3 WHERE id = $1 AND version = $4"
+        upd.Parameters.Add(NpgsqlParameter(Value = id)) |> ignore
+        upd.Parameters.Add(NpgsqlParameter(Value = version + events)) |> ignore
+        upd.Parameters.Add(NpgsqlParameter(Value = balance + int64 events)) |> ignore
+        upd.Parameters.Add(NpgsqlParameter(Value = version)) |> ignore
+        b2.BatchCommands.Add upd
+        b2.BatchCommands.Add(NpgsqlBatchCommand "COMMIT")
+        let! _ = b2.ExecuteNonQueryAsync()
+        if upd.RecordsAffected <> 1 then failwithf "baseline R2: the guarded UPDATE of account %d matched no row" id
+        return events
+    }
+
+/// The machine's commit latency: `n` single-row INSERTs, each its own transaction (autocommit) on one connection;
+/// the sorted latencies in ms.
+let commitLatencies (ds: NpgsqlDataSource) (n: int) =
+    task {
+        use! conn = ds.OpenConnectionAsync()
+        use ddl = new NpgsqlCommand("DROP TABLE IF EXISTS public.bench_regime; CREATE TABLE public.bench_regime (id bigserial PRIMARY KEY, v int NOT NULL)", conn)
+        let! _ = ddl.ExecuteNonQueryAsync()
+        use cmd = new NpgsqlCommand("INSERT INTO public.bench_regime (v) VALUES ($1)", conn)
+        let p = NpgsqlParameter(Value = 0)
+        cmd.Parameters.Add p |> ignore
+        let lats = Array.zeroCreate<float> n
+        for i in 0 .. n + 19 do
+            p.Value <- i
+            let t0 = Diagnostics.Stopwatch.GetTimestamp()
+            let! _ = cmd.ExecuteNonQueryAsync()
+            // The first 20 warm the connection and the plan.
+            if i >= 20 then lats[i - 20] <- Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds
+        Array.sortInPlace lats
+        return lats
     }
 
 /// Reads every event of `table` (schema-qualified, with Fable's columns) by keyset pages of `page`; returns the count.

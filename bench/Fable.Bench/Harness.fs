@@ -90,6 +90,21 @@ let loadAlternating (workers: int) (warmup: TimeSpan) (duration: TimeSpan) (roun
         return ra.Value, rb.Value
     }
 
+/// Measures every operation of `ops` in interleaved slices (in order, then in reverse order, ...) that add up to
+/// `duration` each, so that load drifting during the run weighs on all alike; one result per operation.
+let loadInterleaved (workers: int) (warmup: TimeSpan) (duration: TimeSpan) (rounds: int) (ops: (int -> int64 -> Task<int>)[]) =
+    task {
+        let slice = TimeSpan.FromTicks(duration.Ticks / int64 rounds)
+        let results: LoadResult option[] = Array.create ops.Length None
+        for round in 0 .. rounds - 1 do
+            let w = if round = 0 then warmup else TimeSpan.FromTicks(warmup.Ticks / 4L)
+            let order = if round % 2 = 0 then [ 0 .. ops.Length - 1 ] else [ ops.Length - 1 .. -1 .. 0 ]
+            for k in order do
+                let! r = load workers w slice ops[k]
+                results[k] <- Some(match results[k] with Some x -> merge x r | None -> r)
+        return results |> Array.map Option.get
+    }
+
 /// Bytes allocated by the whole process while `f` runs `n` times, divided by n.
 let allocationsPer (n: int) (f: int -> Task) =
     task {

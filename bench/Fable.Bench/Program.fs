@@ -19,18 +19,30 @@ let private fmt (v: float) =
     elif abs v >= 1000.0 then v.ToString("N0")
     else v.ToString("0.00")
 
+let private ratio (a: float) (b: float) =
+    let r = a / b
+    if Double.IsNaN r then "-" else r.ToString("0.00") + "×"
+
 let private print (lines: Line list) =
     let rows =
-        [ yield [ "row"; "metric"; "Fable"; "baseline"; "Fable/baseline"; "target" ]
+        [ yield [ "row"; "metric"; "Fable"; "baseline"; "Fable/baseline"; "G"; "Fable/G"; "Fable tuned"; "tuned/baseline"; "target" ]
           for l in lines ->
-              [ l.Row; l.Metric; fmt l.Fable; fmt l.Baseline; (if Double.IsNaN l.Ratio then "-" else l.Ratio.ToString("0.00") + "×"); l.Target ] ]
-    let widths = [ for c in 0..5 -> rows |> List.map (fun r -> r[c].Length) |> List.max ]
+              [ l.Row; l.Metric; fmt l.Fable; fmt l.Baseline; ratio l.Fable l.Baseline; fmt l.Guarded; ratio l.Fable l.Guarded
+                fmt l.Tuned; ratio l.Tuned l.Baseline; l.Target ] ]
+    let widths = [ for c in 0..9 -> rows |> List.map (fun r -> r[c].Length) |> List.max ]
     let line (r: string list) = "| " + String.Join(" | ", List.mapi (fun i (s: string) -> s.PadRight widths[i]) r) + " |"
     let out =
         [ yield line rows.Head
           yield "|" + String.Join("|", widths |> List.map (fun w -> String('-', w + 2))) + "|"
           for r in rows.Tail -> line r ]
     String.Join(Environment.NewLine, out)
+
+/// What the columns of the emit rows mean (written above the table).
+let private legend =
+    "Rows 1–3: Fable at the defaults a user gets (`PostgresStore.Create` / `UsePostgres(dataSource)`, Notify on); "
+    + "baseline = R2, the strongest hand-written emit (2 round trips: `BEGIN; SELECT … FOR UPDATE`, then plain "
+    + "`INSERT … VALUES`, guarded `UPDATE`, `COMMIT`); G = Fable's guarantees hand-written (Fable's events schema, "
+    + "`tx` ordering key, unique chain); Fable tuned = Notify off. All four interleaved in the same run."
 
 [<EntryPoint>]
 let main argv =
@@ -47,13 +59,22 @@ let main argv =
     let run () =
         task {
             use server = new Server()
-            use ds = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2")).Build()
+            use ds = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2;Include Error Detail=true")).Build()
             do! setupTable ds 10_000
             do! setupTableOf notifyAccounts ds 10_000
             // Rows 5 and 7 re-create their tables; they exist from the start because every store checks them.
             for t in [ "fable_wake_accounts"; "fable_notify_on_accounts"; "fable_notify_off_accounts" ] do
                 do! setupTableOf (accountsIn t) ds 10
             do! Baseline.setup ds 10_000
+            do! Baseline.setupR2 ds 10_000
+            // The machine's regime: CPU count and the durable server's commit latency, so that runs compare.
+            let! commits = Baseline.commitLatencies ds (if quick then 300 else 2_000)
+            let pct q = commits[min (commits.Length - 1) (int (q * float commits.Length))]
+            let regime =
+                sprintf "Regime: %d CPUs; commit latency (single-row INSERT + COMMIT on the durable server, %d in a loop): median %.2f ms, p99 %.2f ms."
+                    Environment.ProcessorCount commits.Length (pct 0.5) (pct 0.99)
+            eprintfn "  %s" regime
+            // `pg` is Fable as users get it (Notify on, the default); `pgQuiet` is tuned (Notify off).
             let! pg = store ds "fable_bench" true []
             let! pgQuiet = store ds "fable_bench_quiet" false []
             let rt = match Runtime.build (definition []) with Ok rt -> rt | Error e -> failwithf "%O" e
@@ -65,22 +86,22 @@ let main argv =
             let add (ls: Line list) =
                 lines.AddRange ls
                 for l in ls do eprintfn "  %s %s: Fable %s, baseline %s" l.Row l.Metric (fmt l.Fable) (fmt l.Baseline)
-            // Rows 1–3 compare like with like: the baseline sends no NOTIFY, so Fable runs with Notify off here;
-            // row 7 measures what NOTIFY costs.
+            // Rows 1–3 run Fable at its defaults (pg, Notify on) against R2 and G, with Fable tuned (pgQuiet, Notify
+            // off) as an extra column; row 7 measures what NOTIFY costs.
             let mutable maxRate = nan
             if runs "1" then
-                let! r = emitRow timing ds pgQuiet "1. emit 1 event, random of 10,000, 1 writer" 1 randomAccount 1
+                let! r = emitRow timing ds pg pgQuiet "1. emit 1 event, random of 10,000, 1 writer" 1 randomAccount 1
                 add r
-                let! r8 = emitRow timing ds pgQuiet "1. emit 1 event, random of 10,000, 8 writers" 8 randomAccount 1
+                let! r8 = emitRow timing ds pg pgQuiet "1. emit 1 event, random of 10,000, 8 writers" 8 randomAccount 1
                 add r8
                 maxRate <- r8.Head.Fable
             if runs "2" then
-                let! r = emitRow timing ds pgQuiet "2. emit to one hot aggregate, 1 writer" 1 hot 1
+                let! r = emitRow timing ds pg pgQuiet "2. emit to one hot aggregate, 1 writer" 1 hot 1
                 add r
-                let! r = emitRow timing ds pgQuiet "2. emit to one hot aggregate, 8 writers" 8 hot 1
+                let! r = emitRow timing ds pg pgQuiet "2. emit to one hot aggregate, 8 writers" 8 hot 1
                 add r
             if runs "3" then
-                let! r = emitRow timing ds pgQuiet "3. emit 10 events per decision, 8 writers" 8 randomAccount 10
+                let! r = emitRow timing ds pg pgQuiet "3. emit 10 events per decision, 8 writers" 8 randomAccount 10
                 add r
             if runs "4" then
                 let! r = catchUpRow timing ds
@@ -111,14 +132,16 @@ let main argv =
                     for (t, b) in List.truncate 25 types do
                         eprintfn "  %8.0f B/emit  %s" b t
             let table = print (List.ofSeq lines)
-            printfn "%s" table
+            printfn "%s\n%s" regime table
             let machine =
                 sprintf "%d cores, %s, .NET %s, %s" Environment.ProcessorCount (Runtime.InteropServices.RuntimeInformation.OSDescription)
                     (Environment.Version.ToString()) (if quick then "quick mode" else "full mode")
             // A partial run (--only) keeps the last complete results file.
             if only.IsNone then
                 let file = Path.Combine(repoRoot (), "bench", if quick then "results-quick.md" else "results.md")
-                File.WriteAllText(file, sprintf "Measured %s (%s).\n\n%s\n" (DateTime.UtcNow.ToString "yyyy-MM-dd HH:mm 'UTC'") machine table)
+                File.WriteAllText(
+                    file,
+                    sprintf "Measured %s (%s).\n\n%s\n\n%s\n\n%s\n" (DateTime.UtcNow.ToString "yyyy-MM-dd HH:mm 'UTC'") machine regime legend table)
                 printfn "results written to %s" file
         }
     try

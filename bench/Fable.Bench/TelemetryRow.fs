@@ -72,8 +72,6 @@ let telemetryRows (t: Timing) (mem: IInterpreter) (pg: IInterpreter) =
         let! m, m0 = alternate t 1 4 (fun _ i -> emit mem (i % 10_000L + 1L) decide)
         let! p, p0 = alternate t 8 4 (fun _ _ -> emit pg (int64 (rnd.Value.Next(1, 10_001))) decide)
         return
-            [ { Row = "8. in-memory emit with trace + metric listeners vs none, 1 writer"; Metric = "events/s"
-                Fable = m.EventsPerSecond; Baseline = m0.EventsPerSecond; Target = "≥ 0.95×" }
-              { Row = "8. PostgreSQL emit with trace + metric listeners vs none, 8 writers"; Metric = "events/s"
-                Fable = p.EventsPerSecond; Baseline = p0.EventsPerSecond; Target = "≥ 0.95×" } ]
+            [ line "8. in-memory emit with trace + metric listeners vs none, 1 writer" "events/s" m.EventsPerSecond m0.EventsPerSecond "≥ 0.95×"
+              line "8. PostgreSQL emit with trace + metric listeners vs none, 8 writers" "events/s" p.EventsPerSecond p0.EventsPerSecond "≥ 0.95×" ]
     }
