@@ -60,7 +60,9 @@ let objectsIn (t: Type) : string list =
                   for p in m.GetParameters() do yield sprintf "%s.%s(%s)" t.Name m.Name p.Name, p.ParameterType
           for c in t.GetConstructors() do
               for p in c.GetParameters() do yield sprintf "%s..ctor(%s)" t.Name p.Name, p.ParameterType
-          if FSharpType.IsUnion(t, true) then
+          // A union with internal cases (an opaque one) shows no case fields.
+          let publicCases = FSharpType.IsUnion(t, true) && (try FSharpType.GetUnionCases t |> ignore; true with :? ArgumentException -> false)
+          if publicCases then
               for c in FSharpType.GetUnionCases t do
                   for f in c.GetFields() do yield sprintf "%s.%s.%s" t.Name c.Name f.Name, f.PropertyType ]
     [ for where, ty in mentions do
@@ -90,7 +92,21 @@ let allowedObj: (string * string) list =
       "FableError.Rejected", "the error union is shared with the C# face, whose decisions reject with any reason object; a typed decision's refusal comes back as EmitError.Refused 'Err"
       "FableError.NewRejected", "the constructor of that case (same reason)"
       "IEventCodec.Encode", "the codec serializes any registered record: every union's case records and the C# face's event classes; typed code decodes through EventUnion and Decider.log"
-      "IEventCodec.Decode", "the codec's decoded record (same reason)" ]
+      "IEventCodec.Decode", "the codec's decoded record (same reason)"
+      "FableErrorModule.reject", "builds FableError.Rejected (same reason as that case)"
+      "RowModule.ofSeq", "builds a Row from column values"
+      "RowModule.tryGet", "reads a Row's column value"
+      "AggregateKeyModule.tryOfObj", "a key from an id column's value (as a Row holds it)"
+      // Helpers over column values and event objects the C# face and the interpreters share; F# users need none of
+      // them (left public for now; candidates for internal).
+      "TableSchemaModule.coerce", "a column value checked against its declared column"
+      "TableSchemaModule.key", "an id column value checked against its declared column"
+      "TableSchemaModule.operand", "a compared column value checked against its declared column"
+      "TableSchemaModule.duplicate", "the Conflict for a duplicate id column value"
+      "TableSchemaModule.toRowValue", "a column value as a Row holds it"
+      "Meta.attach", "attaches metadata to an event object of any registered type (the C# face's events)"
+      "Meta.attachPairs", "the same from name/value pairs"
+      "Meta.split", "splits an event object from its attached metadata" ]
 
 /// `prefix` names the member of `mention` (the whole member, not a longer name starting alike).
 let private covers (prefix: string) (mention: string) =
