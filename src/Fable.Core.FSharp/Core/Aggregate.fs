@@ -20,21 +20,23 @@ type Expected =
     | At of int64 option
 
 /// How an aggregate lives in its table and evolves. The table has a primary key `id` and `last_event_id bigint NULL`.
+/// Opaque to F# users (build one with `Decider.create`): its untyped fields are the interpreters' and the C# face's.
 type AggregateDef<'S> =
-    {
-        /// The aggregate table (unqualified or schema-qualified; quoted by interpreters).
-        Table: string
-        /// The type of the `id` column.
-        KeyKind: KeyType
-        /// The state of an aggregate that has no row yet.
-        Initial: AggregateKey -> 'S
-        /// State + one event → next state. Pure.
-        Evolve: 'S -> obj -> 'S
-        /// The columns Fable writes for this state, besides `id` and `last_event_id`.
-        ToRow: 'S -> Row
-        /// The state read back from a full row (which includes `id` and `last_event_id`).
-        OfRow: Row -> 'S
-    }
+    internal
+        {
+            /// The aggregate table (unqualified or schema-qualified; quoted by interpreters).
+            Table: string
+            /// The type of the `id` column.
+            KeyKind: KeyType
+            /// The state of an aggregate that has no row yet.
+            Initial: AggregateKey -> 'S
+            /// State + one event → next state. Pure.
+            Evolve: 'S -> obj -> 'S
+            /// The columns Fable writes for this state, besides `id` and `last_event_id`.
+            ToRow: 'S -> Row
+            /// The state read back from a full row (which includes `id` and `last_event_id`).
+            OfRow: Row -> 'S
+        }
 
 /// Builds and checks aggregate definitions.
 module AggregateDef =

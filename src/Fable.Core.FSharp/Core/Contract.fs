@@ -27,7 +27,9 @@ type Emitted<'S> =
       Events: StoredEvent list }
 
 /// A decision: pure over the state, or reading inside the transaction through the unit of work.
+/// Opaque to F# users: a typed decider's `Decision` compiles to it; the C# face builds it.
 type Decide<'S> =
+    internal
     /// State → events to record, or an error.
     | Pure of ('S -> Result<obj list, FableError>)
     /// May read (tables, other aggregates, the connection) inside the emit's transaction.
@@ -57,29 +59,31 @@ and IUnitOfWork =
     /// The codec of this interpreter.
     abstract Codec: IEventCodec
 
-/// What a handler receives for one event.
+/// What a handler receives for one event (untyped: the C# face's and the typed reactions' common ground).
 type HandlerArgs =
-    {
-        /// The unit of work of the emit: write associated rows through it.
-        Uow: IUnitOfWork
-        /// The aggregate the event belongs to.
-        Aggregate: AggregateId
-        /// The aggregate state after this event was evolved.
-        State: obj
-        /// The event object.
-        Event: obj
-        /// The event as recorded (id, prev id, type, payload).
-        Recorded: StoredEvent
-        /// True when the handler runs inside a Replay (avoid effects that must happen once).
-        Replaying: bool
-        /// Cancellation of the emit.
-        CancellationToken: CancellationToken
-    }
+    internal
+        {
+            /// The unit of work of the emit: write associated rows through it.
+            Uow: IUnitOfWork
+            /// The aggregate the event belongs to.
+            Aggregate: AggregateId
+            /// The aggregate state after this event was evolved.
+            State: obj
+            /// The event object.
+            Event: obj
+            /// The event as recorded (id, prev id, type, payload).
+            Recorded: StoredEvent
+            /// True when the handler runs inside a Replay (avoid effects that must happen once).
+            Replaying: bool
+            /// Cancellation of the emit.
+            CancellationToken: CancellationToken
+        }
 
-/// Extra work for one event type inside the emit's transaction.
+/// Extra work for one event type inside the emit's transaction (opaque to F# users: see `Reaction`).
 type Handler =
-    { Name: string
-      Run: HandlerArgs -> Task<Result<unit, FableError>> }
+    internal
+        { Name: string
+          Run: HandlerArgs -> Task<Result<unit, FableError>> }
 
 /// Where a process manager starts reading when it is first registered or reset.
 [<RequireQualifiedAccess>]

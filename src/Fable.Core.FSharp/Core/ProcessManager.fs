@@ -17,9 +17,10 @@ type OnFailure =
 
 /// One event delivered to a process manager.
 type Incoming =
-    { Recorded: StoredEvent
-      /// The decoded event; None when its type is not registered in this codec (the handler decides).
-      Event: obj option }
+    internal
+        { Recorded: StoredEvent
+          /// The decoded event; None when its type is not registered in this codec (the handler decides).
+          Event: obj option }
 
 /// A process manager: a named durable follower of the global log with its own state.
 type internal ProcessManager<'S> =
@@ -39,16 +40,17 @@ type internal ProcessManager<'S> =
         Load: string -> 'S
     }
 
-/// A process manager with its state type erased, as runners hold it.
+/// A process manager with its state type erased, as runners hold it (opaque to F# users: see `Follower.definition`).
 type ProcessManagerDef =
-    { Name: string
-      Initial: obj
-      Handle: IUnitOfWork -> obj -> Incoming -> CancellationToken -> Task<Result<obj, FableError>>
-      ErrorPolicy: OnFailure
-      StartAt: StartAt
-      BatchSize: int
-      Save: obj -> string
-      Load: string -> obj }
+    internal
+        { Name: string
+          Initial: obj
+          Handle: IUnitOfWork -> obj -> Incoming -> CancellationToken -> Task<Result<obj, FableError>>
+          ErrorPolicy: OnFailure
+          StartAt: StartAt
+          BatchSize: int
+          Save: obj -> string
+          Load: string -> obj }
 
 /// Builds process managers.
 module internal ProcessManager =

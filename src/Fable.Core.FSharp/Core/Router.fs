@@ -6,9 +6,11 @@ open System
 open System.Threading.Tasks
 
 /// An event type's handlers in registration order, plus the problems found while building.
+/// Opaque to F# users: build it with `Decider.routes` and `Router.merge`.
 type Router =
-    { Routes: Map<string, Type * Handler list>
-      Problems: FableError list }
+    internal
+        { Routes: Map<string, Type * Handler list>
+          Problems: FableError list }
 
 /// Builds, merges and queries routers.
 module Router =
@@ -25,7 +27,7 @@ module Router =
 
     /// Declares a route for `eventType` with `handlers` (an empty list declares "no extra work").
     /// Handlers already routed for the type keep their place; a handler name seen twice is a DuplicateRoute.
-    let routeType (eventType: Type) (handlers: Handler list) (r: Router) =
+    let internal routeType (eventType: Type) (handlers: Handler list) (r: Router) =
         let key = keyOf eventType
         let existing =
             match Map.tryFind key r.Routes with
@@ -44,10 +46,10 @@ module Router =
           Problems = r.Problems @ dups @ blank }
 
     /// Declares a route for `'E`.
-    let route<'E> handlers r = routeType typeof<'E> handlers r
+    let internal route<'E> handlers r = routeType typeof<'E> handlers r
 
     /// A handler named `name` for events of type `'E`.
-    let handler<'E> (name: string) (run: HandlerArgs -> 'E -> Task<Result<unit, FableError>>) : Handler =
+    let internal handler<'E> (name: string) (run: HandlerArgs -> 'E -> Task<Result<unit, FableError>>) : Handler =
         { Name = name; Run = fun args -> run args (args.Event :?> 'E) }
 
     /// Merges routers: routes of one type concatenate left then right; problems are kept; duplicates reported.
@@ -59,13 +61,13 @@ module Router =
     let mergeAll (routers: Router seq) = Seq.fold merge empty routers
 
     /// The handlers of `evt`'s type, or ValueNone when the type has no route.
-    let tryHandlers (evt: obj) (r: Router) =
+    let internal tryHandlers (evt: obj) (r: Router) =
         match Map.tryFind (keyOf (evt.GetType())) r.Routes with
         | Some(_, hs) -> ValueSome hs
         | None -> ValueNone
 
     /// The handlers of an event's type in order; NoRoute (with the stable name when known) if none is declared.
-    let handlersFor (nameOf: Type -> string) (evt: obj) (r: Router) =
+    let internal handlersFor (nameOf: Type -> string) (evt: obj) (r: Router) =
         match tryHandlers evt r with
         | ValueSome hs -> Ok hs
         | ValueNone -> Error(NoRoute(nameOf (evt.GetType())))

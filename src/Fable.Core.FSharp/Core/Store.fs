@@ -6,7 +6,7 @@ open System.Threading
 open System.Threading.Tasks
 
 /// Operations over an interpreter, each in its own transaction.
-module Store =
+module internal Store =
     /// Emits with a decision on `key` of `def`: one transaction, serial per aggregate.
     let emit (i: IInterpreter) (def: AggregateDef<'S>) (key: AggregateKey) (expected: Expected) (decide: Decide<'S>) (ct: CancellationToken) =
         i.Emit(def, key, expected, decide, ct)

@@ -13,7 +13,7 @@ type AggregateKey =
     | Text of string
 
     /// The key as a boxed .NET value (Guid, int64 or string), as stored in the `id` column.
-    member this.Value : obj =
+    member internal this.Value : obj =
         match this with
         | Uuid g -> box g
         | Int i -> box i

@@ -180,7 +180,7 @@ module Decider =
     let emitExpecting (i: IInterpreter) (d: Decider<'S, 'E, 'K>) (key: 'K) (expected: int64 option) (decision: Decision<'S, 'E, 'Err>) (ct: CancellationToken) =
         typed (guard d (fun () -> i.Emit(d.Untyped, d.Key key, Expected.At expected, untypedDecide d decision, ct)))
 
-    /// Emits inside the unit of work `uow` (a reading decision, a process manager, or `Store.transact`).
+    /// Emits inside the unit of work `uow` (a reading decision, a process manager, or `IInterpreter.Transact`).
     let emitIn (uow: IUnitOfWork) (d: Decider<'S, 'E, 'K>) (key: 'K) (decision: Decision<'S, 'E, 'Err>) (ct: CancellationToken) =
         typed (guard d (fun () -> uow.Emit(d.Untyped, d.Key key, Expected.Any, untypedDecide d decision, ct)))
 
