@@ -38,6 +38,8 @@ type RoundTripProxy(target: EndPoint) =
             let buffer = Array.zeroCreate<byte> 65536
             // The stream's last bytes, so that a word split between two reads is still found.
             let mutable tail: byte[] = [||]
+            // The same for COMMIT (one byte short of the word, so a COMMIT already forwarded never matches again).
+            let mutable commitTail: byte[] = [||]
             let mutable go = true
             while go do
                 let! n = src.ReceiveAsync(Memory buffer, SocketFlags.None, cts.Token)
@@ -61,7 +63,12 @@ type RoundTripProxy(target: EndPoint) =
                                 turn.Value <- false
                         else
                             turn.Value <- true)
-                    let cutNow = clientSide && Volatile.Read &cut = 1 && contains buffer[0 .. n - 1] commit && Interlocked.Exchange(&cut, 0) = 1
+                    let cutNow =
+                        if clientSide then
+                            let seen = Array.append commitTail buffer[0 .. n - 1]
+                            commitTail <- seen[max 0 (seen.Length - commit.Length + 1) ..]
+                            Volatile.Read &cut = 1 && contains seen commit && Interlocked.Exchange(&cut, 0) = 1
+                        else false
                     let! _ = dst.SendAsync(ReadOnlyMemory(buffer, 0, n), SocketFlags.None, cts.Token)
                     if cutNow then
                         // The server has the COMMIT; the client never hears back.
