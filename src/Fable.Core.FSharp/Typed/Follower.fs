@@ -2,8 +2,6 @@
 // (events of other types arrive as `Followed.Other`, still typed). Compiles to the untyped process-manager definition.
 namespace Fable.FSharp
 
-open System
-open System.Text.Json
 open System.Threading
 open System.Threading.Tasks
 
@@ -39,18 +37,18 @@ type Follower<'S, 'E> =
 
 /// Builds typed process managers.
 module Follower =
-    let private opts = JsonSerializerOptions(JsonSerializerDefaults.Web)
-
-    /// A process manager with a pure handle, JSON state (System.Text.Json), retry every second, from the origin.
+    /// A process manager with a pure handle and the untyped definition's defaults (`ProcessManager.create`: JSON
+    /// state through System.Text.Json, retry every second, from the origin, batches of 500).
     let create (name: string) (initial: 'S) (handle: 'S -> StoredEvent -> Followed<'E> -> Result<'S, FableError>) : Follower<'S, 'E> =
+        let defaults = ProcessManager.create<'S> name initial (fun s _ -> Ok s)
         { Name = name
           Initial = initial
           Handle = fun _ s r e _ -> Task.FromResult(handle s r e)
-          OnFailure = OnFailure.Retry(TimeSpan.FromSeconds 1.0, None)
-          StartAt = StartAt.Origin
-          BatchSize = 500
-          Save = fun s -> JsonSerializer.Serialize<'S>(s, opts)
-          Load = fun j -> JsonSerializer.Deserialize<'S>(j, opts) }
+          OnFailure = defaults.ErrorPolicy
+          StartAt = defaults.StartAt
+          BatchSize = defaults.BatchSize
+          Save = defaults.Save
+          Load = defaults.Load }
 
     /// Replaces the handle with one that writes in the checkpoint's transaction.
     let withHandleIn handle (f: Follower<'S, 'E>) = { f with Handle = handle }

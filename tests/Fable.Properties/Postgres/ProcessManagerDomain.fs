@@ -86,26 +86,24 @@ let storeFor (ds: NpgsqlDataSource) (schema: string) (rt: Runtime) =
         | Error e -> return failwithf "store: %O" e
     }
 
-/// A host for `pms` named `runner` on the environment (poll every 50 ms).
-let hostOn (ds: NpgsqlDataSource) (schema: string) (runner: string) (pms: ProcessManagerDef list) =
+/// A host for `pms` named `runner` on the environment (poll every 50 ms), logging through `loggers` when given.
+let private hostWith (ds: NpgsqlDataSource) (schema: string) (runner: string) (pms: ProcessManagerDef list)
+                     (loggers: Microsoft.Extensions.Logging.ILoggerFactory option) =
     task {
         let! store = storeFor ds schema (runtimeOf pms)
-        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0) with
+        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0, ?loggerFactory = loggers) with
         | Ok h -> return h
         | Error e -> return failwithf "host: %O" e
     }
+
+/// A host for `pms` named `runner` on the environment (poll every 50 ms).
+let hostOn ds schema runner pms = hostWith ds schema runner pms None
 
 /// A host in a test environment.
 let host (env: PgEnv.Env) runner pms = hostOn env.DataSource env.FableSchema runner pms
 
 /// A host in a test environment logging through `loggers`.
-let hostLogged (env: PgEnv.Env) (runner: string) (pms: ProcessManagerDef list) (loggers: Microsoft.Extensions.Logging.ILoggerFactory) =
-    task {
-        let! store = storeFor env.DataSource env.FableSchema (runtimeOf pms)
-        match! PostgresProcessManagers.Create(store, runnerId = runner, pollInterval = TimeSpan.FromMilliseconds 50.0, loggerFactory = loggers) with
-        | Ok h -> return h
-        | Error e -> return failwithf "host: %O" e
-    }
+let hostLogged (env: PgEnv.Env) runner pms loggers = hostWith env.DataSource env.FableSchema runner pms (Some loggers)
 
 /// The writers' store in a test environment.
 let writer (env: PgEnv.Env) = storeFor env.DataSource env.FableSchema writerRuntime
