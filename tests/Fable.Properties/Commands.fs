@@ -14,22 +14,24 @@ type Command =
     /// Several deposits recorded by one emit.
     | DepositMany of amounts: int64 list
 
-/// The decision of a command on the account's current state.
-let decide (cmd: Command) (s: Account) : Result<obj list, FableError> =
+/// The decision of a command on the account's current state, typed: the events of the union or the refusal's text.
+let decideTyped (cmd: Command) (s: Account) : Result<AccountEvent list, string> =
     match cmd with
-    | Open owner -> if s.EventCount > 0L then UntypedDecider.reject "already opened" else Ok [ box { Owner = owner } ]
-    | _ when s.Closed -> UntypedDecider.reject "closed"
-    | Deposit a -> Ok [ box { Amount = a; BalanceBefore = s.Balance } ]
-    | Withdraw a ->
-        if a > s.Balance then UntypedDecider.reject "insufficient funds"
-        else Ok [ box ({ Taken = a; BalanceBefore = s.Balance }: Withdrawn) ]
-    | Note t -> Ok [ box { Text = t; Fault = "" } ]
-    | Close -> if s.Balance <> 0L then UntypedDecider.reject "balance is not zero" else Ok [ box { Reason = "done" } ]
+    | Open owner -> if s.EventCount > 0L then Error "already opened" else Ok [ Opened { Owner = owner } ]
+    | _ when s.Closed -> Error "closed"
+    | Deposit a -> Ok [ Deposited { Amount = a; BalanceBefore = s.Balance } ]
+    | Withdraw a -> if a > s.Balance then Error "insufficient funds" else Ok [ Withdrawn { Taken = a; BalanceBefore = s.Balance } ]
+    | Note t -> Ok [ Noted { Text = t; Fault = "" } ]
+    | Close -> if s.Balance <> 0L then Error "balance is not zero" else Ok [ Closed { Reason = "done" } ]
     | DepositMany amounts ->
-        let events, _ =
-            amounts
-            |> List.mapFold (fun balance a -> box ({ Amount = a; BalanceBefore = balance }: Deposited), balance + a) s.Balance
+        let events, _ = amounts |> List.mapFold (fun balance a -> Deposited { Amount = a; BalanceBefore = balance }, balance + a) s.Balance
         Ok events
+
+/// The same decision as the untyped interpreter contract takes it (the union's records; the refusal as Rejected).
+let decide (cmd: Command) (s: Account) : Result<obj list, FableError> =
+    match decideTyped cmd s with
+    | Ok events -> Ok(List.map accountEvents.ToRecord events)
+    | Error why -> UntypedDecider.reject why
 
 /// The state and events a sequence of commands produces when run one after another (rejections record nothing).
 let model (key: AggregateKey) (cmds: Command list) =

@@ -96,17 +96,7 @@ let allowedObj: (string * string) list =
       "FableErrorModule.reject", "builds FableError.Rejected (same reason as that case)"
       "RowModule.ofSeq", "builds a Row from column values"
       "RowModule.tryGet", "reads a Row's column value"
-      "AggregateKeyModule.tryOfObj", "a key from an id column's value (as a Row holds it)"
-      // Helpers over column values and event objects the C# face and the interpreters share; F# users need none of
-      // them (left public for now; candidates for internal).
-      "TableSchemaModule.coerce", "a column value checked against its declared column"
-      "TableSchemaModule.key", "an id column value checked against its declared column"
-      "TableSchemaModule.operand", "a compared column value checked against its declared column"
-      "TableSchemaModule.duplicate", "the Conflict for a duplicate id column value"
-      "TableSchemaModule.toRowValue", "a column value as a Row holds it"
-      "Meta.attach", "attaches metadata to an event object of any registered type (the C# face's events)"
-      "Meta.attachPairs", "the same from name/value pairs"
-      "Meta.split", "splits an event object from its attached metadata" ]
+      "AggregateKeyModule.tryOfObj", "a key from an id column's value (as a Row holds it)" ]
 
 /// `prefix` names the member of `mention` (the whole member, not a longer name starting alike).
 let private covers (prefix: string) (mention: string) =
@@ -229,6 +219,33 @@ let tests (fixture: Fixture) =
               match status with
               | Ok(s: ProcessManagerInfo) -> Expect.equal (counting.Load s.State) { Mine = 2; Others = 1 } "two account events as the union, the counter event as Other"
               | Error e -> failtestf "status failed: %O" e
+          finally
+              inst.Dispose().Wait()
+      }
+      testTask "a typed decision records its metadata, and invalid metadata fails the emit with nothing recorded" {
+          let! inst = fixture.Create (runtimeWith []) Domain.tables
+          try
+              let i = inst.Interpreter
+              let ct = CancellationToken.None
+              let id = Guid.NewGuid()
+              let! _ = Decider.append i accountsDecider id [ Opened { Owner = "ada" } ] ct
+              let tagged = deposit 7L |> Decision.withMeta (EventMeta.Of {| by = "ada"; correlation = "c-1" |})
+              let! ok = Decider.emit i accountsDecider id (Decision.withMeta (EventMeta.Json "{\"by\": \"outer\"}") tagged) ct
+              Expect.isOk (ok |> Result.map ignore) "emitted with metadata"
+              let! reading = Decider.emit i accountsDecider id (withdraw 2L |> Decision.withMeta (EventMeta.Json "{\"z\": 1,  \"a\": 2}")) ct
+              Expect.isOk (reading |> Result.map ignore) "a reading decision with metadata"
+              let! bad = Decider.emit i accountsDecider id (deposit 1L |> Decision.withMeta (EventMeta.Json "[1, 2]")) ct
+              match bad with
+              | Error(EmitError.Failed(UndecodablePayload(name, _, why))) ->
+                  Expect.equal name "account.deposited" "names the event"
+                  Expect.stringContains why "not a JSON object" "says why"
+              | other -> failtestf "expected UndecodablePayload for metadata that is not an object, got %A" other
+              let! lone = Decider.emit i accountsDecider id (deposit 1L |> Decision.withMeta (EventMeta.Of {| by = "a" + string (char 0xD800) |})) ct
+              Expect.isError (lone |> Result.map ignore) "a lone surrogate in metadata fails the emit"
+              match! Decider.log i accountsDecider id ct with
+              | Ok events ->
+                  Expect.equal (events |> List.map (fun (r, _) -> r.Meta)) [ "{}"; """{"by": "ada", "correlation": "c-1"}"""; """{"a": 2, "z": 1}""" ] "metadata in jsonb's normal form, the inner one winning; the failed emits recorded nothing"
+              | Error e -> failtestf "log failed: %O" e
           finally
               inst.Dispose().Wait()
       } ]

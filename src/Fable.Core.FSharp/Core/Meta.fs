@@ -19,8 +19,30 @@ type internal EventWithMeta (event: obj, meta: string, problem: string) =
     /// Why the metadata could not even be written (null when it was).
     member internal _.Problem = problem
 
+/// Metadata to record with the events of a typed decision (a JSON object: who, why, correlation ids). Build it with
+/// `EventMeta.Json` or `EventMeta.Of`; it is checked when the emit records it, and metadata that is not one JSON object
+/// jsonb can store fails the emit (UndecodablePayload) with nothing recorded.
+[<Sealed>]
+type EventMeta internal (text: string, problem: string) =
+    // System.Text.Json's own defaults, refusing lone surrogates (see `StorableStringConverter`).
+    static let options = StorableJson.options JsonSerializerOptions.Default
+    member internal _.Text = text
+    /// Why the metadata could not even be written (null when it was).
+    member internal _.Problem = problem
+    /// The metadata given as the text of a JSON object, e.g. `{"by": "ada"}`.
+    static member Json(text: string) : EventMeta = EventMeta(text, (if isNull text then "the metadata is null" else null))
+    /// `value` written by System.Text.Json (an anonymous record `{| by = "ada" |}`, a record, a dictionary): it must
+    /// write a JSON object.
+    static member Of<'M>(value: 'M) : EventMeta =
+        match (try Ok(JsonSerializer.Serialize<'M>(value, options)) with
+               | :? JsonException as e -> Error e.Message
+               | :? NotSupportedException as e -> Error e.Message) with
+        | Ok json -> EventMeta(json, null)
+        | Error why -> EventMeta(null, why)
+    override _.ToString() = if isNull problem then text else "invalid metadata: " + problem
+
 /// Attaching metadata to events, and what metadata must be.
-module Meta =
+module internal Meta =
     /// The metadata of an event recorded without any.
     [<Literal>]
     let Empty = "{}"
@@ -65,3 +87,9 @@ module Meta =
         match listed with
         | :? EventWithMeta as w -> struct (w.Event, w.Meta, w.Problem)
         | e -> struct (e, Empty, null)
+
+    /// `evt` to be recorded with `m` as its metadata, unless it already has metadata of its own (the innermost wins).
+    let attachTyped (m: EventMeta) (evt: obj) : obj =
+        match evt with
+        | :? EventWithMeta -> evt
+        | _ -> box (EventWithMeta(evt, m.Text, m.Problem))

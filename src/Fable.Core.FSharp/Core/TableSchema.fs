@@ -56,7 +56,7 @@ type TableSchemas(decls: TableDecl list) =
             | _ -> null
 
 /// The checks both interpreters make before a table is read or written.
-module TableSchema =
+module internal TableSchema =
     let private declareHint = "(C#: FableBuilder.Table(name, keyKind, t => t.Column(...)); F#: Definition.Tables)"
 
     /// The declared ordinary or aggregate table `name`; InvalidDefinition when it is not declared.

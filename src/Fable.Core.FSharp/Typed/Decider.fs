@@ -28,6 +28,13 @@ type Decision<'S, 'E, 'Err> =
     | Decide of ('S -> Result<'E list, 'Err>)
     /// May read (tables, other aggregates, the connection) inside the emit's transaction.
     | DecideReading of (IUnitOfWork -> 'S -> CancellationToken -> Task<Result<'E list, 'Err>>)
+    /// The events of the inner decision, each recorded with this metadata (an inner `WithMeta` wins over an outer one).
+    | WithMeta of meta: EventMeta * decision: Decision<'S, 'E, 'Err>
+
+/// Builds decisions.
+module Decision =
+    /// The events `decision` records carry `meta` as their metadata (read back in `StoredEvent.Meta`).
+    let withMeta (meta: EventMeta) (decision: Decision<'S, 'E, 'Err>) : Decision<'S, 'E, 'Err> = WithMeta(meta, decision)
 
 /// Why a typed emit recorded nothing: the decision's own refusal, or a Fable error.
 [<RequireQualifiedAccess>]
@@ -142,8 +149,18 @@ module Decider =
         let r = Refusal<'Err>(err)
         Error(Rejected(box r, string r))
 
-    let internal untypedDecide (d: Decider<'S, 'E, 'K>) (decision: Decision<'S, 'E, 'Err>) : Decide<'S> =
+    let rec internal untypedDecide (d: Decider<'S, 'E, 'K>) (decision: Decision<'S, 'E, 'Err>) : Decide<'S> =
         match decision with
+        | WithMeta(meta, inner) ->
+            let attach (r: Result<obj list, FableError>) = Result.map (List.map (Meta.attachTyped meta)) r
+            match untypedDecide d inner with
+            | Pure f -> Pure(fun s -> attach (f s))
+            | InTransaction f ->
+                InTransaction(fun uow s ct ->
+                    task {
+                        let! r = f uow s ct
+                        return attach r
+                    })
         | Decide f ->
             Pure(fun s -> match f s with Ok es -> Ok(toRecords d es) | Error e -> refuse e)
         | DecideReading f ->
