@@ -229,9 +229,14 @@ let tests (fixture: Fixture) =
             failOn.Value <- (openAndDeposit inst.Interpreter def (Guid.NewGuid())).Events.Head.Id
             settle inst
             run (host.CatchUp ct) |> ok "catch up to the failure" |> ignore
-            let stopped =
+            // The background runner may be the one that met the failure: its span ends just after the stop CatchUp saw.
+            let stoppedSpans () =
                 spans.Tagged(TelemetryNames.BatchSpan, TelemetryNames.ProcessManagerName, name)
                 |> List.filter (fun b -> tag b TelemetryNames.Outcome = box "stopped")
+            let deadline = DateTime.UtcNow.AddSeconds 30.0
+            while (stoppedSpans ()).IsEmpty && DateTime.UtcNow < deadline do
+                Threading.Thread.Sleep 10
+            let stopped = stoppedSpans ()
             Expect.isNonEmpty stopped "the failing batch ends as stopped"
             Expect.equal (tag stopped.Head TelemetryNames.ErrorCode) (box 7001) "with the handler's error code"
             Expect.equal stopped.Head.Status ActivityStatusCode.Error "and an error status"
