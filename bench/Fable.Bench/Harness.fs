@@ -59,6 +59,26 @@ let load (workers: int) (warmup: TimeSpan) (duration: TimeSpan) (op: int -> int6
         return { Operations = Array.sum ops; Events = Array.sum events; Seconds = secs; Latencies = all }
     }
 
+/// Runs `op` in a closed loop on one task for `duration` after `warmup` and counts the events, without recording
+/// latencies (at hundreds of thousands of operations a second, a latency list would weigh on the GC being measured).
+let loadCounting (warmup: TimeSpan) (duration: TimeSpan) (op: int64 -> Task<int>) =
+    task {
+        let mutable i = 0L
+        let warm = Stopwatch.StartNew()
+        while warm.Elapsed < warmup do
+            let! _ = op i
+            i <- i + 1L
+        let mutable events = 0L
+        let mutable ops = 0L
+        let sw = Stopwatch.StartNew()
+        while sw.Elapsed < duration do
+            let! n = op i
+            events <- events + int64 n
+            ops <- ops + 1L
+            i <- i + 1L
+        return { Operations = ops; Events = events; Seconds = sw.Elapsed.TotalSeconds; Latencies = [||] }
+    }
+
 /// Two results of one operation as one: the sums of counts and measured seconds, all latencies.
 let merge (a: LoadResult) (b: LoadResult) =
     { Operations = a.Operations + b.Operations

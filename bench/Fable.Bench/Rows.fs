@@ -226,7 +226,7 @@ let inMemoryRow (t: Timing) (mem: IInterpreter) =
     task {
         let decide = deposits 1
         let pause0, counts0 = GC.GetTotalPauseDuration(), [| for g in 0..2 -> GC.CollectionCount g |]
-        let! r = load 1 t.Warmup t.Duration (fun _ i -> emit mem (i % int64 accountsCount + 1L) decide)
+        let! r = loadCounting t.Warmup t.Duration (fun i -> emit mem (i % int64 accountsCount + 1L) decide)
         let pause = GC.GetTotalPauseDuration() - pause0
         eprintfn "  in-memory: GC paused %.0f ms of %.0f s (collections gen0/1/2: %s), heap %d MB after"
             pause.TotalMilliseconds (t.Warmup + t.Duration).TotalSeconds

@@ -59,11 +59,15 @@ type internal CompactRow(names: string[], values: obj[]) =
     /// value). Takes ownership of `values`: when `current` has exactly `names` in that order (a row rewritten
     /// with the same layout, the common case), the new row is `values` over `current`'s shared names array.
     static member Overwrite(current: IReadOnlyDictionary<string, obj>, names: string[], values: obj[]) : CompactRow =
+        let sameLayout (c: CompactRow) =
+            let mutable same = c.Names.Length = names.Length
+            let mutable i = 0
+            while same && i < names.Length do
+                same <- String.Equals(c.Names[i], names[i], StringComparison.Ordinal)
+                i <- i + 1
+            same
         match current with
-        | :? CompactRow as c when
-            c.Names.Length = names.Length
-            && Array.forall2 (fun (a: string) (b: string) -> String.Equals(a, b, StringComparison.Ordinal)) c.Names names ->
-            CompactRow(c.Names, values)
+        | :? CompactRow as c when sameLayout c -> CompactRow(c.Names, values)
         | _ ->
             let pairs =
                 [| if not (isNull current) then

@@ -165,36 +165,54 @@ module internal TableSchema =
                 Error(InvalidDefinition [
                     sprintf "aggregate table %s has no declared column %s (written by ToRow); declare it with the aggregate's columns or fix the name" t.Name name ])
 
+    /// ToRow's row coerced value by value (`toRowValue`). A CompactRow (what `Row.ofSeq` builds) whose values are all
+    /// canonical already is returned as is (rows are immutable): no allocation on every emit's common path.
+    let private coerceValues (t: TableSchema) (row: Row) : Result<Row, FableError> =
+        let n = row.Count
+        let mutable failed = ValueNone
+        match row with
+        | :? CompactRow as c ->
+            // Values are copied only from the first one coercion changed.
+            let mutable values: obj[] = null
+            let mutable i = 0
+            while failed.IsNone && i < n do
+                match toRowValue t c.Names[i] c.Values[i] with
+                | Error e -> failed <- ValueSome e
+                | Ok x ->
+                    if isNull values && not (obj.ReferenceEquals(x, c.Values[i])) then
+                        values <- Array.zeroCreate<obj> n
+                        Array.blit c.Values 0 values 0 i
+                    if not (isNull values) then values[i] <- x
+                i <- i + 1
+            match failed with
+            | ValueSome e -> Error e
+            | ValueNone -> Ok(if isNull values then row else CompactRow(c.Names, values) :> Row)
+        | _ ->
+            let names = Array.zeroCreate<string> n
+            let values = Array.zeroCreate<obj> n
+            let mutable i = 0
+            for kv in row do
+                if failed.IsNone then
+                    match toRowValue t kv.Key kv.Value with
+                    | Error e -> failed <- ValueSome e
+                    | Ok x ->
+                        names[i] <- kv.Key
+                        values[i] <- x
+                i <- i + 1
+            match failed with
+            | ValueSome e -> Error e
+            | ValueNone -> Ok(CompactRow(names, values) :> Row)
+
     /// ToRow's row for an aggregate table, coerced; when `inserting`, every NOT NULL column must be in it and the
     /// declared columns it lacks are added as null (the row reads back as PostgreSQL's would). Runs on every emit:
-    /// two arrays, no other allocation when the row is fine.
+    /// no allocation when ToRow's CompactRow is fine as it is.
     let coerceToRow (t: TableSchema) (inserting: bool) (row: Row) : Result<Row, FableError> =
         if isNull (box row) then Error(InvalidDefinition [ sprintf "ToRow of aggregate %s returned null" t.Name ])
         else
             let n = row.Count
-            let names = Array.zeroCreate<string> n
-            let values = Array.zeroCreate<obj> n
-            let mutable failed = ValueNone
-            let inline take i (name: string) (v: obj) =
-                if failed.IsNone then
-                    match toRowValue t name v with
-                    | Error e -> failed <- ValueSome e
-                    | Ok x ->
-                        names[i] <- name
-                        values[i] <- x
-            match row with
-            | :? CompactRow as c ->
-                for i in 0 .. n - 1 do
-                    take i c.Names[i] c.Values[i]
-            | _ ->
-                let mutable i = 0
-                for kv in row do
-                    take i kv.Key kv.Value
-                    i <- i + 1
-            match failed with
-            | ValueSome e -> Error e
-            | ValueNone ->
-                let coerced = CompactRow(names, values) :> Row
+            match coerceValues t row with
+            | Error e -> Error e
+            | Ok coerced ->
                 if not inserting then Ok coerced
                 else
                     match checkInsert t coerced with

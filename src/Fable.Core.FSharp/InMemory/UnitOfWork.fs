@@ -24,8 +24,8 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     let running = RunningEmits()
 
     /// Writes the aggregate row: the columns of `cols` (ToRow's, validated) plus `id` and `last_event_id`, over the
-    /// current row (creating it when missing).
-    let writeAggregate (def: AggregateDef<'S>) (key: AggregateKey) (last: int64) (cols: Row) =
+    /// current row (creating it when missing). `keyValue`: the key's boxed value (`key.Value`, boxed once per emit).
+    let writeAggregate (def: AggregateDef<'S>) (keyValue: obj) (last: int64) (cols: Row) =
         let n = cols.Count
         let columns = Array.zeroCreate<string> (n + 2)
         let values = Array.zeroCreate<obj> (n + 2)
@@ -34,7 +34,6 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
             columns[i] <- kv.Key
             values[i] <- kv.Value
             i <- i + 1)
-        let keyValue = key.Value
         columns[n] <- "id"
         values[n] <- keyValue
         columns[n + 1] <- "last_event_id"
@@ -47,13 +46,13 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                 | _ -> ()
             CompactRow.Overwrite(current, columns, values) :> Row)
 
-    /// Writes the row of `key` with `state` after event `last` (ToRow's row as `AggregateRow.stored` gives it);
-    /// `inserting`: the row does not exist yet (the caller knows it from its own read).
-    let writeRow (def: AggregateDef<'S>) (key: AggregateKey) (inserting: bool) (last: int64) (state: 'S) : Result<unit, FableError> =
+    /// Writes the row of the key whose boxed value is `keyValue` with `state` after event `last` (ToRow's row as
+    /// `AggregateRow.stored` gives it); `inserting`: the row does not exist yet (the caller knows it from its own read).
+    let writeRow (def: AggregateDef<'S>) (keyValue: obj) (inserting: bool) (last: int64) (state: 'S) : Result<unit, FableError> =
         match AggregateRow.stored rt.Tables def inserting state with
         | Error e -> Error e
         | Ok cols ->
-            writeAggregate def key last cols
+            writeAggregate def keyValue last cols
             Ok()
 
     /// Records a lock just taken; a unit of work that ended meanwhile gives it back at once (false).
@@ -97,6 +96,14 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     /// The overlay (for the process-manager host: savepoints and commit actions).
     member _.Overlay = overlay
 
+    /// The engine this unit of work commits to.
+    member _.Engine = engine
+
+    /// Writes the aggregate row of the key whose boxed value is `keyValue` with `state` after event `last`
+    /// (`inserting`: the row does not exist yet).
+    member _.WriteRow(def: AggregateDef<'S>, keyValue: obj, inserting: bool, last: int64, state: 'S) =
+        writeRow def keyValue inserting last state
+
     /// Publishes the overlay; the commit's Tx (0 when it recorded no events).
     member _.Commit() = if overlay.IsEmpty then Ok 0L else overlay.Commit()
 
@@ -114,33 +121,13 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
 
     /// The state and last event id of the aggregate of `slot` as this unit of work sees it, and whether its row
     /// exists: a missing row is the initial state, unless the aggregate has events (a fork: refused).
-    member private this.Read(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot) : Result<struct ('S * int64 option * bool), FableError> =
-        let row = overlay.View { Table = def.Table; Id = key.Value }
+    member private this.Read(def: AggregateDef<'S>, key: AggregateKey, keyValue: obj, slot: AggregateSlot) : Result<struct ('S * int64 option * bool), FableError> =
+        let row = overlay.View { Table = def.Table; Id = keyValue }
         if isNull row && this.HasEvents slot then Error(AggregateRow.forked slot.Id)
         else
             match AggregateRow.stateOf def key row with
             | Error e -> Error e
             | Ok state -> Ok(struct (state, (if isNull row then None else Rows.lastEventId row), not (isNull row)))
-
-    /// Records events of the aggregate of `slot` in the overlay and writes its row (for the shared steps); `exists`
-    /// says whether the row exists, and becomes true once a write created it.
-    member private _.Sink(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot, exists: bool ref) =
-        let agg = slot.Id
-        { new IEmitSink<'S> with
-            member _.Record(enc, meta, prev) =
-                let eid = engine.NextEventId()
-                let r =
-                    { Id = eid; PrevEventId = prev; Aggregate = agg; TypeName = enc.TypeName
-                      TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data
-                      InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
-                overlay.Stage(r, slot)
-                ValueTask<_>(Ok r)
-            member _.WriteRow(s, r) =
-                match writeRow def key (not exists.Value) r.Id s with
-                | Ok() ->
-                    exists.Value <- true
-                    ValueTask<_>(Ok r)
-                | Error e -> ValueTask<_>(Error e) }
 
     /// Emits under the aggregate's lock, marked as running, in one state machine: read, check `expected`, decide,
     /// record/evolve/write the row/handle per event (the shared steps), write the final row unless the last
@@ -149,19 +136,28 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                                    decide: Decide<'S>, ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
         task {
             let agg = slot.Id
-            match this.Read(def, key, slot) |> Result.bind (fun (struct (_, last, _) as read) -> Steps.checkExpected agg expected last |> Result.map (fun () -> read)) with
+            let keyValue = key.Value
+            let read =
+                match this.Read(def, key, keyValue, slot) with
+                | Ok(struct (_, last, _)) as read ->
+                    match Steps.checkExpected agg expected last with
+                    | Ok() -> read
+                    | Error e -> Error e
+                | failed -> failed
+            match read with
             | Error e -> return Error e
             | Ok(struct (state, last, rowExists)) ->
                 match! Steps.decide this decide state ct with
                 | Error e -> return Error e
                 | Ok [] -> return Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] }
                 | Ok events ->
-                    let exists = ref rowExists
-                    match! Steps.applyEvents rt this def agg state last events (this.Sink(def, key, slot, exists)) ct with
+                    let sink = EmitSink<'S>(this, def, keyValue, slot, rowExists)
+                    match! Steps.applyEvents rt this def agg state last events sink ct with
                     | Error e -> return Error e
                     | Ok(struct (state', last', recorded, rowCurrent)) ->
-                        let written = if rowCurrent then Ok() else writeRow def key (not exists.Value) last'.Value state'
-                        return written |> Result.map (fun () -> { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded })
+                        match (if rowCurrent then Ok() else writeRow def keyValue (not sink.Exists) last'.Value state') with
+                        | Error e -> return Error e
+                        | Ok() -> return Ok { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded }
         }
 
     /// Whether the aggregate of `slot` has events, committed or recorded by this unit of work (its row must exist).
@@ -199,18 +195,21 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
                             | Error e -> return Error e
                             | Ok() ->
                                 let sp = overlay.Savepoint()
-                                let mutable r = Error Cancelled
+                                // Each branch returns its result (no mutable result cell: it would be a ref cell per call).
                                 try
                                     try
-                                        let! x = f slot
-                                        r <- x
+                                        let! r = f slot
+                                        if Result.isError r then overlay.RollbackTo sp
+                                        return r
                                     with
-                                    | :? OperationCanceledException -> r <- Error Cancelled
-                                    | e -> r <- Error(Infrastructure(sprintf "%s on %O failed: %s" operation agg e.Message, Some e))
+                                    | :? OperationCanceledException ->
+                                        overlay.RollbackTo sp
+                                        return Error Cancelled
+                                    | e ->
+                                        overlay.RollbackTo sp
+                                        return Error(Infrastructure(sprintf "%s on %O failed: %s" operation agg e.Message, Some e))
                                 finally
                                     running.Leave slot.Id
-                                if Result.isError r then overlay.RollbackTo sp
-                                return r
                 }
 
     /// The emit without its "fable.emit" span (Transaction.emit traces the emit with its commit).
@@ -225,8 +224,9 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
 
         member this.Replay<'S>(def: AggregateDef<'S>, key, ct) =
             this.Locked("replay", def, key, ct, fun slot ->
+                let keyValue = key.Value
                 let write (state: 'S) (last: int64) =
-                    Task.FromResult(writeRow def key (isNull (overlay.View { Table = def.Table; Id = key.Value })) last state)
+                    Task.FromResult(writeRow def keyValue (isNull (overlay.View { Table = def.Table; Id = keyValue })) last state)
                 Replay.run rt this def slot.Id (this.LogOf slot.Id) write ct)
 
         member _.Load<'S>(def: AggregateDef<'S>, key, _ct) =
@@ -255,3 +255,28 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         member _.Connection = None
         member _.Transaction = None
         member _.Codec = rt.Codec
+
+/// The record and row-write steps of one emit (`Steps.applyEvents`' sink): events are staged in the unit of work's
+/// overlay; `Exists` says whether the aggregate's row exists, and becomes true once a write created it.
+and [<Sealed>] internal EmitSink<'S>(uow: UnitOfWork, def: AggregateDef<'S>, keyValue: obj, slot: AggregateSlot, exists: bool) =
+    let mutable exists = exists
+
+    /// Whether the aggregate's row exists (as this unit of work sees it).
+    member _.Exists = exists
+
+    interface IEmitSink<'S> with
+        member _.Record(enc, meta, prev) =
+            let engine = uow.Engine
+            let eid = engine.NextEventId()
+            let r =
+                { Id = eid; PrevEventId = prev; Aggregate = slot.Id; TypeName = enc.TypeName
+                  TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data
+                  InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
+            uow.Overlay.Stage(r, slot)
+            ValueTask<_>(Ok r)
+        member _.WriteRow(s, r) =
+            match uow.WriteRow(def, keyValue, not exists, r.Id, s) with
+            | Ok() ->
+                exists <- true
+                ValueTask<_>(Ok r)
+            | Error e -> ValueTask<_>(Error e)
