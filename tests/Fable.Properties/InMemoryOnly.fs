@@ -44,7 +44,7 @@ let private bytesPerEmit (n: int) =
 let tests =
     testList "in-memory only" [
         // Sequenced: a telemetry test's ActivityListener, live in parallel, would make every emit allocate its spans.
-        testSequenced <| testCase "a deposit emit allocates no more than its budget (the in-memory rate needs few allocations per emit)" <| fun () ->
+        testSequenced << testCase "a deposit emit allocates no more than its budget (the in-memory rate needs few allocations per emit)" <| fun () ->
             // 6,892 B before the allocation cuts of 2026-12-02 (ToRow's row copied, ref cells, the key boxed per
             // read), 6,626 B after; the budget (6,800 B) lets a new allocation on the emit path show up here.
             let perEmit = bytesPerEmit 20_000
