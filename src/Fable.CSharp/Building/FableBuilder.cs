@@ -179,7 +179,9 @@ public sealed class FableBuilder
 
         if (found.Count > 0 || runtime.IsLeft) return Combine(found);
         var backend = await interpreters[0].Create((Runtime)runtime, aggregates, loggerFactory, ct).ConfigureAwait(false);
-        return backend.Map(b => new FableApp(b, registry, processManagerInfo.Select(p => p.Name).ToArray(),
+        // The runtime's names: a partitioned process manager is listed as its partitions (name#i/N).
+        var runnerNames = ((Runtime)runtime).ProcessManagers.Select(p => p.Name).ToArray();
+        return backend.Map(b => new FableApp(b, registry, runnerNames,
                                             declared.Select(t => t.Item1).Distinct(StringComparer.Ordinal).ToArray()));
     }
 
