@@ -63,6 +63,9 @@ let exactlyOncePerPartition (fixture: Fixture) =
                 let outcomes = Runner.runConcurrently inst.Interpreter keys il.Threads
                 run (host.CatchUp(guard ())) |> ok "CatchUp"
                 wait (host.Stop())
+                match run (host.Status("split", ct)) with
+                | Error(InvalidDefinition [ p ]) -> Expect.stringContains p "split#0/4, split#1/4, split#2/4, split#3/4" "the declaration's name lists its partitions"
+                | other -> failtestf "Status of the declaration's name: expected InvalidDefinition, got %A" (other |> Result.map ignore)
                 let all = readAll inst
                 Expect.equal (all |> List.map (fun e -> e.Id) |> Set.ofList) (Runner.committedIds outcomes) "the log is the acknowledged events"
                 let seen = rows inst seenTable

@@ -111,6 +111,19 @@ module internal ProcessManager =
               | PmPartitioning.Declared _ -> yield { pm with Partitioning = PmPartitioning.Single }
               | _ -> yield pm ]
 
+    /// The error for a name no runner runs among `pms`: a partitioned declaration's name lists its partitions.
+    let unknownName (pms: ProcessManagerDef list) (name: string) : FableError =
+        let partitions =
+            [ for pm in pms do
+                  match pm.Partitioning with
+                  | PmPartitioning.Slot s when s.Group = name -> yield pm.Name
+                  | _ -> () ]
+        match partitions with
+        | [] -> InvalidDefinition [ sprintf "no process manager named %s is registered" name ]
+        | ps ->
+            InvalidDefinition
+                [ sprintf "process manager %s is partitioned: it runs as %s, each with its own status and controls; use those names" name (String.Join(", ", ps)) ]
+
     /// Erases the state type.
     let erase (pm: ProcessManager<'S>) : ProcessManagerDef =
         { Name = pm.Name

@@ -30,7 +30,7 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
     let find (name: string) =
         match (if isNull name then (false, Unchecked.defaultof<_>) else byName.TryGetValue name) with
         | true, p -> Ok p
-        | _ -> Error(InvalidDefinition [ sprintf "no process manager named %s is registered" name ])
+        | _ -> Error(ProcessManager.unknownName pms name)
 
     let withConnection (ct: CancellationToken) (work: NpgsqlConnection -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
         task {
