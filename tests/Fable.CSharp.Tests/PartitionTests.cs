@@ -46,6 +46,34 @@ public sealed class PartitionPostgresTests : IAsyncLifetime
 {
     private readonly PostgresHarness h = new();
 
+    [PostgresFact]
+    public async Task A_changed_partition_count_fails_the_build_until_Repartition_is_asked_for()
+    {
+        var (source, schema) = await h.Schema();
+        FableBuilder With(int n) =>
+            Accounts.Register(FableBuilder.Create()).UsePostgres(source, schema + "_fable")
+                .ProcessManager(ProcessManager<long>.Create("split-count", 0).On<Deposited>((c, _) => c + 1).Partitions(n));
+        var ids = Enumerable.Range(0, 8).Select(_ => Guid.NewGuid()).ToArray();
+        await using (var two = await Expect.Right(With(2).Build()))
+        {
+            foreach (var id in ids)
+                await Expect.Right(two.Emit(Accounts.Type, id, a => Accounts.Open(a, "ada")).Bind(a => two.Emit(a, Accounts.Deposit(1))));
+            await Expect.Right(two.ProcessManagers.CatchUp());
+        }
+        var refused = Assert.IsType<FableErrors.InvalidDefinition>(await Expect.Left(With(4).Build()));
+        Assert.Contains(refused.Problems, p => p.Contains("declared 4 partitions but stored 2 partitions", StringComparison.Ordinal)
+                                               && p.Contains("Repartition", StringComparison.Ordinal));
+        await using var four = await Expect.Right(With(4).Repartition("split-count", RepartitionStart.Drained).Build());
+        Assert.Equal(["account-totals", "split-count#0/4", "split-count#1/4", "split-count#2/4", "split-count#3/4"], four.ProcessManagers.Names);
+        foreach (var id in ids) await Expect.Right(four.Emit(Accounts.Type, id, a => Accounts.Deposit(2)(a)));
+        await Expect.Right(four.ProcessManagers.CatchUp());
+        // Drained: the new partitions start after the old events; each counts the new deposits of its accounts only.
+        var statuses = await Expect.Right(four.ProcessManagers.List());
+        Assert.Equal(ids.Length, statuses.Where(s => s.Name.StartsWith("split-count#", StringComparison.Ordinal)).Sum(s => long.Parse(s.StateJson)));
+        // Asking again is harmless: the stored layout is the declared one.
+        await using var again = await Expect.Right(With(4).Repartition("split-count", RepartitionStart.Drained).Build());
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
     public async Task DisposeAsync() => await h.DisposeAsync();
 

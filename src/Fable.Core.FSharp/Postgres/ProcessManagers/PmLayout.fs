@@ -61,8 +61,8 @@ module internal PmLayouts =
         rows |> List.map (fun (_, l, _) -> l) |> List.distinct |> List.map string |> String.concat " and "
 
     let private repartitionHint (schema: string) (group: string) =
-        sprintf "changing the partition count is explicit: stop every runner of %s, then call PostgresProcessManagers.Repartition(store, \"%s\", RepartitionFrom.Drained or RepartitionFrom.Origin) with this declaration (schema %s; docs/scaling.md, \"Re-partitioning\")"
-            group group (Sql.quote schema)
+        sprintf "changing the partition count is explicit: stop every runner of %s, then re-partition with this declaration (C#: FableBuilder.Repartition(\"%s\", RepartitionStart.Drained or Origin); F#: PostgresProcessManagers.Repartition(store, \"%s\", RepartitionFrom.Drained or Origin)) in schema %s (docs/scaling.md, \"Re-partitioning\")"
+            group group group (Sql.quote schema)
 
     /// InvalidDefinition when `group` is stored with another layout than `declared` (nothing stored: Ok).
     let check (conn: NpgsqlConnection) (schema: string) (group: string) (declared: PmLayout) (ct: CancellationToken) : Task<Result<unit, FableError>> =
