@@ -1,6 +1,6 @@
 // The benchmark runner: starts a durable throwaway PostgreSQL, measures every row against its baseline in one
 // run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
-// `--only 1,6,7` runs only the listed rows (1–8, and `mem` for the in-memory rate; 8 is the telemetry overhead) to iterate on one measure;
+// `--only 1,6,7` runs only the listed rows (1–9, and `mem` for the in-memory rate; 8 is the telemetry overhead) to iterate on one measure;
 // `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go.
 module Fable.Bench.Program
 
@@ -44,8 +44,7 @@ let private legend =
     + "`INSERT … VALUES`, guarded `UPDATE`, `COMMIT`); G = Fable's guarantees hand-written (Fable's events schema, "
     + "`tx` ordering key, unique chain); Fable tuned = Notify off. All four interleaved in the same run."
 
-[<EntryPoint>]
-let main argv =
+let private benchmark (argv: string[]) =
     let quick = argv |> Array.contains "--quick"
     let only =
         match Array.tryFindIndex ((=) "--only") argv with
@@ -151,6 +150,9 @@ let main argv =
             if runs "8" then
                 let! r = Fable.Bench.TelemetryRow.telemetryRows timing mem pgQuiet
                 add r
+            if runs "9" then
+                let! r = Fable.Bench.PartitionRow.partitionRows quick server.ConnectionString ds
+                add r
             // Where a Postgres emit's allocations go (sampled by type); not part of the table.
             if argv |> Array.contains "--alloc-types" then
                 let decide = deposits 1
@@ -179,3 +181,9 @@ let main argv =
     with e ->
         eprintfn "benchmark failed: %O" e
         1
+
+[<EntryPoint>]
+let main argv =
+    // Row 9 relaunches this executable as a process-manager runner.
+    if argv.Length > 0 && argv[0] = Fable.Bench.PartitionRow.RunnerFlag then Fable.Bench.PartitionRow.runRunner argv[1..]
+    else benchmark argv

@@ -40,7 +40,7 @@ public static class Domain
         """;
 
     /// <summary>The tally: its state counts ticks, and each tick writes a <c>seen</c> row in the same transaction.</summary>
-    public static ProcessManager<long> TallyOf(Behaviour behaviour, ErrorPolicy? policy = null, int batchSize = 100) =>
+    public static ProcessManager<long> TallyOf(Behaviour behaviour, ErrorPolicy? policy = null, int batchSize = 100, int partitions = 1) =>
         ProcessManager<long>.Create(Tally, 0L)
             .On<Ticked>(async (ProcessContext ctx, long n, Ticked e) =>
             {
@@ -50,16 +50,17 @@ public static class Domain
                 return await ctx.Tables.Upsert("seen", Rows.Of(("id", ctx.Recorded.Id), ("n", e.N))).Map(_ => n + 1).ToEither();
             })
             .WithErrorPolicy(policy ?? ErrorPolicy.Retry(TimeSpan.FromMilliseconds(50), 3))
-            .WithBatchSize(batchSize);
+            .WithBatchSize(batchSize)
+            .Partitions(partitions);
 
     /// <summary>Registers the domain with the tally.</summary>
-    public static FableBuilder Register(FableBuilder b, Behaviour behaviour, ErrorPolicy? policy = null) =>
+    public static FableBuilder Register(FableBuilder b, Behaviour behaviour, ErrorPolicy? policy = null, int partitions = 1) =>
         b.Event<Ticked>("ticked")
          .Event<Other>("other")
          .Aggregate(Counters)
          .Table("seen", KeyKind.Int, t => t.Integer("n"))
          .Routes(Routes.Empty.On<Ticked>().On<Other>())
-         .ProcessManager(TallyOf(behaviour, policy));
+         .ProcessManager(TallyOf(behaviour, policy, partitions: partitions));
 
     /// <summary>Records <paramref name="count"/> ticks on one new counter, one emit each.</summary>
     public static async Task Tick(FableApp app, int count)

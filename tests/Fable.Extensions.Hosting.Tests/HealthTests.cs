@@ -30,6 +30,28 @@ public sealed class HealthTests
     }
 
     [Theory, Interpreters]
+    public async Task A_partitioned_process_manager_is_checked_per_partition(string interpreter)
+    {
+        using var host = await Hosts.Create(interpreter, new Behaviour(), new() { ["Fable:RunProcessManagers"] = "false" },
+                                            health: o => { o.DegradedLag = 2; o.DegradedAge = null; o.ProcessManagers.Add(Domain.Tally); }, partitions: 2);
+        await host.StartAsync();
+        var app = host.Services.GetRequiredService<FableApp>();
+        Assert.Equal([Domain.Tally + "#0/2", Domain.Tally + "#1/2"], app.ProcessManagers.Names);
+        await Domain.Tick(app, 3);
+        // Each partition reads the whole log (it passes over the other partition's events): both are 3 behind.
+        var entry = (await Check(host)).Entries["fable"];
+        Assert.Equal(HealthStatus.Degraded, entry.Status);
+        Assert.Equal((3L, 3L), ((long)entry.Data[Domain.Tally + "#0/2.lag"], (long)entry.Data[Domain.Tally + "#1/2.lag"]));
+        Assert.Contains(Domain.Tally + "#0/2 is 3 events behind", entry.Description);
+        Assert.Contains(Domain.Tally + "#1/2 is 3 events behind", entry.Description);
+        await Expect.Right(app.ProcessManagers.CatchUp());
+        entry = (await Check(host)).Entries["fable"];
+        Assert.Equal(HealthStatus.Healthy, entry.Status);
+        Assert.Equal((0L, 0L), ((long)entry.Data[Domain.Tally + "#0/2.lag"], (long)entry.Data[Domain.Tally + "#1/2.lag"]));
+        await host.StopAsync();
+    }
+
+    [Theory, Interpreters]
     public async Task Degraded_past_the_lag_threshold(string interpreter)
     {
         using var host = await Hosts.Create(interpreter, new Behaviour(), new() { ["Fable:RunProcessManagers"] = "false" },

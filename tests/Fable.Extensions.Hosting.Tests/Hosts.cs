@@ -61,7 +61,8 @@ public static class Hosts
     /// (PostgreSQL: a fresh schema unless <paramref name="pg"/> is given), the domain, health checks.</summary>
     public static async Task<IHost> Create(string interpreter, Behaviour behaviour, Dictionary<string, string?>? settings = null,
                                            PgSchema? pg = null, TimeSpan? shutdown = null, ErrorPolicy? policy = null,
-                                           Action<FableHealthOptions>? health = null, Action<IServiceCollection>? more = null)
+                                           Action<FableHealthOptions>? health = null, Action<IServiceCollection>? more = null,
+                                           int partitions = 1)
     {
         var config = new Dictionary<string, string?> { ["Fable:PollInterval"] = "00:00:00.050" };
         if (interpreter == "in-memory") config["Fable:InMemory"] = "true";
@@ -74,7 +75,7 @@ public static class Hosts
         foreach (var (k, v) in settings ?? []) config[k] = v;
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(config);
-        builder.Services.AddFable(builder.Configuration.GetSection(FableOptions.Section), b => Domain.Register(b, behaviour, policy).UsePostgres());
+        builder.Services.AddFable(builder.Configuration.GetSection(FableOptions.Section), b => Domain.Register(b, behaviour, policy, partitions).UsePostgres());
         builder.Services.AddHealthChecks().AddFableHealthChecks(health);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown ?? TimeSpan.FromSeconds(30));
         more?.Invoke(builder.Services);

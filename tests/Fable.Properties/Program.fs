@@ -23,6 +23,7 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "global log" (GlobalLog.tests fixture)
           testList "metadata" (Metadata.tests fixture)
           testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
+          testList "partitions" (Partitions.tests fixture)
           testList "telemetry" (Observability.tests fixture)
           testList "typed" (Typed.tests fixture)
           if fixture.Name <> Fixtures.inMemory.Name then
@@ -38,6 +39,7 @@ let allTests =
         JsonbTextTests.tests
         Typed.reflection
         Typed.registration
+        testList "partitions" [ Partitions.hashVectors ]
         InMemoryOnly.tests
         testList "observability" [ Observability.logTests "in-memory" Observability.inMemoryHost; Observability.silentTests "in-memory" Observability.inMemoryHost ]
         yield! fixtures |> List.map interpreterTests
@@ -65,6 +67,8 @@ let main argv =
     // A process-manager runner relaunched by the multi-process tests (runs until killed or its parent ends).
     if argv.Length > 0 && argv[0] = ProcessManagerProcessTests.ChildFlag then
         ProcessManagerProcessTests.runChild argv[1..]
+    elif argv.Length > 0 && argv[0] = PartitionTests.ChildFlag then
+        PartitionTests.runChild argv[1..]
     else
         try runTests argv
         finally PgServer.stop ()

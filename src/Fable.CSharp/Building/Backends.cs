@@ -42,7 +42,8 @@ internal static class Backends
     /// <summary>Migrates Fable's schema, creates the store and registers the process managers (not started).</summary>
     public static async Task<Either<Error, Backend>> Postgres(NpgsqlDataSource dataSource, global::Fable.FSharp.Runtime runtime, PostgresSettings settings,
                                                                ILoggerFactory? loggerFactory, IEnumerable<AggregateChecker> checks,
-                                                               IEnumerable<string> aggregateTables, CancellationToken ct)
+                                                               IEnumerable<string> aggregateTables,
+                                                               IReadOnlyList<(string Name, RepartitionStart From)> repartitions, CancellationToken ct)
     {
         var created = await CoreCalls.Call(() => PostgresStore.Create(dataSource, runtime,
             FSharpOption<PostgresOptions>.Some(new PostgresOptions(settings.Schema, settings.Notify)), FSharpOption<CancellationToken>.Some(ct)), s => s);
@@ -55,6 +56,12 @@ internal static class Backends
         var found = (List<string>)warnings;
         if (loggerFactory?.CreateLogger("Fable.Build") is { } logger)
             foreach (var w in found) logger.LogWarning(new EventId(1020, "TableInFableSchema"), "{Warning}", w);
+        foreach (var (name, from) in repartitions)
+        {
+            var changed = await CoreCalls.Call(() => PostgresProcessManagers.Repartition(store, name,
+                from == RepartitionStart.Origin ? RepartitionFrom.Origin : RepartitionFrom.Drained, FSharpOption<CancellationToken>.Some(ct)), _ => Unit.Default);
+            if (changed.IsLeft) return changed.Map(_ => (Backend)null!);
+        }
         var host = await CoreCalls.Call(() => PostgresProcessManagers.Create(store,
             Conversions.Some(settings.RunnerId),
             settings.PollInterval is { } poll ? FSharpOption<TimeSpan>.Some(poll) : null,

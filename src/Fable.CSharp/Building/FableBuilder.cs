@@ -19,6 +19,7 @@ public sealed class FableBuilder
     private readonly List<RegisteredAggregate> aggregates = [];
     private readonly List<(string Name, KeyKind KeyKind, bool IsAggregate, TableColumns Columns)> tables = [];
     private readonly List<Func<Registry, ProcessManagerDef>> processManagers = [];
+    private readonly List<(string Name, RepartitionStart From)> repartitions = [];
     private readonly List<(string Name, IReadOnlyCollection<Type> Types, IReadOnlyList<string> Problems)> processManagerInfo = [];
     private readonly List<string> problems = [];
     private readonly List<InterpreterChoice> interpreters = [];
@@ -121,6 +122,21 @@ public sealed class FableBuilder
         return this;
     }
 
+    /// <summary>Changes the stored partition count of process manager <paramref name="processManager"/> to the one its
+    /// registration declares (<see cref="ProcessManager{TState}.Partitions"/>) when the app is built on PostgreSQL, before
+    /// its process managers are registered; without it a count that differs from the stored one fails the build
+    /// (InvalidDefinition). In one transaction the old rows are replaced by the new partitions with the initial state,
+    /// starting where the old rows stopped (<see cref="RepartitionStart.Drained"/>: every old row at the same checkpoint)
+    /// or from the origin (<see cref="RepartitionStart.Origin"/>, a rebuild). A retryable Conflict while any runner still
+    /// holds an old row, or while drained rows disagree; nothing changes then. Already in the declared layout: nothing
+    /// happens, so the call may stay. See docs/scaling.md, "Re-partitioning".</summary>
+    public FableBuilder Repartition(string processManager, RepartitionStart from)
+    {
+        if (string.IsNullOrWhiteSpace(processManager)) problems.Add("Repartition needs a process manager name");
+        else repartitions.Add((processManager, from));
+        return this;
+    }
+
     /// <summary>Logs through <paramref name="factory"/> (category <c>Fable.ProcessManagers</c>: runner takeovers,
     /// retries, stops, connection losses, control operations; see docs/observability.md). Without it Fable logs
     /// nothing. Traces and metrics need no call here: listen to the ActivitySource and Meter named "Fable".</summary>
@@ -178,8 +194,10 @@ public sealed class FableBuilder
         });
 
         if (found.Count > 0 || runtime.IsLeft) return Combine(found);
-        var backend = await interpreters[0].Create((Runtime)runtime, aggregates, loggerFactory, ct).ConfigureAwait(false);
-        return backend.Map(b => new FableApp(b, registry, processManagerInfo.Select(p => p.Name).ToArray(),
+        var backend = await interpreters[0].Create((Runtime)runtime, aggregates, loggerFactory, repartitions, ct).ConfigureAwait(false);
+        // The runtime's names: a partitioned process manager is listed as its partitions (name#i/N).
+        var runnerNames = ((Runtime)runtime).ProcessManagers.Select(p => p.Name).ToArray();
+        return backend.Map(b => new FableApp(b, registry, runnerNames,
                                             declared.Select(t => t.Item1).Distinct(StringComparer.Ordinal).ToArray()));
     }
 

@@ -18,7 +18,7 @@ internal sealed record PostgresSettings(string Schema, bool Notify, string? Runn
 internal abstract class InterpreterChoice
 {
     public abstract Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, ILoggerFactory? loggerFactory,
-                                                        CancellationToken ct);
+                                                        IReadOnlyList<(string Name, RepartitionStart From)> repartitions, CancellationToken ct);
 
     public static InterpreterChoice InMemory(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) => new InMemoryChoice(clock, lockTimeout);
 
@@ -26,15 +26,16 @@ internal abstract class InterpreterChoice
 
     private sealed class InMemoryChoice(Func<DateTimeOffset>? clock, TimeSpan? lockTimeout) : InterpreterChoice
     {
+        // The in-memory interpreter stores nothing across builds: there is nothing to re-partition.
         public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, ILoggerFactory? loggerFactory,
-                                                            CancellationToken ct) =>
+                                                            IReadOnlyList<(string Name, RepartitionStart From)> repartitions, CancellationToken ct) =>
             Backends.InMemory(runtime, clock, lockTimeout, loggerFactory, aggregates.Select(a => a.Check), ct);
     }
 
     private sealed class PostgresChoice(NpgsqlDataSource dataSource, PostgresSettings settings) : InterpreterChoice
     {
         public override Task<Either<Error, Backend>> Create(Runtime runtime, IReadOnlyList<RegisteredAggregate> aggregates, ILoggerFactory? loggerFactory,
-                                                            CancellationToken ct) =>
-            Backends.Postgres(dataSource, runtime, settings, loggerFactory, aggregates.Select(a => a.Check), aggregates.Select(a => a.Table), ct);
+                                                            IReadOnlyList<(string Name, RepartitionStart From)> repartitions, CancellationToken ct) =>
+            Backends.Postgres(dataSource, runtime, settings, loggerFactory, aggregates.Select(a => a.Check), aggregates.Select(a => a.Table), repartitions, ct);
     }
 }

@@ -121,8 +121,9 @@ public sealed class ProcessManager<TState>
 
     private ProcessManager(string name, TState initial, StartPosition start, int batchSize, ErrorPolicy policy,
                            ImmutableDictionary<Type, Func<ProcessContext, TState, object, Task<Either<Error, TState>>>> handlers,
-                           ImmutableList<string> problems)
+                           ImmutableList<string> problems, int partitions = 1)
     {
+        PartitionCount = partitions;
         Name = name;
         Initial = initial;
         Start = start;
@@ -156,16 +157,27 @@ public sealed class ProcessManager<TState>
     /// <summary>Where it starts reading when first registered or reset.</summary>
     public ProcessManager<TState> WithStart(StartPosition start) =>
         start is null ? With(problems.Add($"process manager {Name} has a null start position"))
-                      : new(Name, Initial, start, BatchSize, ErrorPolicy, handlers, problems);
+                      : new(Name, Initial, start, BatchSize, ErrorPolicy, handlers, problems, PartitionCount);
 
     /// <summary>How many events it reads per batch (1 or more).</summary>
     public ProcessManager<TState> WithBatchSize(int batchSize) =>
-        new(Name, Initial, Start, batchSize, ErrorPolicy, handlers, problems);
+        new(Name, Initial, Start, batchSize, ErrorPolicy, handlers, problems, PartitionCount);
 
     /// <summary>What it does when handling fails.</summary>
     public ProcessManager<TState> WithErrorPolicy(ErrorPolicy policy) =>
         policy is null ? With(problems.Add($"process manager {Name} has a null error policy"))
-                       : new(Name, Initial, Start, BatchSize, policy, handlers, problems);
+                       : new(Name, Initial, Start, BatchSize, policy, handlers, problems, PartitionCount);
+
+    /// <summary>Splits it into <paramref name="count"/> partitions (1 to 1024; 1, the default, is unpartitioned). Partition
+    /// <c>i</c> is stored and run as <c>Name#i/count</c> with its own checkpoint, state and runner, and follows only the
+    /// events of the aggregates whose (table, key) hashes to it (FNV-1a 32-bit, a stable contract: docs/scaling.md);
+    /// chain order holds per aggregate, not across aggregates. Runners in several processes share the partitions
+    /// fairly. Changing the count of a stored process manager is the explicit <c>Repartition</c> operation.</summary>
+    public ProcessManager<TState> Partitions(int count) =>
+        new(Name, Initial, Start, BatchSize, ErrorPolicy, handlers, problems, count);
+
+    /// <summary>The number of partitions (1: unpartitioned).</summary>
+    public int PartitionCount { get; }
 
     /// <summary>The stable name (its row in the store).</summary>
     public string Name { get; }
@@ -188,8 +200,8 @@ public sealed class ProcessManager<TState>
         if (handle is null) return With(problems.Add($"process manager {Name} has a null handler for {typeof(TEvent).Name}"));
         if (handlers.ContainsKey(typeof(TEvent)))
             return With(problems.Add($"process manager {Name} handles {typeof(TEvent).Name} twice"));
-        return new(Name, Initial, Start, BatchSize, ErrorPolicy, handlers.Add(typeof(TEvent), handle), problems);
+        return new(Name, Initial, Start, BatchSize, ErrorPolicy, handlers.Add(typeof(TEvent), handle), problems, PartitionCount);
     }
 
-    private ProcessManager<TState> With(ImmutableList<string> p) => new(Name, Initial, Start, BatchSize, ErrorPolicy, handlers, p);
+    private ProcessManager<TState> With(ImmutableList<string> p) => new(Name, Initial, Start, BatchSize, ErrorPolicy, handlers, p, PartitionCount);
 }

@@ -55,13 +55,15 @@ internal static class Callbacks
             ErrorPolicy.Retrying r => global::Fable.FSharp.OnFailure.NewRetry(r.Interval, r.MaxAttempts is { } n ? FSharpOption<int>.Some(n) : null),
             _ => global::Fable.FSharp.OnFailure.Stop,
         };
-        return new ProcessManagerDef(
+        var def = new ProcessManagerDef(
             pm.Name, pm.Initial!,
             FuncConvert.FromFunc<IUnitOfWork, object, Incoming, CancellationToken, Task<FSharpResult<object, FableError>>>(
                 (uow, s, incoming, ct) => HandleProcess(pm, registry, uow, (S)s, incoming, ct)),
             policy, start, pm.BatchSize,
             FuncConvert.FromFunc<object, string>(s => JsonSerializer.Serialize((S)s, registry.Json)),
-            FuncConvert.FromFunc<string, object>(j => JsonSerializer.Deserialize<S>(j, registry.Json)!));
+            FuncConvert.FromFunc<string, object>(j => JsonSerializer.Deserialize<S>(j, registry.Json)!),
+            PmPartitioning.Single);
+        return global::Fable.FSharp.ProcessManager.withPartitions(pm.PartitionCount, def);
     }
 
     static Task<FSharpResult<object, FableError>> HandleProcess<S>(ProcessManager<S> pm, Registry registry, IUnitOfWork uow, S state,

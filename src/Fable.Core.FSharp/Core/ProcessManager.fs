@@ -38,6 +38,8 @@ type internal ProcessManager<'S> =
         Save: 'S -> string
         /// JSON text → state.
         Load: string -> 'S
+        /// One runner for every event, or N partitions by aggregate (`Partitioning.partitionOf`).
+        Partitioning: PmPartitioning
     }
 
 /// A process manager with its state type erased, as runners hold it (opaque to F# users: see `Follower.definition`).
@@ -50,7 +52,8 @@ type ProcessManagerDef =
           StartAt: StartAt
           BatchSize: int
           Save: obj -> string
-          Load: string -> obj }
+          Load: string -> obj
+          Partitioning: PmPartitioning }
 
 /// Builds process managers.
 module internal ProcessManager =
@@ -65,7 +68,8 @@ module internal ProcessManager =
           StartAt = StartAt.Origin
           BatchSize = 500
           Save = fun s -> JsonSerializer.Serialize<'S>(s, opts)
-          Load = fun j -> JsonSerializer.Deserialize<'S>(j, opts) }
+          Load = fun j -> JsonSerializer.Deserialize<'S>(j, opts)
+          Partitioning = PmPartitioning.Single }
 
     /// Replaces the handle with one that writes in the checkpoint's transaction.
     let withHandleIn handle (pm: ProcessManager<'S>) = { pm with Handle = handle }
@@ -85,7 +89,40 @@ module internal ProcessManager =
           match (try Ok(pm.Save pm.Initial) with e -> Error e.Message) with
           | Ok null -> yield sprintf "process manager %s: Save of the initial state returned null" pm.Name
           | Error m -> yield sprintf "process manager %s: the initial state cannot be saved: %s" pm.Name m
-          | Ok _ -> () ]
+          | Ok _ -> ()
+          match pm.Partitioning with
+          | PmPartitioning.Declared n when n < 1 || n > Partitioning.MaxPartitions ->
+              yield sprintf "process manager %s declares %d partitions (must be 1 to %d)" pm.Name n Partitioning.MaxPartitions
+          | PmPartitioning.Declared n when n > 1 && pm.Name.Contains "#" ->
+              yield sprintf "process manager %s is partitioned and its name contains '#' (partitions are stored as name#index/count): rename it" pm.Name
+          | _ -> () ]
+
+    /// `pm` declared with `count` partitions (1: unpartitioned, stored under its name as before).
+    let withPartitions (count: int) (pm: ProcessManagerDef) =
+        { pm with Partitioning = (if count = 1 then PmPartitioning.Single else PmPartitioning.Declared count) }
+
+    /// The process managers runners run: a declaration with N partitions becomes N definitions named
+    /// `name#i/N` (`PartitionSlot`), each following only its aggregates; others are kept as they are.
+    let expand (pms: ProcessManagerDef list) : ProcessManagerDef list =
+        [ for pm in pms do
+              match pm.Partitioning with
+              | PmPartitioning.Declared n when n > 1 ->
+                  for s in Partitioning.slots pm.Name n -> { pm with Name = string s; Partitioning = PmPartitioning.Slot s }
+              | PmPartitioning.Declared _ -> yield { pm with Partitioning = PmPartitioning.Single }
+              | _ -> yield pm ]
+
+    /// The error for a name no runner runs among `pms`: a partitioned declaration's name lists its partitions.
+    let unknownName (pms: ProcessManagerDef list) (name: string) : FableError =
+        let partitions =
+            [ for pm in pms do
+                  match pm.Partitioning with
+                  | PmPartitioning.Slot s when s.Group = name -> yield pm.Name
+                  | _ -> () ]
+        match partitions with
+        | [] -> InvalidDefinition [ sprintf "no process manager named %s is registered" name ]
+        | ps ->
+            InvalidDefinition
+                [ sprintf "process manager %s is partitioned: it runs as %s, each with its own status and controls; use those names" name (String.Join(", ", ps)) ]
 
     /// Erases the state type.
     let erase (pm: ProcessManager<'S>) : ProcessManagerDef =
@@ -105,10 +142,11 @@ module internal ProcessManager =
           StartAt = pm.StartAt
           BatchSize = pm.BatchSize
           Save = fun s -> pm.Save(unbox<'S> s)
-          Load = fun j -> box (pm.Load j) }
+          Load = fun j -> box (pm.Load j)
+          Partitioning = pm.Partitioning }
 
     /// Validates many definitions together (duplicate names included).
     let validateAll (pms: ProcessManagerDef list) =
         [ for pm in pms do yield! validate pm
-          for (n, xs) in pms |> List.groupBy (fun p -> p.Name) do
+          for (n, xs) in expand pms |> List.groupBy (fun p -> p.Name) do
               if List.length xs > 1 then yield sprintf "process manager %s is registered %d times" n (List.length xs) ]

@@ -71,19 +71,23 @@ module internal ProcessManagerRules =
         | Error err -> Error err
 
     /// Decodes and handles one event from `state`: an exception of the handle is HandlerFailed (Cancelled when
-    /// `ct` fired).
+    /// `ct` fired). A partition passes over the events of aggregates another partition owns (state unchanged, not
+    /// decoded): its checkpoint moves past them.
     let handleEvent (def: ProcessManagerDef) (codec: IEventCodec) (uow: IUnitOfWork) (state: obj) (e: StoredEvent)
                     (ct: CancellationToken) : Task<Result<obj, FableError>> =
-        match incoming codec e with
-        | Error err -> Task.FromResult(Error err)
-        | Ok inc ->
-            task {
-                try
-                    return! def.Handle uow state inc ct
-                with
-                | :? OperationCanceledException when ct.IsCancellationRequested -> return Error Cancelled
-                | ex -> return Error(HandlerFailed(e.TypeName, def.Name, ex.Message, Some ex))
-            }
+        if not (Partitioning.owns def.Partitioning e.Aggregate) then
+            Task.FromResult(Ok state)
+        else
+            match incoming codec e with
+            | Error err -> Task.FromResult(Error err)
+            | Ok inc ->
+                task {
+                    try
+                        return! def.Handle uow state inc ct
+                    with
+                    | :? OperationCanceledException when ct.IsCancellationRequested -> return Error Cancelled
+                    | ex -> return Error(HandlerFailed(e.TypeName, def.Name, ex.Message, Some ex))
+                }
 
     /// The stored state (JSON) as the handle's state.
     let load (def: ProcessManagerDef) (json: string) : Result<obj, FableError> =

@@ -16,6 +16,7 @@ type Definition =
 type Runtime =
     { Codec: IEventCodec
       Router: Router
+      /// The process managers to run, a partitioned declaration expanded into its partitions (`ProcessManager.expand`).
       ProcessManagers: ProcessManagerDef list
       /// The declared tables, by name.
       Tables: TableSchemas }
@@ -48,7 +49,7 @@ module Runtime =
         | [] ->
             EventRegistry.codec d.Events
             |> Result.map (fun codec ->
-                { Codec = codec; Router = d.Router; ProcessManagers = d.ProcessManagers; Tables = TableSchemas tables })
+                { Codec = codec; Router = d.Router; ProcessManagers = ProcessManager.expand d.ProcessManagers; Tables = TableSchemas tables })
         | [ _ ] when List.length (Router.validate d.Router) = 1 && eventProblems.IsEmpty && unregistered.IsEmpty && pmProblems.IsEmpty && tableProblems.IsEmpty ->
             Error(List.head (Router.validate d.Router))
         | problems -> Error(InvalidDefinition problems)

@@ -60,6 +60,9 @@ module TelemetryNames =
     /// Tag: the process manager's name.
     [<Literal>]
     let ProcessManagerName = "fable.process_manager.name"
+    /// Tag: the partition of a partitioned process manager ("index/count"; absent when it is not partitioned).
+    [<Literal>]
+    let Partition = "fable.process_manager.partition"
     /// Tag: the batch's checkpoint before it (tx:id).
     [<Literal>]
     let PositionFrom = "fable.position.from"
@@ -120,11 +123,22 @@ module internal Telemetry =
     /// Lag providers of the live process-manager hosts (each gives (name, lag) pairs when observed).
     let private lagSources = List<unit -> seq<struct (string * int64)>>()
 
+    /// The partition tag of process manager `name` ("index/count"), or None when it is not a partition.
+    let partitionOf (name: string) =
+        Partitioning.tryParseAny name |> Option.map (fun s -> sprintf "%d/%d" s.Index s.Count)
+
+    /// The name tag of `name`, with its partition tag when it is a partition.
+    let private pmTags (name: string) : KeyValuePair<string, obj>[] =
+        let nameTag = KeyValuePair<string, obj>(TelemetryNames.ProcessManagerName, box name)
+        match partitionOf name with
+        | Some p -> [| nameTag; KeyValuePair<string, obj>(TelemetryNames.Partition, box p) |]
+        | None -> [| nameTag |]
+
     let private observeLag () : seq<Measurement<int64>> =
         let providers = lock lagSources (fun () -> lagSources.ToArray())
         [ for p in providers do
               for struct (name, lag) in (try p () with _ -> Seq.empty) ->
-                  Measurement<int64>(lag, KeyValuePair<string, obj>(TelemetryNames.ProcessManagerName, box name)) ]
+                  Measurement<int64>(lag, pmTags name) ]
         :> seq<_>
 
     let private lagGauge =
@@ -236,6 +250,9 @@ module internal Telemetry =
                  .SetTag(TelemetryNames.PositionFrom, from.ToString())
                  .SetTag(TelemetryNames.PositionTo, last.ToString())
                  .SetTag(TelemetryNames.EventsCount, count) |> ignore
+                match partitionOf name with
+                | Some p -> a.SetTag(TelemetryNames.Partition, p) |> ignore
+                | None -> ()
                 if not (isNull db) then a.SetTag(TelemetryNames.DbSystemName, db) |> ignore
             BatchTrace(name, a, Stopwatch.GetTimestamp())
         else null
@@ -247,12 +264,12 @@ module internal Telemetry =
     /// committed, observed at `now` (the interpreter's clock, for the commit-to-handled latency).
     let endBatch (t: BatchTrace) (outcome: string) (handled: StoredEvent[]) (now: DateTimeOffset) =
         if not (isNull t) then
-            let nameTag = KeyValuePair<string, obj>(TelemetryNames.ProcessManagerName, box t.Name)
+            let tags = pmTags t.Name
             if batchDuration.Enabled then
-                batchDuration.Record(seconds t.Started, nameTag, KeyValuePair<string, obj>(TelemetryNames.Outcome, box outcome))
+                batchDuration.Record(seconds t.Started, Array.append tags [| KeyValuePair<string, obj>(TelemetryNames.Outcome, box outcome) |])
             if handledLatency.Enabled then
                 for e in handled do
-                    handledLatency.Record(max 0.0 (now - e.InsertedAt).TotalSeconds, nameTag)
+                    handledLatency.Record(max 0.0 (now - e.InsertedAt).TotalSeconds, tags)
             match t.Error with
             | Some e -> countError e
             | None -> ()

@@ -45,7 +45,7 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
     let find name =
         match (if isNull name then (false, Unchecked.defaultof<_>) else byName.TryGetValue name) with
         | true, s -> Ok s
-        | _ -> Error(InvalidDefinition [ sprintf "no process manager named %s is registered" name ])
+        | _ -> Error(ProcessManager.unknownName rt.ProcessManagers name)
 
     let wake (slot: PmSlot) =
         if slot.Wake.CurrentCount = 0 then slot.Wake.Release() |> ignore

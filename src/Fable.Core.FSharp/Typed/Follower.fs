@@ -33,6 +33,9 @@ type Follower<'S, 'E> =
         Save: 'S -> string
         /// JSON text → state.
         Load: string -> 'S
+        /// Partitions (1: one runner follows every event). With N > 1 each partition `Name#i/N` follows only the
+        /// aggregates `Partitioning.partitionOf N` gives it, with its own checkpoint, state and runner.
+        Partitions: int
     }
 
 /// Builds typed process managers.
@@ -48,10 +51,15 @@ module Follower =
           StartAt = defaults.StartAt
           BatchSize = defaults.BatchSize
           Save = defaults.Save
-          Load = defaults.Load }
+          Load = defaults.Load
+          Partitions = 1 }
 
     /// Replaces the handle with one that writes in the checkpoint's transaction.
     let withHandleIn handle (f: Follower<'S, 'E>) = { f with Handle = handle }
+
+    /// `f` with `count` partitions (1: unpartitioned). Changing the count of a stored process manager is an explicit
+    /// operation (`PostgresProcessManagers.Repartition`); see docs/scaling.md.
+    let withPartitions (count: int) (f: Follower<'S, 'E>) = { f with Partitions = count }
 
     /// The definition interpreters run (put it in `Definition.ProcessManagers`): events of `events`' cases arrive as
     /// `Followed.Event`, every other event as `Followed.Other`.
@@ -73,5 +81,6 @@ module Follower =
               StartAt = f.StartAt
               BatchSize = f.BatchSize
               Save = f.Save
-              Load = f.Load }
-        ProcessManager.erase pm
+              Load = f.Load
+              Partitioning = PmPartitioning.Single }
+        ProcessManager.erase pm |> ProcessManager.withPartitions f.Partitions

@@ -13,7 +13,8 @@ internal sealed class FableHealthCheck(FableAppHolder holder, FableHealthOptions
     {
         var failure = context.Registration?.FailureStatus ?? HealthStatus.Unhealthy;
         if (holder.Current is not { } app) return new HealthCheckResult(failure, "Fable has not started (the host builds it at start)");
-        var names = options.ProcessManagers.Count > 0 ? options.ProcessManagers.ToArray() : app.ProcessManagers.Names.ToArray();
+        var all = app.ProcessManagers.Names;
+        var names = options.ProcessManagers.Count > 0 ? options.ProcessManagers.SelectMany(n => Expand(n, all)).ToArray() : all.ToArray();
         var data = new Dictionary<string, object>();
         var found = new List<ProcessManagerHealth>();
         foreach (var name in names)
@@ -39,6 +40,15 @@ internal sealed class FableHealthCheck(FableAppHolder holder, FableHealthOptions
         var reasons = string.Join("; ", found.Where(h => h.Reason is not null).Select(h => h.Reason));
         var description = reasons.Length > 0 ? reasons : $"{names.Length} process manager(s) up to date";
         return new HealthCheckResult(worst == HealthStatus.Unhealthy ? failure : worst, description, data: data);
+    }
+
+    /// <summary>The configured <paramref name="name"/> as checked: a partitioned process manager's name stands for each
+    /// of its partitions (<c>name#i/N</c>), each checked on its own; any other name as it is.</summary>
+    private static IEnumerable<string> Expand(string name, IReadOnlyList<string> all)
+    {
+        if (all.Contains(name)) return [name];
+        var partitions = all.Where(a => global::Fable.FSharp.Partitioning.tryParse(name, a) is not null).ToArray();
+        return partitions.Length > 0 ? partitions : [name];
     }
 
     /// <summary>How long the first event after the checkpoint has waited; null when none waits, or when the events

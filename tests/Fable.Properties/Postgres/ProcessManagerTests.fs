@@ -11,4 +11,5 @@ let all =
         ProcessManagerControlTests.tests
         ProcessManagerProcessTests.tests
         ProcessManagerScheduleTests.tests
+        PartitionTests.tests
     ]

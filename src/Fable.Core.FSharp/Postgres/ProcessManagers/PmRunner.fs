@@ -4,6 +4,7 @@
 namespace Fable.FSharp.Postgres
 
 open System
+open System.Runtime.ExceptionServices
 open System.Threading
 open System.Threading.Tasks
 open Fable.FSharp
@@ -33,9 +34,10 @@ module internal PmRunner =
     /// The next delay of a doubling sequence, capped.
     let grow (d: TimeSpan) (cap: TimeSpan) = TimeSpan.FromTicks(min (d.Ticks * 2L) cap.Ticks)
 
-    /// Runs `pm` until `ct` fires, holding its lease whenever it can; sets `progress` after every batch or
-    /// recorded failure. Releases the lease on the way out (a batch in flight has rolled back or committed whole).
-    let run (ctx: PmContext) (pm: ProcessManagerDef) (runnerId: string) (timing: PmTiming) (wake: PmSignal) (progress: PmSignal) (ct: CancellationToken) : Task =
+    /// Runs `pm` until `ct` fires, holding its lease whenever it can (a partition: only while this process holds
+    /// no more than its `share`); sets `progress` after every batch or recorded failure. Releases the lease on the
+    /// way out (a batch in flight has rolled back or committed whole).
+    let run (ctx: PmContext) (pm: ProcessManagerDef) (share: PmShare option) (runnerId: string) (timing: PmTiming) (wake: PmSignal) (progress: PmSignal) (ct: CancellationToken) : Task =
         task {
             Telemetry.detach ()
             let mutable lease: PmLease option = None
@@ -44,27 +46,71 @@ module internal PmRunner =
             let mutable backoff = timing.Backoff
             let quickStart = TimeSpan.FromMilliseconds 5.0
             let mutable quick = quickStart
-            let drop () =
+            // `counted`: the share already counted the release (a shed partition).
+            let dropLease counted =
                 task {
                     match lease with
                     | Some l ->
                         lease <- None
+                        if not counted then share |> Option.iter (fun s -> s.Release())
                         do! ahead.Drain()
                         do! l.Release()
                         FableLog.runnerReleased ctx.Log pm.Name runnerId
                     | None -> ()
                 }
+            let drop () = dropLease false
+            /// Takes the lease when it is free (and, for a partition, within this process's share).
+            let acquire () =
+                task {
+                    let! reserved =
+                        match share with
+                        | Some s ->
+                            task {
+                                do! s.Refresh ct
+                                return s.TryReserve()
+                            }
+                        | None -> Task.FromResult true
+                    if not reserved then
+                        return None
+                    else
+                        let! l =
+                            task {
+                                try
+                                    return! PmLease.TryAcquire(ctx.Store.DataSource, ctx.Schema, pm.Name, runnerId, ct)
+                                with e ->
+                                    share |> Option.iter (fun s -> s.Release())
+                                    ExceptionDispatchInfo.Capture(e).Throw()
+                                    return None
+                            }
+                        if l.IsNone then share |> Option.iter (fun s -> s.Release())
+                        return l
+                }
+            /// A partition this process holds beyond its share (another process joined) is released.
+            let shed () =
+                task {
+                    match share with
+                    | Some s ->
+                        do! s.Refresh ct
+                        if s.TryShed() then
+                            do! dropLease true
+                            return true
+                        else
+                            return false
+                    | None -> return false
+                }
             while not ct.IsCancellationRequested do
                 let woke = wake.Next
                 try
+                    let! shedNow = if lease.IsSome then shed () else Task.FromResult false
                     match lease with
                     | None ->
-                        match! PmLease.TryAcquire(ctx.Store.DataSource, ctx.Schema, pm.Name, runnerId, ct) with
+                        match! acquire () with
                         | Some l ->
                             lease <- Some l
                             backoff <- timing.Backoff
                             FableLog.runnerAcquired ctx.Log pm.Name runnerId
                         | None -> do! wait never timing.Poll ct
+                    | Some _ when shedNow -> do! wait never timing.Poll ct
                     | Some l ->
                         match! PmStep.run ctx pm l.Connection ahead ct with
                         | Ok(StepOutcome.Handled _) ->

@@ -30,7 +30,7 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
     let find (name: string) =
         match (if isNull name then (false, Unchecked.defaultof<_>) else byName.TryGetValue name) with
         | true, p -> Ok p
-        | _ -> Error(InvalidDefinition [ sprintf "no process manager named %s is registered" name ])
+        | _ -> Error(ProcessManager.unknownName pms name)
 
     let withConnection (ct: CancellationToken) (work: NpgsqlConnection -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
         task {
@@ -99,6 +99,16 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                 let interpreter = store :> IInterpreter
                 let ctx = { Store = store; Interpreter = interpreter; Schema = store.Options.Schema; Log = log }
                 let mutable failure = None
+                // A declaration whose stored partition count differs is refused before anything is registered.
+                for (group, layout) in pms |> List.map PmLayouts.groupOf |> List.distinct do
+                    if failure.IsNone then
+                        try
+                            use! conn = store.DataSource.OpenConnectionAsync ct
+                            match! PmLayouts.check conn ctx.Schema group layout ct with
+                            | Error e -> failure <- Some e
+                            | Ok() -> ()
+                        with e ->
+                            failure <- Some(PgErrors.ofExn None ct e)
                 for pm in pms do
                     if failure.IsNone then
                         match ProcessManagerRules.initial pm with
@@ -120,6 +130,31 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                     return Ok(new PostgresProcessManagers(ctx, pms, runnerId, timing))
         }
 
+    /// Changes the stored partition count of process manager `name` to the one `store`'s runtime declares (an
+    /// explicit operation: a declaration whose count differs from the stored one is refused by `Create`). In one
+    /// transaction the old rows (`name`, or `name#i/N`) are replaced by the declared ones with the initial state,
+    /// starting where the old rows stopped (`RepartitionFrom.Drained`: all old rows must be at the same checkpoint)
+    /// or from the origin (`RepartitionFrom.Origin`: a rebuild). Conflict (retryable) while any runner, in any
+    /// process, holds one of the old rows, or when drained rows are at different checkpoints; nothing changes then.
+    static member Repartition(store: PostgresStore, name: string, from: RepartitionFrom, ?ct: CancellationToken) : Task<Result<unit, FableError>> =
+        task {
+            let ct = defaultArg ct CancellationToken.None
+            let members = store.Runtime.ProcessManagers |> List.filter (fun pm -> fst (PmLayouts.groupOf pm) = name)
+            match members with
+            | [] -> return Error(InvalidDefinition [ sprintf "no process manager named %s is declared in this store's runtime: declare it with the new partition count first" name ])
+            | first :: _ ->
+                match ProcessManagerRules.initial first with
+                | Error e -> return Error e
+                | Ok json ->
+                    try
+                        use! conn = store.DataSource.OpenConnectionAsync ct
+                        return!
+                            PmLayouts.repartition conn store.Options.Schema name (snd (PmLayouts.groupOf first)) json
+                                [ for pm in members -> pm.Name ] from ct
+                    with e ->
+                        return Error(PgErrors.ofExn None ct e)
+        }
+
     /// This runner's id (shown as the holder in Status while it holds a process manager).
     member _.RunnerId = runnerId
 
@@ -138,9 +173,25 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                     subscription <- Some(ctx.Store.Committed.Subscribe(fun () -> wake.Set()))
                     lagGauge <- Some(Telemetry.registerLag (fun () -> PmTable.lags ctx.Store.DataSource ctx.Schema names 5 :> seq<_>))
                     let listener = Task.Run(fun () -> PmListener.run ctx wake token)
+                    let shares =
+                        pms
+                        |> List.choose (fun pm -> match pm.Partitioning with PmPartitioning.Slot s -> Some(s.Group, s.Count) | _ -> None)
+                        |> List.distinct
+                        |> List.map (fun (g, n) -> g, new PmShare(ctx.Store.DataSource, ctx.Schema, g, n, timing.Poll))
+                    let shareOf (pm: ProcessManagerDef) =
+                        match pm.Partitioning with
+                        | PmPartitioning.Slot s -> shares |> List.tryFind (fun (g, _) -> g = s.Group) |> Option.map snd
+                        | _ -> None
                     let runners =
-                        [ for pm in pms -> Task.Run(fun () -> PmRunner.run ctx pm runnerId timing wake progress token) ]
-                    running <- Some(cts, Task.WhenAll(listener :: runners)))
+                        [ for pm in pms -> Task.Run(fun () -> PmRunner.run ctx pm (shareOf pm) runnerId timing wake progress token) ]
+                    let all =
+                        task {
+                            try do! Task.WhenAll(listener :: runners)
+                            finally
+                                // Runners have released their partitions: leave the memberships (others take over).
+                                for (_, s) in shares do s.Close()
+                        }
+                    running <- Some(cts, all :> Task))
             Task.CompletedTask
 
         member _.Stop() =
