@@ -12,19 +12,23 @@ module internal AggregateRows =
     let private lastCol = Sql.quote "last_event_id"
 
     /// Lock-and-load, two statements in one batch. The first takes a transaction advisory lock keyed by
-    /// schema, table and key only when the row is missing, so concurrent creators of one aggregate queue up;
-    /// the second (a new statement, hence a fresh snapshot) reads the row FOR UPDATE: a creator that waited
-    /// sees the row its predecessor committed.
+    /// schema, table and key only when the row is missing, so concurrent creators of one aggregate queue up, and
+    /// then tells whether the aggregate has a first event although its row is missing (`forked`: a fork if it
+    /// emitted, `AggregateRow.forked`; false when the row exists). The second (a new statement, hence a fresh
+    /// snapshot) reads the row FOR UPDATE: a creator that waited sees the row its predecessor committed (and
+    /// then ignores `forked`, which its older snapshot computed; a fork it misses meets the unique first-event
+    /// index).
     /// The lock is keyed by the text `fable.create:<schema>:<table>:<key as text>` (the key's text form is the
     /// same in SQL as in `Sql.keyText`).
     let lockAndLoad (ctx: Context) (id: AggregateId) : NpgsqlBatchCommand list =
         let createLock =
             Events.text ctx "create-lock" id.Table (fun () ->
                 sprintf
-                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM %s WHERE %s = $1) THEN false ELSE (SELECT true FROM pg_advisory_xact_lock(hashtextextended(%s || $1::text, 0))) END AS create_lock"
-                    (Sql.table id.Table) idCol (Sql.literal (sprintf "fable.create:%s:%s:" ctx.Options.Schema id.Table)))
+                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM %s WHERE %s = $1) THEN false ELSE (SELECT EXISTS (SELECT 1 FROM %s.events e WHERE e.aggregate_table = $2 AND e.aggregate_key = $3 AND e.prev_event_id IS NULL) FROM pg_advisory_xact_lock(hashtextextended(%s || $1::text, 0))) END AS forked"
+                    (Sql.table id.Table) idCol ctx.Schema (Sql.literal (sprintf "fable.create:%s:%s:" ctx.Options.Schema id.Table)))
         let lockRow = Events.text ctx "lock-row" id.Table (fun () -> sprintf "SELECT * FROM %s WHERE %s = $1 FOR UPDATE" (Sql.table id.Table) idCol)
-        [ Sql.command createLock [ Sql.keyParam id.Key ]; Sql.command lockRow [ Sql.keyParam id.Key ] ]
+        [ Sql.command createLock [ Sql.keyParam id.Key; Sql.textParam id.Table; Sql.textParam (Sql.keyText id.Key) ]
+          Sql.command lockRow [ Sql.keyParam id.Key ] ]
 
     /// The row without locking.
     let select (id: AggregateId) =
