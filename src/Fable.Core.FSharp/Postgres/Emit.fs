@@ -105,7 +105,7 @@ module internal Emit =
                             pending.Clear()
                             let inserts =
                                 if sent.Length = 0 then []
-                                else [ Events.insertChain ctx (sent |> Array.mapi (fun k e -> if k = 0 then { e with PrevEventId = Option.map realId e.PrevEventId } else e)) ]
+                                else [ Events.insertChain ctx (Option.map realId sent[0].PrevEventId) sent ]
                             s.Run(sp, inserts @ extra, release, ct, fun reader -> task {
                                 if sent.Length > 0 then
                                     let ids = List<int64>(sent.Length)

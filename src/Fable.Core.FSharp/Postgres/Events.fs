@@ -15,7 +15,9 @@ type internal Context =
       /// The schema as a quoted identifier.
       Schema: string
       /// Statement texts built once per (statement, table) and reused by every emit (see `Events.text`).
-      Texts: ConcurrentDictionary<struct (string * string), string> }
+      Texts: ConcurrentDictionary<struct (string * string), string>
+      /// The last row-write text per (table, row existed), with the column names it writes (`AggregateRows.write`).
+      RowTexts: ConcurrentDictionary<struct (string * bool), struct (string[] * string)> }
 
 /// Statements over the events table.
 module internal Events =
@@ -24,7 +26,8 @@ module internal Events =
         { Runtime = rt
           Options = options
           Schema = Sql.quote options.Schema
-          Texts = ConcurrentDictionary() }
+          Texts = ConcurrentDictionary()
+          RowTexts = ConcurrentDictionary() }
 
     /// The text of `statement` for `table` (any string naming the variant), built by `build` the first time.
     let inline text (ctx: Context) (statement: string) (table: string) ([<InlineIfLambda>] build: unit -> string) =
@@ -48,43 +51,53 @@ module internal Events =
     let private orderingKey (ctx: Context) =
         sprintf "GREATEST(pg_current_xact_id()::text::bigint, COALESCE((SELECT e.tx FROM %s.events e WHERE e.id = $1), 0))" ctx.Schema
 
+    /// The statement name of an INSERT into the events table for a key kind (texts are cached per table and name).
+    let private insertName (multi: bool) (kind: KeyType) =
+        match multi, kind with
+        | false, KeyType.Uuid -> "insert-uuid"
+        | false, KeyType.Int -> "insert-int"
+        | false, _ -> "insert-text"
+        | true, KeyType.Uuid -> "insert-chain-uuid"
+        | true, KeyType.Int -> "insert-chain-int"
+        | true, _ -> "insert-chain-text"
+
     /// Records events of one aggregate and transaction (one ordering key) that follow each other in its chain,
     /// in one statement, under the aggregate's lock. Every id comes from the sequence in chain order, so ids
-    /// grow along the chain; the first event follows its `PrevEventId`, each next one the row before it. The
-    /// events' `Id` are provisional; their `Position.Tx` and `InsertedAt` are ignored (the statement computes
-    /// both). Returns the `id`, `tx` and `inserted_at` of each event (payload and metadata are not sent back:
-    /// Core computed their jsonb text); ordered by id, that is chain order.
-    let insertChain (ctx: Context) (events: StoredEvent[]) =
+    /// grow along the chain; the first event follows `prev` (None: the aggregate's first event), each next one
+    /// the row before it. The events' `Id`, `PrevEventId`, `Position` and `InsertedAt` are ignored (the statement
+    /// computes them). The table and key kind are literals of the statement's text (one text per table and
+    /// kind, prepared once). Returns the `id`, `tx` and `inserted_at` of each event (payload and metadata are
+    /// not sent back: Core computed their jsonb text); ordered by id, that is chain order.
+    let insertChain (ctx: Context) (prev: int64 option) (events: StoredEvent[]) =
         let first = events[0]
-        let aggregate =
-            [ Sql.textParam first.Aggregate.Table
-              Sql.textParam (Sql.keyText first.Aggregate.Key)
-              Sql.textParam (Sql.kindText first.Aggregate.Key.Kind) ]
+        let agg = first.Aggregate
+        let constants () = Sql.literal agg.Table + ", " + Sql.literal (Sql.kindText agg.Key.Kind)
+        let key = Sql.textParam (Sql.keyText agg.Key)
         if events.Length = 1 then
             Sql.command
-                (text ctx "insert" "" (fun () ->
+                (text ctx (insertName false agg.Key.Kind) agg.Table (fun () ->
                     sprintf
-                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES (%s, $1, $2, $3, $4, $5, $6, $7, $8, %s) RETURNING id, tx, inserted_at"
-                        ctx.Schema (nextId ctx) (orderingKey ctx)))
-                (Sql.int64Param first.PrevEventId
-                 :: aggregate
-                 @ [ Sql.textParam first.TypeName
-                     NpgsqlParameter(Value = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)
-                     NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)
-                     NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb) ])
+                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) VALUES (%s, $1, %s, $2, $3, $4, $5, $6, %s) RETURNING id, tx, inserted_at"
+                        ctx.Schema (nextId ctx) (constants ()) (orderingKey ctx)))
+                [ Sql.int64Param prev
+                  key
+                  Sql.textParam first.TypeName
+                  NpgsqlParameter(Value = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)
+                  NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)
+                  NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb) ]
         else
             // The subquery takes the ids row by row in ORDINALITY order (it is not flattened: nextval is volatile).
             Sql.command
-                (text ctx "insert-chain" "" (fun () ->
+                (text ctx (insertName true agg.Key.Kind) agg.Table (fun () ->
                     sprintf
-                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $1 ELSE lag(c.id) OVER (ORDER BY c.ord) END, $6, $7, $8, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, %s FROM (SELECT u.ord, %s AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($2::text[], $3::int[], $4::text[], $5::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id, tx, inserted_at"
-                        ctx.Schema (orderingKey ctx) (nextId ctx)))
-                ([ Sql.int64Param first.PrevEventId
-                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
-                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text)) ]
-                 @ aggregate)
+                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $1 ELSE lag(c.id) OVER (ORDER BY c.ord) END, %s, $6, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, %s FROM (SELECT u.ord, %s AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($2::text[], $3::int[], $4::text[], $5::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id, tx, inserted_at"
+                        ctx.Schema (constants ()) (orderingKey ctx) (nextId ctx)))
+                [ Sql.int64Param prev
+                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
+                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                  key ]
 
     /// The aggregate's events in chain order (ids grow along a chain: each is taken under the row lock).
     let log (ctx: Context) (id: AggregateId) =
