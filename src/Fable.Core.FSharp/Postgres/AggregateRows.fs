@@ -76,23 +76,27 @@ module internal AggregateRows =
     /// last_event_id is not `old` any more. `last` None: the id the session took last from the event sequence (the
     /// last event, inserted by the statement before in the same batch).
     let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * NpgsqlParameter) list) =
+        let n = cols.Length
+        // last_event_id's value: a parameter after the columns, or the sequence's current value.
+        let lastValue () =
+            match last with
+            | Some _ -> sprintf "$%d" (if existed then n + 1 else n + 2)
+            | None -> Events.currentId ctx
         let build () =
             let t = Sql.table id.Table
             if existed then
-                let sets =
-                    [ for (i, (c, _)) in List.indexed cols -> sprintf "%s = $%d" (Sql.quote c) (i + 1) ]
-                    @ [ sprintf "%s = COALESCE($%d, %s)" lastCol (cols.Length + 1) (Events.currentId ctx) ]
-                let n = cols.Length
+                let sets = [ for (i, (c, _)) in List.indexed cols -> sprintf "%s = $%d" (Sql.quote c) (i + 1) ] @ [ sprintf "%s = %s" lastCol (lastValue ()) ]
+                let k = if last.IsSome then n + 2 else n + 1
                 sprintf
                     "WITH u AS (UPDATE %s SET %s WHERE %s = $%d AND %s IS NOT DISTINCT FROM $%d RETURNING 1) SELECT %s.guard_row(EXISTS (SELECT 1 FROM u), %s)"
-                    t (String.Join(", ", sets)) idCol (n + 2) lastCol (n + 3) ctx.Schema (guardMessage id (n + 2) (n + 3))
+                    t (String.Join(", ", sets)) idCol k lastCol (k + 1) ctx.Schema (guardMessage id k (k + 1))
             else
                 let quoted = [ idCol ] @ [ for (c, _) in cols -> Sql.quote c ] @ [ lastCol ]
-                let values = [ for i in 1 .. quoted.Length - 1 -> sprintf "$%d" i ] @ [ sprintf "COALESCE($%d, %s)" quoted.Length (Events.currentId ctx) ]
+                let values = [ for i in 1 .. n + 1 -> sprintf "$%d" i ] @ [ lastValue () ]
                 sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", quoted)) (String.Join(", ", values))
-        // The text depends on the table and ToRow's column names: the last text per table and kind of write is
-        // kept with its names, and reused while ToRow gives the same names (compared without allocating).
-        let slot = struct (id.Table, existed)
+        // The text depends on the table, the kind of write and ToRow's column names: the last text per table and
+        // kind is kept with its names, and reused while ToRow gives the same names (compared without allocating).
+        let slot = struct (id.Table, (if existed then 2 else 0) + (if last.IsSome then 1 else 0))
         let sql =
             match ctx.RowTexts.TryGetValue slot with
             | true, struct (names, sql) when sameNames names cols -> sql
@@ -105,7 +109,8 @@ module internal AggregateRows =
             c.Parameters.Add(Sql.keyParam id.Key) |> ignore
         for (_, p) in cols do
             c.Parameters.Add p |> ignore
-        c.Parameters.Add(Sql.int64Param last) |> ignore
+        if last.IsSome then
+            c.Parameters.Add(Sql.int64Param last) |> ignore
         if existed then
             c.Parameters.Add(Sql.keyParam id.Key) |> ignore
             c.Parameters.Add(Sql.int64Param old) |> ignore

@@ -32,21 +32,6 @@ module internal Emit =
             return struct (row, forked)
         }
 
-    /// Sends `batch`, whose last command is COMMIT, once `ct` is not cancelled; a failure maps as `PgErrors.ofCommit`.
-    let private commitWith (agg: AggregateId option) (s: Session) (ct: CancellationToken) (batch: unit -> Task<unit>) =
-        if ct.IsCancellationRequested then
-            Task.FromResult(Error Cancelled)
-        else
-            s.CommitSent <- true
-            task {
-                try
-                    do! batch ()
-                    s.Committed <- true
-                    return Ok()
-                with e ->
-                    return Error(PgErrors.ofCommit agg e)
-            }
-
     /// Runs `body` with aggregate `id` marked as running on `s`; a re-entry (from its own decision or handlers) is
     /// refused before anything is sent.
     let private running (s: Session) (id: AggregateId) (body: unit -> Task<Result<'T, FableError>>) =
@@ -91,14 +76,15 @@ module internal Emit =
                         // Inserts not sent yet; the real id of sent events (payload and metadata are in jsonb's normal
                         // text form already, computed in Core: the INSERT does not send them back).
                         let pending = List<StoredEvent>()
-                        let stored = Dictionary<int64, int64>()
+                        // The real id of provisional id -(k + 1) at index k (ids are provisional in record order and
+                        // sent in that order).
+                        let realIds = List<int64>()
                         // Whether the row exists now, and the last_event_id it holds (the guard of the next write).
                         let mutable rowExists = row.IsSome
                         let mutable rowLast = last
                         let realId (eid: int64) =
-                            match stored.TryGetValue eid with
-                            | true, real -> real
-                            | _ -> eid
+                            let k = int (-eid - 1L)
+                            if eid < 0L && k < realIds.Count then realIds[k] else eid
                         // Sends the pending inserts (one statement) followed by `extra`, reading with `ct`.
                         let flush release (ct: CancellationToken) (extra: NpgsqlBatchCommand list) =
                             let sent = pending.ToArray()
@@ -108,24 +94,22 @@ module internal Emit =
                                 else [ Events.insertChain ctx (Option.map realId sent[0].PrevEventId) sent ]
                             s.Run(sp, inserts @ extra, release, ct, fun reader -> task {
                                 if sent.Length > 0 then
-                                    let ids = List<int64>(sent.Length)
+                                    let start = realIds.Count
                                     let mutable go = true
                                     while go do
                                         let! has = reader.ReadAsync ct
                                         if has then
-                                            ids.Add(reader.GetInt64 0)
+                                            realIds.Add(reader.GetInt64 0)
                                             tx <- reader.GetInt64 1
                                             now <- reader.GetFieldValue<System.DateTimeOffset> 2
                                         else go <- false
-                                    ids.Sort()
-                                    for k in 0 .. sent.Length - 1 do
-                                        stored[sent[k].Id] <- ids[k]
+                                    // RETURNING need not follow the chain: ordered by id, it does.
+                                    realIds.Sort(start, realIds.Count - start, Comparer<int64>.Default)
                             })
                         let resolve (e: StoredEvent) =
-                            match stored.TryGetValue e.Id with
-                            | true, real ->
-                                { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; InsertedAt = now; Position = { Tx = tx; Id = real } }
-                            | _ -> e
+                            let real = realId e.Id
+                            if real = e.Id then e
+                            else { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; InsertedAt = now; Position = { Tx = tx; Id = real } }
                         // The row write with `cols` after the last pending event (its id: the sequence's current value
                         // when it is not known yet).
                         let rowWrite (lastId: int64 option) (cols: Row) =
@@ -176,10 +160,21 @@ module internal Emit =
                                          Events = List.map resolve recorded }
                                 if s.CommitWithLastBatch && sp.WholeTransaction && s.Depth = 1 then
                                     // The whole transaction is this emit (IInterpreter.Emit): COMMIT rides with the
-                                    // last batch. Once sent it runs to the end (no cancellation), like a COMMIT.
-                                    match! commitWith (Some id) s ct (fun () -> flush true CancellationToken.None (last @ [ Sql.command "COMMIT" [] ])) with
-                                    | Error e -> return Error e
-                                    | Ok() -> return emitted ()
+                                    // last batch, once `ct` is not cancelled. Once sent it runs to the end (no
+                                    // cancellation), like a COMMIT; a failure maps as `PgErrors.ofCommit`.
+                                    if ct.IsCancellationRequested then
+                                        return Error Cancelled
+                                    else
+                                        s.CommitSent <- true
+                                        let mutable failure = None
+                                        try
+                                            do! flush true CancellationToken.None (last @ [ Sql.command "COMMIT" [] ])
+                                            s.Committed <- true
+                                        with e ->
+                                            failure <- Some(PgErrors.ofCommit (Some id) e)
+                                        match failure with
+                                        | Some e -> return Error e
+                                        | None -> return emitted ()
                                 else
                                     do! flush true ct last
                                     return emitted ()

@@ -16,8 +16,8 @@ type internal Context =
       Schema: string
       /// Statement texts built once per (statement, table) and reused by every emit (see `Events.text`).
       Texts: ConcurrentDictionary<struct (string * string), string>
-      /// The last row-write text per (table, row existed), with the column names it writes (`AggregateRows.write`).
-      RowTexts: ConcurrentDictionary<struct (string * bool), struct (string[] * string)> }
+      /// The last row-write text per (table, kind of write: `AggregateRows.write`), with the column names it writes (`AggregateRows.write`).
+      RowTexts: ConcurrentDictionary<struct (string * int), struct (string[] * string)> }
 
 /// Statements over the events table.
 module internal Events =
