@@ -74,17 +74,20 @@ module internal Events =
         let constants () = Sql.literal agg.Table + ", " + Sql.literal (Sql.kindText agg.Key.Kind)
         let key = Sql.textParam (Sql.keyText agg.Key)
         if events.Length = 1 then
-            Sql.command
-                (text ctx (insertName false agg.Key.Kind) agg.Table (fun () ->
+            let sql =
+                text ctx (insertName false agg.Key.Kind) agg.Table (fun () ->
                     sprintf
                         "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) VALUES (%s, $1, %s, $2, $3, $4, $5, $6, %s) RETURNING id, tx, inserted_at"
-                        ctx.Schema (nextId ctx) (constants ()) (orderingKey ctx)))
-                [ Sql.int64Param prev
-                  key
-                  Sql.textParam first.TypeName
-                  NpgsqlParameter(Value = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)
-                  NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)
-                  NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb) ]
+                        ctx.Schema (nextId ctx) (constants ()) (orderingKey ctx))
+            // Parameters added one by one: this INSERT is on every emit's path (no list to build).
+            let c = NpgsqlBatchCommand(sql)
+            c.Parameters.Add(Sql.int64Param prev) |> ignore
+            c.Parameters.Add key |> ignore
+            c.Parameters.Add(Sql.textParam first.TypeName) |> ignore
+            c.Parameters.Add(NpgsqlParameter(Value = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)) |> ignore
+            c.Parameters.Add(NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
+            c.Parameters.Add(NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
+            c
         else
             // The subquery takes the ids row by row in ORDINALITY order (it is not flattened: nextval is volatile).
             Sql.command

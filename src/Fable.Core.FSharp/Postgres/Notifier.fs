@@ -79,7 +79,11 @@ type internal Notifier(ds: NpgsqlDataSource, channel: string, notify: bool, wind
         task {
             let mutable failures = 0
             while true do
-                let! woken = signal.WaitAsync(if line.IsSome then linger else Timeout.InfiniteTimeSpan)
+                // A commit already pending (the usual case under load) is taken without an asynchronous wait.
+                let mutable woken = signal.Wait 0
+                if not woken then
+                    let! w = signal.WaitAsync(if line.IsSome then linger else Timeout.InfiniteTimeSpan)
+                    woken <- w
                 if not woken then
                     do! closeLine ()
                 else
