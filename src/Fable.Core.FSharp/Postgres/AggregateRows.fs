@@ -12,19 +12,23 @@ module internal AggregateRows =
     let private lastCol = Sql.quote "last_event_id"
 
     /// Lock-and-load, two statements in one batch. The first takes a transaction advisory lock keyed by
-    /// schema, table and key only when the row is missing, so concurrent creators of one aggregate queue up;
-    /// the second (a new statement, hence a fresh snapshot) reads the row FOR UPDATE: a creator that waited
-    /// sees the row its predecessor committed.
+    /// schema, table and key only when the row is missing, so concurrent creators of one aggregate queue up, and
+    /// then tells whether the aggregate has a first event although its row is missing (`forked`: a fork if it
+    /// emitted, `AggregateRow.forked`; false when the row exists). The second (a new statement, hence a fresh
+    /// snapshot) reads the row FOR UPDATE: a creator that waited sees the row its predecessor committed (and
+    /// then ignores `forked`, which its older snapshot computed; a fork it misses meets the unique first-event
+    /// index).
     /// The lock is keyed by the text `fable.create:<schema>:<table>:<key as text>` (the key's text form is the
     /// same in SQL as in `Sql.keyText`).
     let lockAndLoad (ctx: Context) (id: AggregateId) : NpgsqlBatchCommand list =
         let createLock =
             Events.text ctx "create-lock" id.Table (fun () ->
                 sprintf
-                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM %s WHERE %s = $1) THEN false ELSE (SELECT true FROM pg_advisory_xact_lock(hashtextextended(%s || $1::text, 0))) END AS create_lock"
-                    (Sql.table id.Table) idCol (Sql.literal (sprintf "fable.create:%s:%s:" ctx.Options.Schema id.Table)))
+                    "SELECT CASE WHEN EXISTS (SELECT 1 FROM %s WHERE %s = $1) THEN false ELSE (SELECT EXISTS (SELECT 1 FROM %s.events e WHERE e.aggregate_table = %s AND e.aggregate_key = $1::text AND e.prev_event_id IS NULL) FROM pg_advisory_xact_lock(hashtextextended(%s || $1::text, 0))) END AS forked"
+                    (Sql.table id.Table) idCol ctx.Schema (Sql.literal id.Table) (Sql.literal (sprintf "fable.create:%s:%s:" ctx.Options.Schema id.Table)))
         let lockRow = Events.text ctx "lock-row" id.Table (fun () -> sprintf "SELECT * FROM %s WHERE %s = $1 FOR UPDATE" (Sql.table id.Table) idCol)
-        [ Sql.command createLock [ Sql.keyParam id.Key ]; Sql.command lockRow [ Sql.keyParam id.Key ] ]
+        [ Sql.command createLock [ Sql.keyParam id.Key ]
+          Sql.command lockRow [ Sql.keyParam id.Key ] ]
 
     /// The row without locking.
     let select (id: AggregateId) =
@@ -38,46 +42,76 @@ module internal AggregateRows =
               if not (isNull schema) && schema.TryColumn(kv.Key, &c) then kv.Key, Sql.columnParam c kv.Value
               else kv.Key, Sql.valueParam kv.Value ]
 
-    /// The guard error's text: the row's last_event_id is not `old` any more.
-    let private guardMessage (id: AggregateId) (old: int64 option) =
-        String.Concat(
-            "aggregate ", id.Table, "/", id.Key.ToString(), ": last_event_id is no longer ",
-            (match old with Some o -> o.ToString(Globalization.CultureInfo.InvariantCulture) | None -> "NULL"),
-            " under the emit's lock (changed by SQL outside Fable?); nothing was written")
+    /// The guard error's text as SQL, from the key parameter `$key` and the expected last_event_id `$old` (built
+    /// by the server, so an emit sends no text for it): the row's last_event_id is not `old` any more. The key's
+    /// text form is the same in SQL as in `AggregateKey.ToString`.
+    let private guardMessage (id: AggregateId) (key: int) (old: int) =
+        sprintf "%s || $%d::text || ': last_event_id is no longer ' || COALESCE($%d::text, 'NULL') || %s"
+            (Sql.literal ("aggregate " + id.Table + "/")) key old (Sql.literal " under the emit's lock (changed by SQL outside Fable?); nothing was written")
 
     /// Raises the guard error unless the row's last_event_id is still `last`: sent with the emit's last batch when
     /// the last event's handlers (which may run SQL of their own) ran after the row's last write.
     let guard (ctx: Context) (id: AggregateId) (last: int64) =
         let sql =
             Events.text ctx "guard-row" id.Table (fun () ->
-                sprintf "SELECT %s.guard_row(EXISTS (SELECT 1 FROM %s WHERE %s = $1 AND %s = $2), $3)" ctx.Schema (Sql.table id.Table) idCol lastCol)
-        Sql.command sql [ Sql.keyParam id.Key; Sql.int64Param (Some last); Sql.textParam (guardMessage id (Some last)) ]
+                sprintf "SELECT %s.guard_row(EXISTS (SELECT 1 FROM %s WHERE %s = $1 AND %s = $2), %s)" ctx.Schema (Sql.table id.Table) idCol lastCol (guardMessage id 1 2))
+        Sql.command sql [ Sql.keyParam id.Key; Sql.int64Param (Some last) ]
+
+    /// Whether `cols` has the column names `names`, in that order.
+    let private sameNames (names: string[]) (cols: (string * NpgsqlParameter) list) =
+        let mutable rest = cols
+        let mutable i = 0
+        let mutable same = true
+        while same && i < names.Length do
+            match rest with
+            | (c, _) :: tail ->
+                same <- String.Equals(c, names[i], StringComparison.Ordinal)
+                rest <- tail
+                i <- i + 1
+            | [] -> same <- false
+        same && List.isEmpty rest
 
     /// Writes the row with the state after event `last`: an INSERT when the row does not exist yet (a row created
     /// meanwhile is a unique violation), else an UPDATE guarded by `old` that raises the guard error when the row's
     /// last_event_id is not `old` any more. `last` None: the id the session took last from the event sequence (the
     /// last event, inserted by the statement before in the same batch).
     let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * NpgsqlParameter) list) =
-        // The text depends on the table and ToRow's column names: cached under both (names joined by NUL,
-        // which no identifier contains).
-        let names = String.Join("\000", [ for (c, _) in cols -> c ])
+        let n = cols.Length
+        // last_event_id's value: a parameter after the columns, or the sequence's current value.
+        let lastValue () =
+            match last with
+            | Some _ -> sprintf "$%d" (if existed then n + 1 else n + 2)
+            | None -> Events.currentId ctx
         let build () =
             let t = Sql.table id.Table
             if existed then
-                let sets =
-                    [ for (i, (c, _)) in List.indexed cols -> sprintf "%s = $%d" (Sql.quote c) (i + 1) ]
-                    @ [ sprintf "%s = COALESCE($%d, %s)" lastCol (cols.Length + 1) (Events.currentId ctx) ]
-                let n = cols.Length
+                let sets = [ for (i, (c, _)) in List.indexed cols -> sprintf "%s = $%d" (Sql.quote c) (i + 1) ] @ [ sprintf "%s = %s" lastCol (lastValue ()) ]
+                let k = if last.IsSome then n + 2 else n + 1
                 sprintf
-                    "WITH u AS (UPDATE %s SET %s WHERE %s = $%d AND %s IS NOT DISTINCT FROM $%d RETURNING 1) SELECT %s.guard_row(EXISTS (SELECT 1 FROM u), $%d)"
-                    t (String.Join(", ", sets)) idCol (n + 2) lastCol (n + 3) ctx.Schema (n + 4)
+                    "WITH u AS (UPDATE %s SET %s WHERE %s = $%d AND %s IS NOT DISTINCT FROM $%d RETURNING 1) SELECT %s.guard_row(EXISTS (SELECT 1 FROM u), %s)"
+                    t (String.Join(", ", sets)) idCol k lastCol (k + 1) ctx.Schema (guardMessage id k (k + 1))
             else
                 let quoted = [ idCol ] @ [ for (c, _) in cols -> Sql.quote c ] @ [ lastCol ]
-                let values = [ for i in 1 .. quoted.Length - 1 -> sprintf "$%d" i ] @ [ sprintf "COALESCE($%d, %s)" quoted.Length (Events.currentId ctx) ]
+                let values = [ for i in 1 .. n + 1 -> sprintf "$%d" i ] @ [ lastValue () ]
                 sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", quoted)) (String.Join(", ", values))
-        let sql = Events.text ctx (if existed then "update-row" else "insert-row") (id.Table + "\000" + names) build
-        let values = [ for (_, p) in cols -> p ]
+        // The text depends on the table, the kind of write and ToRow's column names: the last text per table and
+        // kind is kept with its names, and reused while ToRow gives the same names (compared without allocating).
+        let slot = struct (id.Table, (if existed then 2 else 0) + (if last.IsSome then 1 else 0))
+        let sql =
+            match ctx.RowTexts.TryGetValue slot with
+            | true, struct (names, sql) when sameNames names cols -> sql
+            | _ ->
+                let sql = build ()
+                ctx.RowTexts[slot] <- struct ([| for (c, _) in cols -> c |], sql)
+                sql
+        let c = NpgsqlBatchCommand(sql)
+        if not existed then
+            c.Parameters.Add(Sql.keyParam id.Key) |> ignore
+        for (_, p) in cols do
+            c.Parameters.Add p |> ignore
+        if last.IsSome then
+            c.Parameters.Add(Sql.int64Param last) |> ignore
         if existed then
-            Sql.command sql (values @ [ Sql.int64Param last; Sql.keyParam id.Key; Sql.int64Param old; Sql.textParam (guardMessage id old) ])
-        else
-            Sql.command sql ([ Sql.keyParam id.Key ] @ values @ [ Sql.int64Param last ])
+            c.Parameters.Add(Sql.keyParam id.Key) |> ignore
+            c.Parameters.Add(Sql.int64Param old) |> ignore
+        c

@@ -1,7 +1,7 @@
 // Emit and replay on one session, each inside its own savepoint (DESIGN §2). An emit whose events have no
-// handlers is two round trips: [SAVEPOINT; create lock; SELECT … FOR UPDATE; xid/now/nextval] and
-// [INSERT events; guarded row write; RELEASE]. An event with handlers is written with the row in one batch before
-// they run.
+// handlers is two round trips: [SAVEPOINT; create lock and fork check; SELECT … FOR UPDATE] and
+// [INSERT events (ids, ordering key, time); guarded row write; RELEASE]. An event with handlers is written with
+// the row in one batch before they run.
 namespace Fable.FSharp.Postgres
 
 open System.Collections.Generic
@@ -12,19 +12,6 @@ open Fable.FSharp
 
 /// The emit, replay, load and log algorithms of the Postgres interpreter.
 module internal Emit =
-    /// The ordering key for this transaction's events of the aggregate (max of the transaction's xid and the
-    /// key of the aggregate's last event: a new statement, so it sees that event under the lock), the
-    /// transaction time, the first event's id (taken under the lock), and whether the aggregate has events but
-    /// no row (a fork if it emitted: `AggregateRow.forked`).
-    let private meta (ctx: Context) (id: AggregateId) =
-        Sql.command
-            (Events.text ctx "meta" id.Table (fun () ->
-                sprintf
-                    "SELECT GREATEST(pg_current_xact_id()::text::bigint, COALESCE((SELECT e.tx FROM %s.events e WHERE e.id = (SELECT t.%s FROM %s t WHERE t.%s = $1)), 0)) AS tx, now() AS now, %s AS first_id, CASE WHEN EXISTS (SELECT 1 FROM %s t WHERE t.%s = $1) THEN false ELSE EXISTS (SELECT 1 FROM %s.events e WHERE e.aggregate_table = $2 AND e.aggregate_key = $3 AND e.prev_event_id IS NULL) END AS forked"
-                    ctx.Schema (Sql.quote "last_event_id") (Sql.table id.Table) (Sql.quote "id") (Events.nextId ctx)
-                    (Sql.table id.Table) (Sql.quote "id") ctx.Schema))
-            [ Sql.keyParam id.Key; Sql.textParam id.Table; Sql.textParam (Sql.keyText id.Key) ]
-
     let private notify (ctx: Context) =
         Sql.command "SELECT pg_notify($1, '')" [ Sql.textParam ctx.Options.NotifyChannel ]
 
@@ -33,33 +20,17 @@ module internal Emit =
         | Some rows -> List.tryHead rows
         | None -> None
 
-    /// Reads the results of [create lock; SELECT … FOR UPDATE; meta]: the row (if any), the ordering key, the
-    /// transaction time, the first event id and whether the row is missing although the aggregate has events.
+    /// Reads the results of [create lock; SELECT … FOR UPDATE]: the row (if any) and whether the row is missing
+    /// although the aggregate has events.
     let private readLoaded (ct: CancellationToken) (reader: NpgsqlDataReader) =
         task {
-            let! _ = reader.NextResultAsync ct // past the create lock
+            let! _ = reader.ReadAsync ct
+            let forked = reader.GetBoolean 0
+            let! _ = reader.NextResultAsync ct
             let! found = reader.ReadAsync ct
             let row = if found then Some(Sql.readRow reader) else None
-            let! _ = reader.NextResultAsync ct
-            let! _ = reader.ReadAsync ct
-            let now = System.DateTimeOffset(System.DateTime.SpecifyKind(reader.GetDateTime 1, System.DateTimeKind.Utc))
-            return struct (row, reader.GetInt64 0, now, reader.GetInt64 2, reader.GetBoolean 3)
+            return struct (row, forked)
         }
-
-    /// Sends `batch`, whose last command is COMMIT, once `ct` is not cancelled; a failure maps as `PgErrors.ofCommit`.
-    let private commitWith (agg: AggregateId option) (s: Session) (ct: CancellationToken) (batch: unit -> Task<unit>) =
-        if ct.IsCancellationRequested then
-            Task.FromResult(Error Cancelled)
-        else
-            s.CommitSent <- true
-            task {
-                try
-                    do! batch ()
-                    s.Committed <- true
-                    return Ok()
-                with e ->
-                    return Error(PgErrors.ofCommit agg e)
-            }
 
     /// Runs `body` with aggregate `id` marked as running on `s`; a re-entry (from its own decision or handlers) is
     /// refused before anything is sent.
@@ -84,7 +55,7 @@ module internal Emit =
         | Ok() ->
             let id = AggregateDef.idOf def key
             running s id (fun () -> s.InScope(Some id, true, ct, fun sp -> task {
-                let! struct (row, tx, now, firstId, forked) = s.Run(sp, AggregateRows.lockAndLoad ctx id @ [ meta ctx id ], false, ct, readLoaded ct)
+                let! struct (row, forked) = s.Run(sp, AggregateRows.lockAndLoad ctx id, false, ct, readLoaded ct)
                 let last = row |> Option.bind Sql.lastEventId
                 let read =
                     if forked then Error(AggregateRow.forked id)
@@ -95,44 +66,50 @@ module internal Emit =
                     match! Steps.decide uow decide state ct with
                     | Error e -> return Error e
                     | Ok events ->
-                        // The first event's id was taken with the lock. Later events get provisional negative ids
-                        // here and their real ids from the INSERT that records them (in chain order, so ids grow
-                        // along the chain): no round trip to allocate ids.
-                        let mutable provisional = 0L
+                        // Events get provisional negative ids here and their real ids, ordering key and time from
+                        // the INSERT that records them (under the lock, in chain order, so ids grow along the
+                        // chain): no round trip to allocate them.
+                        let mutable provisional = -1L
+                        // The transaction's ordering key for the aggregate and its time, once an INSERT gave them.
+                        let mutable tx = 0L
+                        let mutable now = System.DateTimeOffset.MinValue
                         // Inserts not sent yet; the real id of sent events (payload and metadata are in jsonb's normal
                         // text form already, computed in Core: the INSERT does not send them back).
                         let pending = List<StoredEvent>()
-                        let stored = Dictionary<int64, int64>()
+                        // The real id of provisional id -(k + 1) at index k (ids are provisional in record order and
+                        // sent in that order).
+                        let realIds = List<int64>()
                         // Whether the row exists now, and the last_event_id it holds (the guard of the next write).
                         let mutable rowExists = row.IsSome
                         let mutable rowLast = last
                         let realId (eid: int64) =
-                            match stored.TryGetValue eid with
-                            | true, real -> real
-                            | _ -> eid
+                            let k = int (-eid - 1L)
+                            if eid < 0L && k < realIds.Count then realIds[k] else eid
                         // Sends the pending inserts (one statement) followed by `extra`, reading with `ct`.
                         let flush release (ct: CancellationToken) (extra: NpgsqlBatchCommand list) =
                             let sent = pending.ToArray()
                             pending.Clear()
                             let inserts =
                                 if sent.Length = 0 then []
-                                else [ Events.insertChain ctx (sent |> Array.mapi (fun k e -> if k = 0 then { e with PrevEventId = Option.map realId e.PrevEventId } else e)) ]
+                                else [ Events.insertChain ctx (Option.map realId sent[0].PrevEventId) sent ]
                             s.Run(sp, inserts @ extra, release, ct, fun reader -> task {
                                 if sent.Length > 0 then
-                                    let ids = List<int64>(sent.Length)
+                                    let start = realIds.Count
                                     let mutable go = true
                                     while go do
                                         let! has = reader.ReadAsync ct
-                                        if has then ids.Add(reader.GetInt64 0) else go <- false
-                                    ids.Sort()
-                                    for k in 0 .. sent.Length - 1 do
-                                        stored[sent[k].Id] <- ids[k]
+                                        if has then
+                                            realIds.Add(reader.GetInt64 0)
+                                            tx <- reader.GetInt64 1
+                                            now <- reader.GetFieldValue<System.DateTimeOffset> 2
+                                        else go <- false
+                                    // RETURNING need not follow the chain: ordered by id, it does.
+                                    realIds.Sort(start, realIds.Count - start, Comparer<int64>.Default)
                             })
                         let resolve (e: StoredEvent) =
-                            match stored.TryGetValue e.Id with
-                            | true, real ->
-                                { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; Position = { e.Position with Id = real } }
-                            | _ -> e
+                            let real = realId e.Id
+                            if real = e.Id then e
+                            else { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; InsertedAt = now; Position = { Tx = tx; Id = real } }
                         // The row write with `cols` after the last pending event (its id: the sequence's current value
                         // when it is not known yet).
                         let rowWrite (lastId: int64 option) (cols: Row) =
@@ -140,7 +117,7 @@ module internal Emit =
                         let sink =
                             { new IEmitSink<'S> with
                                 member _.Record(enc, meta, prev) =
-                                    let eid = if provisional = 0L then firstId else provisional
+                                    let eid = provisional
                                     provisional <- provisional - 1L
                                     let recorded =
                                         { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
@@ -183,10 +160,21 @@ module internal Emit =
                                          Events = List.map resolve recorded }
                                 if s.CommitWithLastBatch && sp.WholeTransaction && s.Depth = 1 then
                                     // The whole transaction is this emit (IInterpreter.Emit): COMMIT rides with the
-                                    // last batch. Once sent it runs to the end (no cancellation), like a COMMIT.
-                                    match! commitWith (Some id) s ct (fun () -> flush true CancellationToken.None (last @ [ Sql.command "COMMIT" [] ])) with
-                                    | Error e -> return Error e
-                                    | Ok() -> return emitted ()
+                                    // last batch, once `ct` is not cancelled. Once sent it runs to the end (no
+                                    // cancellation), like a COMMIT; a failure maps as `PgErrors.ofCommit`.
+                                    if ct.IsCancellationRequested then
+                                        return Error Cancelled
+                                    else
+                                        s.CommitSent <- true
+                                        let mutable failure = None
+                                        try
+                                            do! flush true CancellationToken.None (last @ [ Sql.command "COMMIT" [] ])
+                                            s.Committed <- true
+                                        with e ->
+                                            failure <- Some(PgErrors.ofCommit (Some id) e)
+                                        match failure with
+                                        | Some e -> return Error e
+                                        | None -> return emitted ()
                                 else
                                     do! flush true ct last
                                     return emitted ()

@@ -15,7 +15,9 @@ type internal Context =
       /// The schema as a quoted identifier.
       Schema: string
       /// Statement texts built once per (statement, table) and reused by every emit (see `Events.text`).
-      Texts: ConcurrentDictionary<struct (string * string), string> }
+      Texts: ConcurrentDictionary<struct (string * string), string>
+      /// The last row-write text per (table, kind of write: `AggregateRows.write`), with the column names it writes (`AggregateRows.write`).
+      RowTexts: ConcurrentDictionary<struct (string * int), struct (string[] * string)> }
 
 /// Statements over the events table.
 module internal Events =
@@ -24,7 +26,8 @@ module internal Events =
         { Runtime = rt
           Options = options
           Schema = Sql.quote options.Schema
-          Texts = ConcurrentDictionary() }
+          Texts = ConcurrentDictionary()
+          RowTexts = ConcurrentDictionary() }
 
     /// The text of `statement` for `table` (any string naming the variant), built by `build` the first time.
     let inline text (ctx: Context) (statement: string) (table: string) ([<InlineIfLambda>] build: unit -> string) =
@@ -42,48 +45,62 @@ module internal Events =
     /// The last id this session took from the sequence.
     let currentId (ctx: Context) = sprintf "currval(%s::regclass)" (Sql.literal (ctx.Schema + ".event_ids"))
 
+    /// The ordering key of the events an INSERT records after event `$1` (NULL for a first event): the
+    /// transaction's xid, or the key of that previous event when it is larger (the INSERT is a statement after the
+    /// row lock, so it sees that event).
+    let private orderingKey (ctx: Context) =
+        sprintf "GREATEST(pg_current_xact_id()::text::bigint, COALESCE((SELECT e.tx FROM %s.events e WHERE e.id = $1), 0))" ctx.Schema
+
+    /// The statement name of an INSERT into the events table for a key kind (texts are cached per table and name).
+    let private insertName (multi: bool) (kind: KeyType) =
+        match multi, kind with
+        | false, KeyType.Uuid -> "insert-uuid"
+        | false, KeyType.Int -> "insert-int"
+        | false, _ -> "insert-text"
+        | true, KeyType.Uuid -> "insert-chain-uuid"
+        | true, KeyType.Int -> "insert-chain-int"
+        | true, _ -> "insert-chain-text"
+
     /// Records events of one aggregate and transaction (one ordering key) that follow each other in its chain,
-    /// in one statement. The first event keeps its `Id` when it is positive (taken under the row lock); every
-    /// other id (and a negative, provisional first one) comes from the sequence in chain order, so ids grow
-    /// along the chain. The first event follows its `PrevEventId`, each next one the row before it. Returns
-    /// the `id` of each event (payload and metadata are not sent back: Core computed their jsonb text); ordered by
-    /// id, that is chain order.
-    let insertChain (ctx: Context) (events: StoredEvent[]) =
+    /// in one statement, under the aggregate's lock. Every id comes from the sequence in chain order, so ids
+    /// grow along the chain; the first event follows `prev` (None: the aggregate's first event), each next one
+    /// the row before it. The events' `Id`, `PrevEventId`, `Position` and `InsertedAt` are ignored (the statement
+    /// computes them). The table and key kind are literals of the statement's text (one text per table and
+    /// kind, prepared once). Returns the `id`, `tx` and `inserted_at` of each event (payload and metadata are
+    /// not sent back: Core computed their jsonb text); ordered by id, that is chain order.
+    let insertChain (ctx: Context) (prev: int64 option) (events: StoredEvent[]) =
         let first = events[0]
-        let given = if first.Id > 0L then Some first.Id else None
-        let common =
-            [ Sql.textParam first.Aggregate.Table
-              Sql.textParam (Sql.keyText first.Aggregate.Key)
-              Sql.textParam (Sql.kindText first.Aggregate.Key.Kind)
-              NpgsqlParameter(Value = first.Position.Tx, NpgsqlDbType = NpgsqlDbType.Bigint) ]
+        let agg = first.Aggregate
+        let constants () = Sql.literal agg.Table + ", " + Sql.literal (Sql.kindText agg.Key.Kind)
+        let key = Sql.textParam (Sql.keyText agg.Key)
         if events.Length = 1 then
-            Sql.command
-                (text ctx "insert" "" (fun () ->
+            let sql =
+                text ctx (insertName false agg.Key.Kind) agg.Table (fun () ->
                     sprintf
-                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) VALUES (COALESCE($1, %s), $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"
-                        ctx.Schema (nextId ctx)))
-                ([ Sql.int64Param given
-                   Sql.int64Param first.PrevEventId ]
-                 @ common.[0..2]
-                 @ [ Sql.textParam first.TypeName
-                     NpgsqlParameter(Value = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)
-                     NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)
-                     NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)
-                     common[3] ])
+                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) VALUES (%s, $1, %s, $2, $3, $4, $5, $6, %s) RETURNING id, tx, inserted_at"
+                        ctx.Schema (nextId ctx) (constants ()) (orderingKey ctx))
+            // Parameters added one by one: this INSERT is on every emit's path (no list to build).
+            let c = NpgsqlBatchCommand(sql)
+            c.Parameters.Add(Sql.int64Param prev) |> ignore
+            c.Parameters.Add key |> ignore
+            c.Parameters.Add(Sql.textParam first.TypeName) |> ignore
+            c.Parameters.Add(NpgsqlParameter(Value = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)) |> ignore
+            c.Parameters.Add(NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
+            c.Parameters.Add(NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
+            c
         else
             // The subquery takes the ids row by row in ORDINALITY order (it is not flattened: nextval is volatile).
             Sql.command
-                (text ctx "insert-chain" "" (fun () ->
+                (text ctx (insertName true agg.Key.Kind) agg.Table (fun () ->
                     sprintf
-                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $2 ELSE lag(c.id) OVER (ORDER BY c.ord) END, $7, $8, $9, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, $10 FROM (SELECT u.ord, CASE WHEN u.ord = 1 AND $1::bigint IS NOT NULL THEN $1 ELSE %s END AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($3::text[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id"
-                        ctx.Schema (nextId ctx)))
-                ([ Sql.int64Param given
-                   Sql.int64Param first.PrevEventId
-                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
-                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-                   NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text)) ]
-                 @ common)
+                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $1 ELSE lag(c.id) OVER (ORDER BY c.ord) END, %s, $6, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, %s FROM (SELECT u.ord, %s AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($2::text[], $3::int[], $4::text[], $5::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id, tx, inserted_at"
+                        ctx.Schema (constants ()) (orderingKey ctx) (nextId ctx)))
+                [ Sql.int64Param prev
+                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
+                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
+                  key ]
 
     /// The aggregate's events in chain order (ids grow along a chain: each is taken under the row lock).
     let log (ctx: Context) (id: AggregateId) =

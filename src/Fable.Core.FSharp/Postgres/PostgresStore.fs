@@ -25,7 +25,12 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
 
     static let runWork (session: Session) (work: IUnitOfWork -> Task<Result<'T, FableError>>) (uow: IUnitOfWork) (ct: CancellationToken) =
         task {
-            let! r = task { try return! work uow with e -> return Error(workFailure session ct e) }
+            let mutable r = Unchecked.defaultof<Result<'T, FableError>>
+            try
+                let! w = work uow
+                r <- w
+            with e ->
+                r <- Error(workFailure session ct e)
             match r, session.Broken with
             | Ok _, Some broken -> return Error broken
             | r, _ -> return r
@@ -123,15 +128,13 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
             if ct.IsCancellationRequested then
                 return Error Cancelled
             else
-                let! opened =
-                    task {
-                        try
-                            let! conn = ds.OpenConnectionAsync ct
-                            let! tx = conn.BeginTransactionAsync ct
-                            return Ok(conn, tx)
-                        with e ->
-                            return Error(PgErrors.ofExn None ct e)
-                    }
+                let mutable opened = Unchecked.defaultof<Result<NpgsqlConnection * NpgsqlTransaction, FableError>>
+                try
+                    let! conn = ds.OpenConnectionAsync ct
+                    let! tx = conn.BeginTransactionAsync ct
+                    opened <- Ok(conn, tx)
+                with e ->
+                    opened <- Error(PgErrors.ofExn None ct e)
                 match opened with
                 | Error e -> return Error e
                 | Ok(conn, tx) ->

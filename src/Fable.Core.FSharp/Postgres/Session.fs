@@ -190,18 +190,17 @@ type internal Session(conn: NpgsqlConnection, initial: NpgsqlTransaction, owned:
                 let sp = if mayUseTransaction && this.CanSkipSavepoint then Savepoint.Transaction() else this.NewSavepoint()
                 let recorded = this.Recorded
                 this.Depth <- this.Depth + 1
-                let! result =
-                    task {
-                        try
-                            let! r = body sp
-                            match r with
-                            | Ok _ when sp.Established && not sp.Released && not sp.WholeTransaction ->
-                                let! _ = this.Run(sp, [], true, ct)
-                                return r
-                            | r -> return r
-                        with e ->
-                            return Error(PgErrors.ofExn agg ct e)
-                    }
+                // In this task, not a nested one: one async state machine less per emit.
+                let mutable result = Unchecked.defaultof<Result<'T, FableError>>
+                try
+                    let! r = body sp
+                    match r with
+                    | Ok _ when sp.Established && not sp.Released && not sp.WholeTransaction ->
+                        let! _ = this.Run(sp, [], true, ct)
+                        result <- r
+                    | r -> result <- r
+                with e ->
+                    result <- Error(PgErrors.ofExn agg ct e)
                 this.Depth <- this.Depth - 1
                 match result with
                 | Ok v -> return Ok v

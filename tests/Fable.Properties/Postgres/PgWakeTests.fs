@@ -85,6 +85,38 @@ let tests =
             })
         }
 
+        testTask "the NOTIFYs of a burst of commits all come from one connection the notifier keeps (no pool checkout per NOTIFY)" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let channel = env.Store.Options.NotifyChannel
+                use! listener = env.DataSource.OpenConnectionAsync()
+                let senders = ConcurrentQueue<int>()
+                listener.Notification.Add(fun a -> if a.Channel = channel then senders.Enqueue a.PID)
+                use listen = new NpgsqlCommand(sprintf "LISTEN %s" (PgEnv.q channel), listener)
+                let! _ = listen.ExecuteNonQueryAsync()
+                let keys = Array.init 8 (fun _ -> newKey ())
+                let writer (w: int) () =
+                    task {
+                        for n in 1..15 do
+                            let! r = emit env.Interpreter accounts keys[(w + n) % keys.Length] Expected.Any (deposit [ 1L ])
+                            ok "burst emit" r |> ignore
+                    }
+                let! _ = Task.WhenAll [| for w in 0..7 -> background (writer w) |]
+                // The last NOTIFY follows the last commit within a window; collect until none came for 200 ms.
+                use guard = new CancellationTokenSource(TimeSpan.FromSeconds 10.0)
+                let mutable quiet = false
+                while not quiet do
+                    use pause = CancellationTokenSource.CreateLinkedTokenSource guard.Token
+                    pause.CancelAfter(TimeSpan.FromMilliseconds 200.0)
+                    try
+                        do! listener.WaitAsync pause.Token
+                    with :? OperationCanceledException ->
+                        quiet <- true
+                let pids = senders.ToArray() |> Array.distinct
+                Expect.isGreaterThan (senders.Count) 1 "the burst was notified more than once (it spans several windows)"
+                Expect.equal pids.Length 1 (sprintf "every NOTIFY of the burst came from one backend (the notifier's connection), not from pooled checkouts: %A" pids)
+            })
+        }
+
         testTask "a listener in another connection is notified after a burst of commits, also after the last one" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let channel = env.Store.Options.NotifyChannel
