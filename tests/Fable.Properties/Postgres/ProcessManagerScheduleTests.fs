@@ -2,7 +2,8 @@
 // different order than they took their xids (xid taken before locking, long-open and idle transactions,
 // rollbacks, multi-event emits) while two hosts compete for the same process managers (one restarted now and
 // then). Every committed event is handled exactly once per process manager, each aggregate's events in chain
-// order, no rolled-back event ever; the mirror's emits and table writes happen exactly once.
+// order, no rolled-back event ever (a recorder partitioned 3 ways included: once across its partitions, by the
+// partition its aggregate hashes to); the mirror's emits and table writes happen exactly once.
 module Fable.Tests.ProcessManagerScheduleTests
 
 open System
@@ -112,7 +113,10 @@ let private run (schedule: Schedule) =
     using (fun env ->
         task {
             let! store = writer env
-            let pms runner = [ recorder "rec-a" runner schedule.Batch; recorder "rec-b" runner 16; mirror 7 ]
+            // rec-p: a recorder partitioned 3 ways (each partition its own checkpoint, state and runner lock).
+            let pms runner =
+                [ recorder "rec-a" runner schedule.Batch; recorder "rec-b" runner 16; mirror 7
+                  recorder "rec-p" runner schedule.Batch |> ProcessManager.withPartitions 3 ]
             let! a = host env "A" (pms "A")
             let! b = host env "B" (pms "B")
             let a, b = a :> IProcessManagerHost, b :> IProcessManagerHost
@@ -142,6 +146,21 @@ let private run (schedule: Schedule) =
                 let! st = status a pm
                 Expect.equal st.State (string ids.Length) (pm + ": the state counted each handled event once")
                 Expect.equal st.Lag 0L (pm + ": nothing left behind")
+            // The partitioned recorder: all its partitions together handled each committed event exactly once, each
+            // aggregate's events in chain order; each partition counted exactly the events its aggregates hash to.
+            let! handledP = seen env "rec-p"
+            let idsP = [ for (id, _, _) in handledP -> id ]
+            expectOnceInChainOrder "rec-p" events (fun _ -> true) idsP
+            Expect.isEmpty (Set.intersect rolledBack (Set.ofList idsP)) "rec-p: no rolled-back event is handled"
+            let partitionOfLogged (e: Logged) =
+                let table, key = let i = e.Aggregate.IndexOf '/' in e.Aggregate.Substring(0, i), e.Aggregate.Substring(i + 1)
+                Partitioning.partitionOf 3 { Table = table; Key = AggregateKey.Int(int64 key) }
+            for i in 0 .. 2 do
+                let name = sprintf "rec-p#%d/3" i
+                let! st = status a name
+                let own = events.Values |> Seq.filter (fun e -> partitionOfLogged e = i) |> Seq.length
+                Expect.equal st.State (string own) (name + ": the partition counted exactly the events of the aggregates that hash to it")
+                Expect.equal st.Lag 0L (name + ": nothing left behind")
             let bumps = [ for e in events.Values do if e.TypeName = "bumped" then yield e.Id ]
             let! sources = mirroredSources env
             Expect.equal (List.sort sources) (List.sort bumps) "the mirror emitted exactly once per committed Bumped"
