@@ -253,7 +253,14 @@ let prepareMarten (connection: string) (aggregates: int) =
                 eprintfn "  building the Marten peer (dotnet build %s -c Release)" proj
                 match runProcess "dotnet" [ "build"; proj; "-c"; "Release"; "-nologo"; "-v"; "quiet"; "-clp:ErrorsOnly" ] (TimeSpan.FromMinutes 10.0) with
                 | 0, _, _ -> Ok()
-                | code, out, err -> Error(sprintf "dotnet build of the peer exited with %d: %s" code (tail 5 (out + "\n" + err)))
+                | code, out, err ->
+                    // The compiler's and NuGet's error lines say why; the summary after them does not.
+                    let errors =
+                        (out + "\n" + err).Split('\n', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+                        |> Array.filter (fun l -> l.Contains ": error ")
+                        |> Array.distinct
+                    let why = if errors.Length > 0 then String.Join(" / ", Array.truncate 3 errors) else tail 5 (out + "\n" + err)
+                    Error(sprintf "dotnet build of the peer exited with %d: %s" code why)
         match built with
         | Error why -> Missing why
         | Ok() ->

@@ -47,8 +47,12 @@ let private printPeers (peers: PeerLine list) =
                 ratio p.FableRate p.MX; "≥ 1.5× MX" ] ]
     let widths = [ for c in 0..8 -> rows |> List.map (fun r -> r[c].Length) |> List.max ]
     let line (r: string list) = "| " + String.Join(" | ", List.mapi (fun i (s: string) -> s.PadRight widths[i]) r) + " |"
+    // One line per distinct reason (a peer that did not build fails every row alike).
     let missing =
-        peers |> List.choose (fun p -> p.Missing |> Option.map (fun why -> sprintf "Marten peer rows missing for %s: %s" p.Name why))
+        peers
+        |> List.choose (fun p -> p.Missing |> Option.map (fun why -> why, p.Name))
+        |> List.groupBy fst
+        |> List.map (fun (why, rows) -> sprintf "Marten peer rows missing (%s): %s" (String.Join("; ", List.map snd rows)) why)
     let out =
         [ yield line rows.Head
           yield "|" + String.Join("|", widths |> List.map (fun w -> String('-', w + 2))) + "|"
