@@ -1,5 +1,5 @@
 // Measurement plumbing for the benchmark runner: a throwaway durable PostgreSQL, closed-loop load with
-// N concurrent workers for a fixed time, latency percentiles and allocation counts.
+// N concurrent workers for a fixed time, latency percentiles and allocation counts; the Marten peer as a child process.
 module Fable.Bench.Harness
 
 open System
@@ -198,3 +198,104 @@ type Server() =
     interface IDisposable with
         member _.Dispose() =
             if String.IsNullOrEmpty given then run "bash" (sprintf "%s stop %s" script dir) |> ignore
+
+/// Runs `file` with `args` (passed as separate arguments, so a connection string needs no quoting) for at most
+/// `timeout`; the exit code (-1 when killed on timeout), stdout and stderr.
+let runProcess (file: string) (args: string list) (timeout: TimeSpan) =
+    let psi = ProcessStartInfo(file, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    for a in args do psi.ArgumentList.Add a
+    use p = Process.Start psi
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+    if p.WaitForExit timeout then
+        p.WaitForExit()
+        p.ExitCode, out.Result, err.Result
+    else
+        p.Kill true
+        p.WaitForExit()
+        -1, out.Result, err.Result + sprintf "\n(killed after %.0f s)" timeout.TotalSeconds
+
+/// The Marten 9.58 peer (bench/Fable.Bench.Marten), run as its own process so that its Npgsql 9 never meets Fable's
+/// Npgsql 10: ready (the built assembly and the server's connection string) or missing, and why.
+type MartenPeer =
+    | Ready of dll: string * connection: string
+    | Missing of reason: string
+
+/// One result line of the peer: `marten-result mode=M ... events_per_s=... p50_ms=... p99_ms=... conflicts=...`.
+type PeerResult =
+    { Mode: string
+      EventsPerSecond: float
+      P50: float
+      P99: float
+      Conflicts: int64 }
+
+/// The last `n` non-empty lines of a process's output (for "why it is missing").
+let private tail (n: int) (text: string) =
+    let lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+    String.Join(" / ", lines |> Array.skip (max 0 (lines.Length - n)))
+
+/// Builds the peer when its assembly is missing or older than its sources (`dotnet build -c Release`, NuGet's own
+/// restore: Paket's feed metadata lacks Marten's dependency graph), then creates its schema and seeds `aggregates`
+/// streams on the server of `connection`. Never throws: a peer that does not build or set up is `Missing`.
+let prepareMarten (connection: string) (aggregates: int) =
+    try
+        let dir = Path.Combine(repoRoot (), "bench", "Fable.Bench.Marten")
+        let proj = Path.Combine(dir, "Fable.Bench.Marten.csproj")
+        let dll = Path.Combine(dir, "bin", "Release", "net10.0", "Fable.Bench.Marten.dll")
+        let sources = [ proj; Path.Combine(dir, "Program.cs") ]
+        let stale =
+            not (File.Exists dll)
+            || sources |> List.exists (fun f -> File.GetLastWriteTimeUtc f > File.GetLastWriteTimeUtc dll)
+        let built =
+            if not (File.Exists proj) then Error(sprintf "%s not found" proj)
+            elif not stale then Ok()
+            else
+                eprintfn "  building the Marten peer (dotnet build %s -c Release)" proj
+                match runProcess "dotnet" [ "build"; proj; "-c"; "Release"; "-nologo"; "-v"; "quiet"; "-clp:ErrorsOnly" ] (TimeSpan.FromMinutes 10.0) with
+                | 0, _, _ -> Ok()
+                | code, out, err ->
+                    // The compiler's and NuGet's error lines say why; the summary after them does not.
+                    let errors =
+                        (out + "\n" + err).Split('\n', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+                        |> Array.filter (fun l -> l.Contains ": error ")
+                        |> Array.distinct
+                    let why = if errors.Length > 0 then String.Join(" / ", Array.truncate 3 errors) else tail 5 (out + "\n" + err)
+                    Error(sprintf "dotnet build of the peer exited with %d: %s" code why)
+        match built with
+        | Error why -> Missing why
+        | Ok() ->
+            match runProcess "dotnet" [ dll; "setup"; "--connection"; connection; "--aggregates"; string aggregates ] (TimeSpan.FromMinutes 5.0) with
+            | 0, _, _ -> Ready(dll, connection)
+            | code, out, err -> Missing(sprintf "the peer's setup exited with %d: %s" code (tail 3 (out + "\n" + err)))
+    with e ->
+        Missing(sprintf "the peer could not be started: %s" e.Message)
+
+/// Runs the peer's modes `modes` (M and/or MX, interleaved in `rounds` slices inside the child) on `workload`
+/// (random, hot or batch10) with `writers` writers: one result per mode, or why there is none.
+let runMarten (peer: MartenPeer) (workload: string) (writers: int) (modes: string list) (warmup: TimeSpan) (duration: TimeSpan) (rounds: int) =
+    match peer with
+    | Missing why -> Error why
+    | Ready(dll, connection) ->
+        let inv (v: float) = v.ToString(Globalization.CultureInfo.InvariantCulture)
+        let args =
+            [ dll; "run"; "--connection"; connection; "--workload"; workload; "--writers"; string writers
+              "--modes"; String.Join(",", modes); "--warmup"; inv warmup.TotalSeconds; "--duration"; inv duration.TotalSeconds
+              "--rounds"; string rounds ]
+        let limit = TimeSpan.FromSeconds(120.0) + (warmup + duration) * float (2 * List.length modes)
+        match runProcess "dotnet" args limit with
+        | 0, out, _ ->
+            let parse (line: string) =
+                let kv =
+                    line.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                    |> Array.choose (fun p -> match p.Split('=', 2) with [| k; v |] -> Some(k, v) | _ -> None)
+                    |> dict
+                let num k = Double.Parse(kv[k], Globalization.CultureInfo.InvariantCulture)
+                { Mode = kv["mode"]; EventsPerSecond = num "events_per_s"; P50 = num "p50_ms"; P99 = num "p99_ms"; Conflicts = int64 (num "conflicts") }
+            let results =
+                out.Split('\n', StringSplitOptions.TrimEntries)
+                |> Array.filter (fun l -> l.StartsWith "marten-result ")
+                |> Array.map parse
+                |> List.ofArray
+            if results.Length = List.length modes then Ok results
+            else Error(sprintf "the peer printed %d result lines for %d modes: %s" results.Length (List.length modes) (tail 3 out))
+        | code, out, err -> Error(sprintf "the peer exited with %d: %s" code (tail 3 (out + "\n" + err)))

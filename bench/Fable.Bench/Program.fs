@@ -1,6 +1,7 @@
 // The benchmark runner: starts a durable throwaway PostgreSQL, measures every row against its baseline in one
 // run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
 // `--only 1,6,7` runs only the listed rows (1–9, and `mem` for the in-memory rate; 8 is the telemetry overhead) to iterate on one measure;
+// `--no-marten` leaves out the Marten peer of rows 1–3 (bench/Fable.Bench.Marten, built on first use);
 // `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go.
 module Fable.Bench.Program
 
@@ -36,6 +37,34 @@ let private print (lines: Line list) =
           yield "|" + String.Join("|", widths |> List.map (fun w -> String('-', w + 2))) + "|"
           for r in rows.Tail -> line r ]
     String.Join(Environment.NewLine, out)
+
+/// The peer table: rows 1–3's events/s for Fable (default) and R2 beside Marten M and MX; the peer's absence and why.
+let private printPeers (peers: PeerLine list) =
+    let rows =
+        [ yield [ "row"; "Fable ev/s"; "R2 ev/s"; "Marten M ev/s"; "Marten MX ev/s"; "Marten M ÷ R2"; "Marten MX ÷ R2"; "Fable ÷ MX"; "target" ]
+          for p in peers ->
+              [ p.Name; fmt p.FableRate; fmt p.R2Rate; fmt p.M; fmt p.MX; ratio p.M p.R2Rate; ratio p.MX p.R2Rate
+                ratio p.FableRate p.MX; "≥ 1.5× MX" ] ]
+    let widths = [ for c in 0..8 -> rows |> List.map (fun r -> r[c].Length) |> List.max ]
+    let line (r: string list) = "| " + String.Join(" | ", List.mapi (fun i (s: string) -> s.PadRight widths[i]) r) + " |"
+    // One line per distinct reason (a peer that did not build fails every row alike).
+    let missing =
+        peers
+        |> List.choose (fun p -> p.Missing |> Option.map (fun why -> why, p.Name))
+        |> List.groupBy fst
+        |> List.map (fun (why, rows) -> sprintf "Marten peer rows missing (%s): %s" (String.Join("; ", List.map snd rows)) why)
+    let out =
+        [ yield line rows.Head
+          yield "|" + String.Join("|", widths |> List.map (fun w -> String('-', w + 2))) + "|"
+          for r in rows.Tail -> line r
+          yield! missing ]
+    String.Join(Environment.NewLine, out)
+
+/// What the peer table's columns mean (written above it).
+let private peerLegend =
+    "Peer: Marten 9.58 (bench/Fable.Bench.Marten, its own process and Npgsql 9; the same server, 10,000 accounts, the "
+    + "same Deposited payload), M = `FetchForWriting`, MX = `FetchForExclusiveWriting`, inline snapshot of the account; "
+    + "M and MX interleaved in the child right after the row's Fable and R2 cells."
 
 /// What the columns of the emit rows mean (written above the table).
 let private legend =
@@ -111,6 +140,17 @@ let private benchmark (argv: string[]) =
             let randomAccount _ _ = int64 (rnd.Value.Next(1, 10_001))
             let hot _ _ = 1L
             let lines = Collections.Generic.List<Line>()
+            // The Marten peer of rows 1–3 (`--no-marten` leaves it out): built and seeded once, on first use.
+            let peer =
+                lazy
+                    (if argv |> Array.contains "--no-marten" then Missing "left out (--no-marten)"
+                     else prepareMarten server.ConnectionString 10_000)
+            let peers = Collections.Generic.List<PeerLine>()
+            let addPeer workload writers (ls: Line list) =
+                task {
+                    let! p = martenCell timing peer.Value workload writers ls
+                    peers.Add p
+                }
             let add (ls: Line list) =
                 lines.AddRange ls
                 for l in ls do eprintfn "  %s %s: Fable %s, baseline %s" l.Row l.Metric (fmt l.Fable) (fmt l.Baseline)
@@ -120,17 +160,22 @@ let private benchmark (argv: string[]) =
             if runs "1" then
                 let! r = emitRow timing ds pg pgQuiet "1. emit 1 event, random of 10,000, 1 writer" 1 randomAccount 1
                 add r
+                do! addPeer "random" 1 r
                 let! r8 = emitRow timing ds pg pgQuiet "1. emit 1 event, random of 10,000, 8 writers" 8 randomAccount 1
                 add r8
+                do! addPeer "random" 8 r8
                 maxRate <- r8.Head.Fable
             if runs "2" then
                 let! r = emitRow timing ds pg pgQuiet "2. emit to one hot aggregate, 1 writer" 1 hot 1
                 add r
+                do! addPeer "hot" 1 r
                 let! r = emitRow timing ds pg pgQuiet "2. emit to one hot aggregate, 8 writers" 8 hot 1
                 add r
+                do! addPeer "hot" 8 r
             if runs "3" then
                 let! r = emitRow timing ds pg pgQuiet "3. emit 10 events per decision, 8 writers" 8 randomAccount 10
                 add r
+                do! addPeer "batch10" 8 r
             if runs "4" then
                 let! r = catchUpRow timing ds
                 add r
@@ -163,7 +208,8 @@ let private benchmark (argv: string[]) =
                     for (t, b) in List.truncate 25 types do
                         eprintfn "  %8.0f B/emit  %s" b t
             let table = print (List.ofSeq lines)
-            printfn "%s\n%s" regime table
+            let peerTable = if peers.Count = 0 then "" else sprintf "\n\n%s\n\n%s" peerLegend (printPeers (List.ofSeq peers))
+            printfn "%s\n%s%s" regime table peerTable
             let machine =
                 sprintf "%d cores, %s, .NET %s, %s" Environment.ProcessorCount (Runtime.InteropServices.RuntimeInformation.OSDescription)
                     (Environment.Version.ToString()) (if quick then "quick mode" else "full mode")
@@ -172,7 +218,7 @@ let private benchmark (argv: string[]) =
                 let file = Path.Combine(repoRoot (), "bench", if quick then "results-quick.md" else "results.md")
                 File.WriteAllText(
                     file,
-                    sprintf "Measured %s (%s).\n\n%s\n\n%s\n\n%s\n" (DateTime.UtcNow.ToString "yyyy-MM-dd HH:mm 'UTC'") machine regime legend table)
+                    sprintf "Measured %s (%s).\n\n%s\n\n%s\n\n%s%s\n" (DateTime.UtcNow.ToString "yyyy-MM-dd HH:mm 'UTC'") machine regime legend table peerTable)
                 printfn "results written to %s" file
         }
     try

@@ -1,5 +1,5 @@
 // The benchmark rows: each measures Fable and its baseline in the same run and returns table lines
-// with the ratio Fable / baseline.
+// with the ratio Fable / baseline; the Marten peer cells of rows 1–3.
 module Fable.Bench.Rows
 
 open System
@@ -232,4 +232,35 @@ let inMemoryRow (t: Timing) (mem: IInterpreter) =
             pause.TotalMilliseconds (t.Warmup + t.Duration).TotalSeconds
             (String.Join("/", [| for g in 0..2 -> GC.CollectionCount g - counts0[g] |])) (GC.GetTotalMemory(false) / 1_048_576L)
         return [ line "in-memory emit, 1 writer" "events/s" r.EventsPerSecond 200_000.0 "≥ 200,000/s" ]
+    }
+
+/// One line of the peer table: an emit row's events/s for Fable (default) and R2 beside Marten 9.58's M
+/// (`FetchForWriting`) and MX (`FetchForExclusiveWriting`), inline snapshot, measured right after them on the
+/// same server; `Missing` says why the Marten columns are empty.
+type PeerLine =
+    { Name: string
+      FableRate: float
+      R2Rate: float
+      M: float
+      MX: float
+      Missing: string option }
+
+/// The Marten cell of an emit row: runs the peer's M and MX (interleaved in the child) with the row's workload
+/// (`random`, `hot` or `batch10`) and writers, and pairs them with the row's events/s line `emitLines.Head`.
+let martenCell (t: Timing) (peer: MartenPeer) (workload: string) (writers: int) (emitLines: Line list) =
+    task {
+        let rates = emitLines.Head
+        let rounds = if t.Duration < TimeSpan.FromSeconds 5.0 then 2 else 4
+        let line m mx missing =
+            { Name = rates.Row; FableRate = rates.Fable; R2Rate = rates.Baseline; M = m; MX = mx; Missing = missing }
+        match runMarten peer workload writers [ "M"; "MX" ] t.Warmup t.Duration rounds with
+        | Ok results ->
+            let rate mode = results |> List.find (fun r -> r.Mode = mode)
+            let m, mx = rate "M", rate "MX"
+            eprintfn "  %s: Marten M %.0f ev/s (p99 %.1f ms, %d conflicts), MX %.0f ev/s (p99 %.1f ms, %d conflicts)"
+                rates.Row m.EventsPerSecond m.P99 m.Conflicts mx.EventsPerSecond mx.P99 mx.Conflicts
+            return line m.EventsPerSecond mx.EventsPerSecond None
+        | Error why ->
+            eprintfn "  %s: Marten peer missing: %s" rates.Row why
+            return line nan nan (Some why)
     }
