@@ -11,5 +11,6 @@ let all =
         ProcessManagerControlTests.tests
         ProcessManagerProcessTests.tests
         ProcessManagerScheduleTests.tests
+        PmBatchGrowthTests.tests
         PartitionTests.tests
     ]
