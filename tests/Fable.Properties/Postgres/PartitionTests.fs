@@ -44,16 +44,7 @@ let runChild (args: string[]) : int =
         eprintfn "usage: %s CONNECTION APP_SCHEMA FABLE_SCHEMA RUNNER PARTITIONS DELAY_MS" ChildFlag
         2
 
-let private selfStart (args: string list) =
-    let exe = Environment.ProcessPath
-    let args = if Path.GetFileNameWithoutExtension exe = "dotnet" then Assembly.GetEntryAssembly().Location :: args else args
-    let psi = ProcessStartInfo(exe)
-    for a in args do
-        psi.ArgumentList.Add a
-    psi.RedirectStandardOutput <- true
-    psi.RedirectStandardInput <- true
-    psi.UseShellExecute <- false
-    psi
+let private selfStart = ProcessManagerProcessTests.selfStart
 
 /// The holder of each stored partition of "p", by name.
 let private holders (env: PgEnv.Env) =

@@ -56,8 +56,8 @@ let runChild (args: string[]) : int =
         eprintfn "usage: %s CONNECTION APP_SCHEMA FABLE_SCHEMA RUNNER HANG_AFTER|- DELAY_MS" ChildFlag
         2
 
-/// This executable (apphost, or `dotnet` with the entry assembly) with `args`.
-let private selfStart (args: string list) =
+/// This executable (apphost, or `dotnet` with the entry assembly) with `args` (the partition tests start it too).
+let selfStart (args: string list) =
     let exe = Environment.ProcessPath
     let args =
         if Path.GetFileNameWithoutExtension exe = "dotnet" then Assembly.GetEntryAssembly().Location :: args else args
