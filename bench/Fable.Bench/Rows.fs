@@ -188,7 +188,7 @@ let wakeRow (t: Timing) (ds: NpgsqlDataSource) (rate: float) =
         let name = sprintf "5. wake-up at %.0f ev/s" rate
         return
             [ line name "p50 ms" (p 0.5) nan ""
-              line name "p99 ms" (p 0.99) 20.0 "< 20 ms" ]
+              line name "p99 ms" (p 0.99) 10.0 "< 10 ms" ]
     }
 
 /// Row 6: bytes allocated per single-event emit: Fable on Postgres and in memory vs baseline R2.
