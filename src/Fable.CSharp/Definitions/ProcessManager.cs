@@ -159,8 +159,7 @@ public sealed class ProcessManager<TState>
         start is null ? With(problems.Add($"process manager {Name} has a null start position"))
                       : new(Name, Initial, start, BatchSize, ErrorPolicy, handlers, problems, PartitionCount);
 
-    /// <summary>How many events it reads per batch (1 or more) while live; on PostgreSQL a runner that is behind grows
-    /// full batches up to 16× this while each takes under 200 ms (see docs/process-managers.md).</summary>
+    /// <summary>How many events it reads per batch (1 or more).</summary>
     public ProcessManager<TState> WithBatchSize(int batchSize) =>
         new(Name, Initial, Start, batchSize, ErrorPolicy, handlers, problems, PartitionCount);
 
@@ -186,7 +185,7 @@ public sealed class ProcessManager<TState>
     public TState Initial { get; }
     /// <summary>Where it starts.</summary>
     public StartPosition Start { get; }
-    /// <summary>Events read per batch while live (a PostgreSQL runner that is behind reads up to 16× more).</summary>
+    /// <summary>Events read per batch.</summary>
     public int BatchSize { get; }
     /// <summary>What it does on failure.</summary>
     public ErrorPolicy ErrorPolicy { get; }

@@ -32,7 +32,7 @@ type internal ProcessManager<'S> =
         Handle: IUnitOfWork -> 'S -> Incoming -> CancellationToken -> Task<Result<'S, FableError>>
         ErrorPolicy: OnFailure
         StartAt: StartAt
-        /// Events read per batch while live (a PostgreSQL runner that is behind grows full batches up to 16×).
+        /// Events read per batch.
         BatchSize: int
         /// State → JSON text.
         Save: 'S -> string

@@ -11,6 +11,5 @@ let all =
         ProcessManagerControlTests.tests
         ProcessManagerProcessTests.tests
         ProcessManagerScheduleTests.tests
-        PmBatchGrowthTests.tests
         PartitionTests.tests
     ]

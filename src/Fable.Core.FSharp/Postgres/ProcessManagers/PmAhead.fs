@@ -12,10 +12,7 @@ open Fable.FSharp
 /// The next batch of one process manager, read ahead. Used by one runner (or catch-up) at a time.
 type internal PmAhead(store: PostgresStore) =
     let events = Events.context store.Runtime store.Options
-    let mutable pending: (LogPosition * int * Task<Result<StoredEvent[], FableError>>) option = None
-    // The size the last read taken asked for, and how long the last batch took to handle and commit.
-    let mutable taken = 0
-    let mutable lastElapsed = TimeSpan.Zero
+    let mutable pending: (LogPosition * Task<Result<StoredEvent[], FableError>>) option = None
 
     /// Up to `max` events after `after` below the horizon, in (tx, id) order; never throws.
     let read (after: LogPosition) (max: int) (ct: CancellationToken) : Task<Result<StoredEvent[], FableError>> =
@@ -33,27 +30,10 @@ type internal PmAhead(store: PostgresStore) =
         }
 
     /// Starts reading the batch after `after` (replacing a read not taken).
-    member _.Start(after: LogPosition, max: int, ct: CancellationToken) = pending <- Some(after, max, read after max ct)
+    member _.Start(after: LogPosition, max: int, ct: CancellationToken) = pending <- Some(after, read after max ct)
 
     /// The position the read in progress starts after, if one was started (it may still be running).
-    member _.After = pending |> Option.map (fun (after, _, _) -> after)
-
-    /// The size the last read taken asked for (a batch that filled it is full).
-    member _.TakenSize = taken
-
-    /// How long the last batch took to handle and commit (set by the step).
-    member _.LastElapsed
-        with get () = lastElapsed
-        and set v = lastElapsed <- v
-
-    /// The size of the read after a full batch read with `requested` events, for a process manager declared with
-    /// `declared`: while the runner is behind, batches double (up to 16× the declared size) as long as the last one
-    /// took under 200 ms, and halve (down to the declared size) when it took over a second, so a catch-up commits
-    /// less often while a control operation never waits long for a batch to end.
-    static member NextSize(declared: int, requested: int, elapsed: TimeSpan) =
-        if elapsed < TimeSpan.FromMilliseconds 200.0 then min (max requested declared * 2) (declared * 16)
-        elif elapsed > TimeSpan.FromSeconds 1.0 then max declared (requested / 2)
-        else max requested declared
+    member _.After = pending |> Option.map fst
 
     /// Forgets the read in progress (it completes on its own and returns its connection).
     member _.Clear() = pending <- None
@@ -72,9 +52,8 @@ type internal PmAhead(store: PostgresStore) =
         task {
             match pending with
             | None -> return None
-            | Some(after, size, t) ->
+            | Some(after, t) ->
                 pending <- None
-                taken <- size
                 match! t with
                 | Ok es -> return Some(after, es)
                 | Error _ -> return Some(after, [||])

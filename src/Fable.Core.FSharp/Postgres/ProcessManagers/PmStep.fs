@@ -146,12 +146,10 @@ module internal PmStep =
 
     /// Handles the batch `events` locked in `tx` (as handleLocked), reading the next batch ahead meanwhile when
     /// this one is full; a read ahead is kept only when the batch committed whole.
-    /// `requested`: the size the batch was read with (a full batch reads the next one ahead, sized by PmAhead.NextSize).
-    let private handleBatch (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (l: PmRow) (events: StoredEvent[]) (requested: int) (ct: CancellationToken) =
+    let private handleBatch (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (l: PmRow) (events: StoredEvent[]) (ct: CancellationToken) =
         task {
             let last = events[events.Length - 1].Position
-            if events.Length >= requested then ahead.Start(last, PmAhead.NextSize(pm.BatchSize, requested, ahead.LastElapsed), ct)
-            let started = Diagnostics.Stopwatch.GetTimestamp()
+            if events.Length >= pm.BatchSize then ahead.Start(last, pm.BatchSize, ct)
             let trace = Telemetry.startBatch TelemetryNames.Postgresql pm.Name l.Checkpoint last events.Length
             let! handled =
                 task {
@@ -169,7 +167,6 @@ module internal PmStep =
                     Telemetry.endBatch trace (if e :? OperationCanceledException then "cancelled" else "error") [||] DateTimeOffset.UtcNow
                     ExceptionDispatchInfo.Throw e
                     StepOutcome.Changed
-            ahead.LastElapsed <- Diagnostics.Stopwatch.GetElapsedTime started
             match outcome with
             | StepOutcome.Handled(_, checkpoint) when checkpoint = last -> ()
             | _ -> ahead.Clear()
@@ -210,12 +207,12 @@ module internal PmStep =
                 try
                     match! lockAhead ctx pm conn tx ahead ct with
                     | Some(l, events) ->
-                        let! outcome = handleBatch ctx pm conn tx ahead l events ahead.TakenSize ct
+                        let! outcome = handleBatch ctx pm conn tx ahead l events ct
                         return Ok outcome
                     | None ->
                         match! PmBatch.open' ctx.Schema conn tx pm.Name pm.BatchSize ct with
                         | Ok { Locked = Some l; Events = events } when events.Length > 0 && l.Active && l.RetryIn <= TimeSpan.Zero ->
-                            let! outcome = handleBatch ctx pm conn tx ahead l events pm.BatchSize ct
+                            let! outcome = handleBatch ctx pm conn tx ahead l events ct
                             return Ok outcome
                         | opened ->
                             do! tx.RollbackAsync CancellationToken.None
