@@ -99,16 +99,19 @@ type PostgresProcessManagers private (ctx: PmContext, pms: ProcessManagerDef lis
                 let interpreter = store :> IInterpreter
                 let ctx = { Store = store; Interpreter = interpreter; Schema = store.Options.Schema; Log = log }
                 let mutable failure = None
-                // A declaration whose stored partition count differs is refused before anything is registered.
-                for (group, layout) in pms |> List.map PmLayouts.groupOf |> List.distinct do
-                    if failure.IsNone then
-                        try
-                            use! conn = store.DataSource.OpenConnectionAsync ct
-                            match! PmLayouts.check conn ctx.Schema group layout ct with
-                            | Error e -> failure <- Some e
-                            | Ok() -> ()
-                        with e ->
-                            failure <- Some(PgErrors.ofExn None ct e)
+                // A declaration whose stored partition count differs is refused before anything is registered (one
+                // connection for every declaration).
+                let layouts = pms |> List.map PmLayouts.groupOf |> List.distinct
+                if not layouts.IsEmpty then
+                    try
+                        use! conn = store.DataSource.OpenConnectionAsync ct
+                        for (group, layout) in layouts do
+                            if failure.IsNone then
+                                match! PmLayouts.check conn ctx.Schema group layout ct with
+                                | Error e -> failure <- Some e
+                                | Ok() -> ()
+                    with e ->
+                        failure <- Some(PgErrors.ofExn None ct e)
                 for pm in pms do
                     if failure.IsNone then
                         match ProcessManagerRules.initial pm with
