@@ -47,9 +47,6 @@ module internal Meta =
     [<Literal>]
     let Empty = "{}"
 
-    // System.Text.Json's own defaults, refusing lone surrogates (see `StorableStringConverter`).
-    let private options = StorableJson.options JsonSerializerOptions.Default
-
     /// `evt` to be recorded with `meta` (the text of a JSON object) as its metadata.
     let attach (meta: string) (evt: obj) : obj = box (EventWithMeta(evt, meta))
 
@@ -60,9 +57,8 @@ module internal Meta =
         let o = Dictionary<string, obj>(StringComparer.Ordinal)
         for name, value in pairs do
             o[name] <- value
-        match (try Ok(JsonSerializer.Serialize(o, options)) with :? JsonException as e -> Error e.Message) with
-        | Ok json -> box (EventWithMeta(evt, json))
-        | Error why -> box (EventWithMeta(evt, null, why))
+        let m = EventMeta.Of o
+        box (EventWithMeta(evt, m.Text, m.Problem))
 
     /// The metadata `meta` as it is recorded (jsonb's normal text form), or why it cannot be: it must be one JSON
     /// object jsonb can store.
