@@ -242,6 +242,25 @@ let tests (fixture: Fixture) =
             Expect.equal stopped.Head.Status ActivityStatusCode.Error "and an error status"
             root.Stop()
         finally
+            wait (inst.Dispose())
+
+      testCase "each partition of a partitioned process manager traces its batches with the fable.process_manager.partition tag i/N" <| fun () ->
+        use spans = new Spans()
+        let name = "obs-split-" + fixture.Name
+        let rt = runtimeWith [ counting name OnFailure.Stop (ref -1L) |> ProcessManager.withPartitions 2 ]
+        let inst = run (fixture.Create rt (Domain.tables @ [ obsSpec fixture "split" ]))
+        try
+            let def = obsAccounts fixture "split"
+            for _ in 1..6 do
+                openAndDeposit inst.Interpreter def (Guid.NewGuid()) |> ignore
+            settle inst
+            run (inst.ProcessManagers.CatchUp ct) |> ok "catch up" |> ignore
+            for i in 0..1 do
+                let partition = sprintf "%s#%d/2" name i
+                let batches = spans.Tagged(TelemetryNames.BatchSpan, TelemetryNames.ProcessManagerName, partition)
+                Expect.isNonEmpty batches (partition + ": its batches are traced under its own name")
+                Expect.isTrue (batches |> List.forall (fun b -> tag b TelemetryNames.Partition = box (sprintf "%d/2" i))) (partition + ": each batch carries its partition")
+        finally
             wait (inst.Dispose()) ]
 
 /// An in-memory host logging through `loggers`.
