@@ -226,7 +226,10 @@ let tests (fixture: Fixture) =
             Expect.isGreaterThanOrEqual latencies.Length 2 "a latency per handled event"
             Expect.isTrue (latencies |> List.forall (fun (v, _) -> v >= 0.0 && v < 600.0)) "latencies in seconds"
             // A refused event: the policy allows one attempt, so the process manager stops (outcome stopped, 7001).
+            // Disabled meanwhile: the background runner would otherwise handle the deposit before `failOn` names it.
+            run (host.Disable(name, ct)) |> ok "disable before the refused event" |> ignore
             failOn.Value <- (openAndDeposit inst.Interpreter def (Guid.NewGuid())).Events.Head.Id
+            run (host.Enable(name, ct)) |> ok "enable" |> ignore
             settle inst
             run (host.CatchUp ct) |> ok "catch up to the failure" |> ignore
             // The background runner may be the one that met the failure: its span ends just after the stop CatchUp saw.
