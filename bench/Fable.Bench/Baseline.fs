@@ -22,10 +22,9 @@ let setup (ds: NpgsqlDataSource) (accounts: int) =
                   aggregate_key text NOT NULL, key_kind text NOT NULL, type_name text NOT NULL, type_version int NOT NULL,
                   meta jsonb NOT NULL, data jsonb NOT NULL, inserted_at timestamptz NOT NULL DEFAULT now(),
                   tx bigint NOT NULL, CHECK (key_kind IN ('uuid', 'int', 'text')), CHECK (type_version >= 1));
-                CREATE UNIQUE INDEX ON base.events (prev_event_id);
+                CREATE UNIQUE INDEX ON base.events (aggregate_table, aggregate_key, prev_event_id);
                 CREATE UNIQUE INDEX ON base.events (aggregate_table, aggregate_key) WHERE prev_event_id IS NULL;
                 CREATE INDEX ON base.events (tx, id);
-                CREATE INDEX ON base.events (aggregate_table, aggregate_key, id);
                 """
             )
         let! _ = cmd.ExecuteNonQueryAsync()
