@@ -22,10 +22,9 @@ let setup (ds: NpgsqlDataSource) (accounts: int) =
                   aggregate_key text NOT NULL, key_kind text NOT NULL, type_name text NOT NULL, type_version int NOT NULL,
                   meta jsonb NOT NULL, data jsonb NOT NULL, inserted_at timestamptz NOT NULL DEFAULT now(),
                   tx bigint NOT NULL, CHECK (key_kind IN ('uuid', 'int', 'text')), CHECK (type_version >= 1));
-                CREATE UNIQUE INDEX ON base.events (prev_event_id);
+                CREATE UNIQUE INDEX ON base.events (aggregate_table, aggregate_key, prev_event_id);
                 CREATE UNIQUE INDEX ON base.events (aggregate_table, aggregate_key) WHERE prev_event_id IS NULL;
                 CREATE INDEX ON base.events (tx, id);
-                CREATE INDEX ON base.events (aggregate_table, aggregate_key, id);
                 """
             )
         let! _ = cmd.ExecuteNonQueryAsync()
@@ -49,9 +48,39 @@ let private selectedRow (r: NpgsqlDataReader) =
         return found.Value
     }
 
+/// G's statement for one event: a plain `INSERT … VALUES` that takes the id from the sequence, chains it to $2 and
+/// stamps the ordering key, and the guarded UPDATE in a CTE of the same statement ($1 account, $2 previous event).
+let private gInsertOne =
+    """
+    WITH e AS (
+      INSERT INTO base.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx)
+      VALUES (nextval('base.events_id_seq'), $2, 'accounts', $1::text, 'int', 'deposited', 1, $4::jsonb, $3::jsonb,
+              greatest(pg_current_xact_id()::text::bigint, coalesce((SELECT tx FROM base.events WHERE id = $2), 0)))
+      RETURNING id)
+    UPDATE base.accounts SET balance = balance + 1, last_event_id = (SELECT id FROM e)
+    WHERE id = $1 AND last_event_id IS NOT DISTINCT FROM $2
+    """
+
+/// G's statement for `$5` events: ids from the sequence in order, each chained to the one before (a window
+/// function: the ids are not known before the statement runs), then the guarded UPDATE.
+let private gInsertMany =
+    """
+    WITH ids AS (SELECT g, nextval('base.events_id_seq') AS id FROM generate_series(1, $5) g),
+    chain AS (SELECT g, id, coalesce(lag(id) OVER (ORDER BY g), $2) AS prev FROM ids),
+    e AS (
+      INSERT INTO base.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx)
+      SELECT id, prev, 'accounts', $1::text, 'int', 'deposited', 1, $4::jsonb, $3::jsonb,
+             greatest(pg_current_xact_id()::text::bigint, coalesce((SELECT tx FROM base.events WHERE id = $2), 0))
+      FROM chain
+      RETURNING id)
+    UPDATE base.accounts SET balance = balance + $5, last_event_id = (SELECT id FROM chain ORDER BY g DESC LIMIT 1)
+    WHERE id = $1 AND last_event_id IS NOT DISTINCT FROM $2
+    """
+
 /// Baseline G: one emit of `events` deposits to account `id` with Fable's guarantees, 2 round trips: batch 1
-/// `BEGIN; SELECT … FOR UPDATE`, batch 2 one statement that chains the events (CTE, window function), stamps the
-/// ordering key `tx` and updates the guarded row, then `COMMIT`.
+/// `BEGIN; SELECT … FOR UPDATE`, batch 2 one statement that records the chained events with their ordering key
+/// `tx` and updates the guarded row (a plain `VALUES` for one event), then `COMMIT`. Payload and metadata are the
+/// same texts R2 sends.
 let emit (ds: NpgsqlDataSource) (id: int64) (events: int) =
     task {
         use! conn = ds.OpenConnectionAsync()
@@ -60,35 +89,18 @@ let emit (ds: NpgsqlDataSource) (id: int64) (events: int) =
         let sel = NpgsqlBatchCommand "SELECT last_event_id, balance FROM base.accounts WHERE id = $1 FOR UPDATE"
         sel.Parameters.Add(NpgsqlParameter(Value = id)) |> ignore
         b1.BatchCommands.Add sel
-        let mutable last = Nullable<int64>()
-        let mutable balance = 0L
         let! r = b1.ExecuteReaderAsync()
         let! has = selectedRow r
         if not has then failwithf "account %d does not exist" id
-        last <- (if r.IsDBNull 0 then Nullable() else Nullable(r.GetInt64 0))
-        balance <- r.GetInt64 1
+        let last = if r.IsDBNull 0 then Nullable() else Nullable(r.GetInt64 0)
         do! r.DisposeAsync()
         use b2 = new NpgsqlBatch(conn)
-        let ins =
-            NpgsqlBatchCommand(
-                """
-                WITH ids AS (SELECT g, nextval('base.events_id_seq') AS id FROM generate_series(1, $3) g),
-                chain AS (SELECT g, id, coalesce(lag(id) OVER (ORDER BY g), $2) AS prev FROM ids),
-                e AS (
-                  INSERT INTO base.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx)
-                  SELECT id, prev, 'accounts', $1::text, 'int', 'deposited', 1, '{}'::jsonb,
-                         jsonb_build_object('amount', 1),
-                         greatest(pg_current_xact_id()::text::bigint,
-                                  coalesce((SELECT tx FROM base.events WHERE id = $2), 0))
-                  FROM chain
-                  RETURNING id)
-                UPDATE base.accounts SET balance = balance + $3, last_event_id = (SELECT id FROM chain ORDER BY g DESC LIMIT 1)
-                WHERE id = $1 AND last_event_id IS NOT DISTINCT FROM $2
-                """
-            )
+        let ins = NpgsqlBatchCommand(if events = 1 then gInsertOne else gInsertMany)
         ins.Parameters.Add(NpgsqlParameter(Value = id)) |> ignore
         ins.Parameters.Add(NpgsqlParameter(Value = (if last.HasValue then box last.Value else box DBNull.Value), NpgsqlDbType = NpgsqlDbType.Bigint)) |> ignore
-        ins.Parameters.Add(NpgsqlParameter(Value = events)) |> ignore
+        ins.Parameters.Add(NpgsqlParameter(Value = "{\"Amount\": 1}")) |> ignore
+        ins.Parameters.Add(NpgsqlParameter(Value = "{}")) |> ignore
+        if events > 1 then ins.Parameters.Add(NpgsqlParameter(Value = events)) |> ignore
         b2.BatchCommands.Add ins
         b2.BatchCommands.Add(NpgsqlBatchCommand "COMMIT")
         let! _ = b2.ExecuteNonQueryAsync()

@@ -63,8 +63,23 @@ module internal Migrations =
           Description = "process managers table"
           Statements = PmSchema.statements }
 
+    /// Version 3: one unique chain index on (aggregate_table, aggregate_key, prev_event_id) replaces the no-fork
+    /// constraint (unique prev_event_id) and the log index (aggregate_table, aggregate_key, id): it refuses a second
+    /// event after the same predecessor within an aggregate and serves an aggregate's log (its events in chain order
+    /// are its events in id order), so each event costs one index entry fewer. First events (prev_event_id NULL) stay
+    /// under events_first_event. On a large log the CREATE INDEX blocks writes while it builds: build it beforehand
+    /// with CREATE UNIQUE INDEX CONCURRENTLY under the same name (see docs/postgres.md) and this step keeps it.
+    let v3 =
+        { Version = 3
+          Description = "chain index (aggregate_table, aggregate_key, prev_event_id) replaces the no-fork and log indexes"
+          Statements =
+            fun s ->
+                [ sprintf "CREATE UNIQUE INDEX IF NOT EXISTS events_chain ON %s.events (aggregate_table, aggregate_key, prev_event_id)" s
+                  sprintf "ALTER TABLE %s.events DROP CONSTRAINT IF EXISTS events_no_fork" s
+                  sprintf "DROP INDEX IF EXISTS %s.events_log" s ] }
+
     /// Every step in version order. Append new steps at the end; never change a step once released.
-    let all = [ v1; v2 ]
+    let all = [ v1; v2; v3 ]
 
     /// Problems of a step list: versions must be 1, 2, 3, ... in order.
     let validate (steps: Migration list) =

@@ -21,6 +21,12 @@ module internal PgErrors =
     [<Literal>]
     let FirstEvent = "events_first_event"
 
+    /// The unique index on each aggregate's chain (aggregate_table, aggregate_key, prev_event_id): violated only when
+    /// the aggregate row's last_event_id is behind its log (the row was restored or edited), since an emit holds the
+    /// row's lock. Retrying cannot help; replaying the aggregate rebuilds the row from its log.
+    [<Literal>]
+    let Chain = "events_chain"
+
     let rec private unwrap (e: exn) =
         match e with
         | :? AggregateException as a when a.InnerExceptions.Count = 1 -> unwrap a.InnerExceptions[0]
@@ -42,6 +48,9 @@ module internal PgErrors =
             | "55P03" -> Conflict(agg, None, None, true, where + "a lock was held past lock_timeout, retry the operation: " + p.MessageText)
             | "23505" when p.ConstraintName = FirstEvent ->
                 Conflict(agg, None, None, true, where + "a concurrent emit recorded the aggregate's first event first, retry the operation: " + p.MessageText)
+            | "23505" when p.ConstraintName = Chain ->
+                Conflict(agg, None, None, false,
+                         where + "the log already holds an event after the one the aggregate row names as its last (last_event_id is behind the log: was the row restored or edited by hand?); nothing was recorded. Replay the aggregate to rebuild its row from the log, then emit again (unique index " + Chain + ": " + p.MessageText + ")")
             | "23505" ->
                 Conflict(agg, None, None, false,
                          sprintf "%sa row with the same key already exists (unique constraint %s on %s): %s" where p.ConstraintName p.TableName p.MessageText)

@@ -31,6 +31,7 @@ let private fixtureSmoke =
 let all =
     testList "postgres" [
         PgSchemaTests.tests
+        PgChainIndexTests.tests
         PgEmitTests.tests
         PgFailureTests.tests
         PgCommitTests.tests
