@@ -14,6 +14,9 @@ public sealed class FableApp : IAsyncDisposable, IDisposable
     private readonly Backend backend;
     private readonly Registry registry;
 
+    /// <summary>The interpreter behind this app (for the tests).</summary>
+    internal Backend Backend => backend;
+
     internal FableApp(Backend backend, Registry registry, IReadOnlyList<string> processManagers, IReadOnlyList<string> declaredTables)
     {
         this.backend = backend;
