@@ -54,6 +54,20 @@ public sealed class PostgresOnlyTests : IAsyncLifetime
     }
 
     [PostgresFact]
+    public async Task Disposing_the_app_ends_its_stores_notifier()
+    {
+        var (source, schema) = await h.Schema();
+        var app = await Expect.Right(Accounts_(FableBuilder.Create()).UsePostgres(source, schema + "_fable").Build());
+        var store = Assert.IsType<global::Fable.FSharp.Postgres.PostgresStore>(app.Backend.Store);
+        await Expect.Right(app.Emit(Accounts.Type, Guid.NewGuid(), a => Accounts.Open(a, "ada")));
+        var loop = store.Notifier.Completion;
+        Assert.False(loop.IsCompleted, "the first commit started the notifier's loop");
+        await app.DisposeAsync();
+        await Task.WhenAny(loop, Task.Delay(TimeSpan.FromSeconds(10)));
+        Assert.True(loop.IsCompleted, "disposing the app ended its store's notifier loop");
+    }
+
+    [PostgresFact]
     public async Task A_failed_emit_inside_the_callers_transaction_leaves_it_usable()
     {
         var (source, schema) = await h.Schema();

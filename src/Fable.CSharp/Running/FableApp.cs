@@ -14,6 +14,9 @@ public sealed class FableApp : IAsyncDisposable, IDisposable
     private readonly Backend backend;
     private readonly Registry registry;
 
+    /// <summary>The interpreter behind this app (for the tests).</summary>
+    internal Backend Backend => backend;
+
     internal FableApp(Backend backend, Registry registry, IReadOnlyList<string> processManagers, IReadOnlyList<string> declaredTables)
     {
         this.backend = backend;
@@ -145,10 +148,15 @@ public sealed class FableApp : IAsyncDisposable, IDisposable
     /// <summary>Decodes a recorded event into its registered CLR type (upcasting older versions).</summary>
     public Either<Error, object> Decode(RecordedEvent recorded) => CoreDefinitions.Decode(backend.Interpreter.Codec, recorded);
 
-    /// <summary>Stops the process-manager runners. The data source (on Postgres) stays yours to dispose.</summary>
-    public async ValueTask DisposeAsync() => await ProcessManagers.Stop().ToEither().ConfigureAwait(false);
+    /// <summary>Stops the process-manager runners and, on Postgres, the store's notifier (after the NOTIFY owed to
+    /// the last commit). The data source stays yours to dispose.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await ProcessManagers.Stop().ToEither().ConfigureAwait(false);
+        if (backend.Store is IAsyncDisposable store) await store.DisposeAsync().ConfigureAwait(false);
+    }
 
-    /// <summary>Stops the process-manager runners, blocking until they have stopped (for containers disposed
+    /// <summary>Stops the process-manager runners and the store's notifier, blocking until they have stopped (for containers disposed
     /// synchronously; prefer <see cref="DisposeAsync"/>).</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 }

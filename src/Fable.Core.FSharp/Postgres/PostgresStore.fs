@@ -51,7 +51,7 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                 | Ok _ ->
                     match! TableCheck.check dataSource rt.Tables ct with
                     | Error e -> return Error e
-                    | Ok() -> return Ok(PostgresStore(dataSource, Events.context rt options))
+                    | Ok() -> return Ok(new PostgresStore(dataSource, Events.context rt options))
         }
 
     /// The data source connections come from.
@@ -82,6 +82,9 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
     /// Not signalled for emits in the caller's transaction (`InTransaction`): Fable does not see that commit;
     /// those emits NOTIFY inside the caller's transaction instead (when `Options.Notify`).
     member _.Committed: IObservable<unit> = notifier.Commits
+
+    /// The notifier (its sender's backend process id tells a listener which NOTIFYs this store sent).
+    member internal _.Notifier = notifier
 
     /// Runs `work` on the caller's open connection and transaction. The caller commits or rolls back: emits
     /// inside `work` run in savepoints, so a failed emit leaves nothing behind and the transaction usable.
@@ -225,3 +228,13 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
             }
 
         member _.Codec = ctx.Runtime.Codec
+
+    /// Ends the store's background work: the notifier's loop sends a NOTIFY still owed to the last commit, then
+    /// closes its connection. The data source stays the caller's. Emits after this still commit and signal
+    /// `Committed`, but no longer NOTIFY other processes (which still find their events by polling).
+    interface IAsyncDisposable with
+        member _.DisposeAsync() = ValueTask(notifier.DisposeAsync())
+
+    /// As DisposeAsync, blocking until the notifier's loop has ended.
+    interface IDisposable with
+        member _.Dispose() = notifier.DisposeAsync().GetAwaiter().GetResult()

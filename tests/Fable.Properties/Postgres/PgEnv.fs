@@ -90,6 +90,7 @@ type Env(ds: NpgsqlDataSource, store: PostgresStore, app: string, fable: string)
         member _.DisposeAsync() =
             ValueTask(
                 task {
+                    do! (store :> IAsyncDisposable).DisposeAsync()
                     try
                         use! conn = ds.OpenConnectionAsync()
                         use cmd =

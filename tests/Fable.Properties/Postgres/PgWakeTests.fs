@@ -85,6 +85,42 @@ let tests =
             })
         }
 
+        testTask "disposing the store ends its notifier's loop, after the NOTIFY owed to the last commit" {
+            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables true ignore
+            try
+                let channel = env.Store.Options.NotifyChannel
+                use! listener = env.DataSource.OpenConnectionAsync()
+                let arrived = ConcurrentQueue<int>()
+                listener.Notification.Add(fun a -> if a.Channel = channel then arrived.Enqueue a.PID)
+                use listen = new NpgsqlCommand(sprintf "LISTEN %s" (PgEnv.q channel), listener)
+                let! _ = listen.ExecuteNonQueryAsync()
+                Expect.isTrue env.Store.Notifier.Completion.IsCompleted "no loop before the first commit"
+                for _ in 1..3 do
+                    let! r = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L ])
+                    ok "emit" r |> ignore
+                let loop = env.Store.Notifier.Completion
+                Expect.isFalse loop.IsCompleted "the first commit started the notifier's loop"
+                let disposing = (env.Store :> IAsyncDisposable).DisposeAsync().AsTask()
+                let! _ = Task.WhenAny(Task.WhenAll(disposing, loop), Task.Delay(TimeSpan.FromSeconds 10.0))
+                Expect.isTrue disposing.IsCompleted "DisposeAsync returned"
+                Expect.isTrue loop.IsCompleted "the notifier's loop ended with its store (not left waiting for commits that never come)"
+                // The last commit is covered by a NOTIFY (sent before the loop ended).
+                let guard = new CancellationTokenSource(TimeSpan.FromSeconds 10.0)
+                while arrived.IsEmpty && not guard.IsCancellationRequested do
+                    try
+                        do! listener.WaitAsync guard.Token
+                    with :? OperationCanceledException ->
+                        ()
+                guard.Dispose()
+                Expect.isFalse arrived.IsEmpty "a NOTIFY followed the commits"
+                // A commit after Dispose still commits and starts no new loop.
+                let! r = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L ])
+                ok "emit after Dispose" r |> ignore
+                Expect.isTrue env.Store.Notifier.Completion.IsCompleted "no loop is started after Dispose"
+            finally
+                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
+        }
+
         testTask "the NOTIFYs of a burst of commits all come from one connection the notifier keeps (no pool checkout per NOTIFY)" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let channel = env.Store.Options.NotifyChannel

@@ -1,6 +1,6 @@
 // The LISTEN side of the wake-up: one connection per host listening on the store's notify channel; every
-// notification wakes the runners. Reconnects with back-off; runners poll as well, so a lost listener only
-// costs latency.
+// notification wakes the runners, except those of the store's own notifier (its commits woke them in-process).
+// Reconnects with back-off; runners poll as well, so a lost listener only costs latency.
 namespace Fable.FSharp.Postgres
 
 open System
@@ -12,10 +12,14 @@ open Fable.FSharp
 /// Listens for emit notifications.
 module internal PmListener =
     /// Listens on `conn` until `ct` fires or the connection fails; None when stopped, Some error otherwise.
-    let private listenOn (conn: NpgsqlConnection) (channel: string) (wake: PmSignal) (onListening: unit -> unit) (ct: CancellationToken) =
+    let private listenOn (ctx: PmContext) (conn: NpgsqlConnection) (channel: string) (wake: PmSignal) (onListening: unit -> unit) (ct: CancellationToken) =
         task {
             try
-                use _sub = conn.Notification.Subscribe(fun _ -> wake.Set())
+                // A NOTIFY from this store's own notifier follows commits whose in-process signal already woke
+                // the runners: waking them again would only cost an empty step, during which new commits wait.
+                let notifier = ctx.Store.Notifier
+                use _sub = conn.Notification.Subscribe(fun a ->
+                    if a.PID <> notifier.SenderPid then wake.Set())
                 let! _ = PmTable.execute conn null ("LISTEN " + channel) [] ct
                 // Anything committed while nobody listened: look now.
                 wake.Set()
@@ -48,7 +52,7 @@ module internal PmListener =
                                 if lost then
                                     lost <- false
                                     FableLog.listenerRestored ctx.Log ctx.Store.Options.NotifyChannel
-                            let! failure = listenOn conn channel wake listening ct
+                            let! failure = listenOn ctx conn channel wake listening ct
                             // The pool resets a session only when it is reused: stop listening before handing it
                             // back (a broken connection fails here and is discarded instead).
                             try
