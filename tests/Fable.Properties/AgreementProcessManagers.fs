@@ -196,7 +196,7 @@ let agree (reference: Fixture) (other: Fixture) =
         (sprintf "process managers driven by the same emits and control calls, failing at the same events, agree with %s step by step" reference.Name)
         80 plan (compare reference other)
 
-/// The three places the interpreters once disagreed, always run.
+/// The places the interpreters once disagreed, and where batches grow, always run.
 let scripted (reference: Fixture) (other: Fixture) =
     let failFirst = Map.ofList [ 2, (1, ReturnsError) ]
     [ testCase (sprintf "a batch failing at its third event runs the first two again, as on %s" reference.Name) <| fun () ->
@@ -204,7 +204,9 @@ let scripted (reference: Fixture) (other: Fixture) =
       testCase (sprintf "Reset clears the error and the attempts, as on %s" reference.Name) <| fun () ->
           compare reference other { Policy = StopAtOnce; BatchSize = 1; Failures = failFirst; Steps = [ Emit 3; CatchUp; Reset ToOrigin ] }
       testCase (sprintf "Rebuild enables a stopped process manager, as on %s" reference.Name) <| fun () ->
-          compare reference other { Policy = StopAtOnce; BatchSize = 2; Failures = failFirst; Steps = [ Emit 3; CatchUp; Rebuild ] } ]
+          compare reference other { Policy = StopAtOnce; BatchSize = 2; Failures = failFirst; Steps = [ Emit 3; CatchUp; Rebuild ] }
+      testCase (sprintf "batches grow while behind (1, 2, 4 events); one failing at its third event commits two, then reads 1 again, as on %s" reference.Name) <| fun () ->
+          compare reference other { Policy = RetryUpTo None; BatchSize = 1; Failures = Map.ofList [ 5, (1, ReturnsError) ]; Steps = [ Emit 12; CatchUp; Emit 4; Reset(ToPlace 2); CatchUp ] } ]
 
 /// The process-manager agreement properties of `other` against `reference`.
 let tests (reference: Fixture) (other: Fixture) = agree reference other :: scripted reference other

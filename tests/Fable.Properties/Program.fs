@@ -22,7 +22,7 @@ let interpreterTests (fixture: Fixture.Fixture) =
           testList "tables" (Tables.tests fixture)
           testList "global log" (GlobalLog.tests fixture)
           testList "metadata" (Metadata.tests fixture)
-          testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture)
+          testList "process managers" (ProcessManagers.tests fixture @ ProcessManagerControl.tests fixture @ BatchSizes.tests fixture)
           testList "partitions" (Partitions.tests fixture)
           testList "telemetry" (Observability.tests fixture)
           testList "typed" (Typed.tests fixture)
@@ -36,6 +36,7 @@ let interpreterTests (fixture: Fixture.Fixture) =
 let allTests =
     testList "fable" [
         Pure.tests
+        BatchSizes.rule
         JsonbTextTests.tests
         Typed.reflection
         Typed.registration

@@ -159,7 +159,9 @@ public sealed class ProcessManager<TState>
         start is null ? With(problems.Add($"process manager {Name} has a null start position"))
                       : new(Name, Initial, start, BatchSize, ErrorPolicy, handlers, problems, PartitionCount);
 
-    /// <summary>How many events it reads per batch (1 or more).</summary>
+    /// <summary>How many events it reads per batch (1 or more) when live, in a runner's or catch-up's first batch
+    /// and after a failure; while it is behind, each full batch doubles the next, up to 16 times this
+    /// (see docs/process-managers.md).</summary>
     public ProcessManager<TState> WithBatchSize(int batchSize) =>
         new(Name, Initial, Start, batchSize, ErrorPolicy, handlers, problems, PartitionCount);
 
@@ -185,7 +187,7 @@ public sealed class ProcessManager<TState>
     public TState Initial { get; }
     /// <summary>Where it starts.</summary>
     public StartPosition Start { get; }
-    /// <summary>Events read per batch.</summary>
+    /// <summary>Events read per batch when live (up to 16 times more while behind).</summary>
     public int BatchSize { get; }
     /// <summary>What it does on failure.</summary>
     public ErrorPolicy ErrorPolicy { get; }

@@ -32,7 +32,8 @@ type internal ProcessManager<'S> =
         Handle: IUnitOfWork -> 'S -> Incoming -> CancellationToken -> Task<Result<'S, FableError>>
         ErrorPolicy: OnFailure
         StartAt: StartAt
-        /// Events read per batch.
+        /// Events read per batch when live, in the first batch of a runner or catch-up and after a failure; a
+        /// process manager that is behind doubles full batches up to 16× this (Core/BatchSizing.fs).
         BatchSize: int
         /// State → JSON text.
         Save: 'S -> string

@@ -55,6 +55,8 @@ type internal PmSlot(def: ProcessManagerDef, progress: PmProgress) =
     member _.Progress = lock sync (fun () -> current)
     /// Changes the progress.
     member _.Update(f: PmProgress -> PmProgress) = lock sync (fun () -> current <- f current)
+    /// How the next batch is sized (Core's BatchSizing rule); changed under the Gate.
+    member val Sizing = BatchSizing.Declared with get, set
 
 /// What one batch step did.
 [<RequireQualifiedAccess>]
@@ -144,13 +146,26 @@ module internal ProcessManagerBatch =
                 | _ -> Telemetry.endBatch trace "error" [||] (engine.Now())
         }
 
-    /// One batch for a process manager whose Gate the caller holds.
+    /// One batch for a process manager whose Gate the caller holds, sized by Core's BatchSizing rule: a full
+    /// batch committed whole grows the next one; anything else leaves the declared size.
     let step (engine: Engine) (rt: Runtime) (lockTimeout: TimeSpan) (log: ILogger) (slot: PmSlot) (ct: CancellationToken) : Task<BatchOutcome> =
         let p = slot.Progress
         let now = Environment.TickCount64
         if not p.Active then Task.FromResult BatchOutcome.Inactive
         elif p.RetryAt > now then Task.FromResult(BatchOutcome.Waiting(TimeSpan.FromMilliseconds(float (p.RetryAt - now))))
         else
-            match engine.ReadAll(p.Position, slot.Def.BatchSize) with
+            let declared = slot.Def.BatchSize
+            let requested = BatchSizing.size declared slot.Sizing p.Position
+            slot.Sizing <- BatchSizing.Declared
+            match engine.ReadAll(p.Position, requested) with
             | [] -> Task.FromResult BatchOutcome.CaughtUp
-            | events -> traced engine rt lockTimeout log slot p.Position p.StateJson (Array.ofList events) ct
+            | events ->
+                let events = Array.ofList events
+                task {
+                    let! outcome = traced engine rt lockTimeout log slot p.Position p.StateJson events ct
+                    match outcome with
+                    | BatchOutcome.Handled n when n = events.Length ->
+                        slot.Sizing <- BatchSizing.after declared requested (Some(n, events[n - 1].Position))
+                    | _ -> ()
+                    return outcome
+                }

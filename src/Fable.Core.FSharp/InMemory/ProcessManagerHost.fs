@@ -85,9 +85,11 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
         }
 
     /// Handles one process manager until its position reaches `target`, it is inactive, or `ct` is cancelled.
+    /// Starts from the declared batch size, as every catch-up does.
     let catchUpOne (slot: PmSlot) (target: LogPosition) (ct: CancellationToken) : Task<Result<unit, FableError>> =
         task {
             try
+                do! gated slot ct (fun () -> task { slot.Sizing <- BatchSizing.Declared })
                 let mutable result = None
                 while result.IsNone do
                     let p = slot.Progress
@@ -110,6 +112,7 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
         task {
             Telemetry.detach ()
             try
+                do! gated slot ct (fun () -> task { slot.Sizing <- BatchSizing.Declared })
                 while not ct.IsCancellationRequested do
                     match! drive slot ct with
                     | BatchOutcome.Waiting delay ->
@@ -138,6 +141,7 @@ type internal ProcessManagerHost(engine: Engine, rt: Runtime, lockTimeout: TimeS
                                 | Error e -> return Error e
                                 | Ok c ->
                                     slot.Update(PmProgress.apply (ProcessManagerRules.effect c))
+                                    slot.Sizing <- BatchSizing.Declared
                                     FableLog.control log slot.Def.Name c
                                     return Ok slot
                             })

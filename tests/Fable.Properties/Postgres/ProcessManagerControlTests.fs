@@ -175,6 +175,7 @@ let tests =
                     let! events = bump store 1L 30
                     // Batches are full only once every event is visible (see `visible`).
                     do! visible env (List.last events).Position
+                    // Batches of 5, then 10 (a full batch doubles the next): events[7] is in the second.
                     let target = events[7].Id
                     let inBatch = TaskCompletionSource()
                     let release = TaskCompletionSource()
@@ -201,7 +202,7 @@ let tests =
                     do! catchUp h
                     do! h.Stop()
                     let! handled = seen env "resettable"
-                    Expect.equal (ids handled) [ for e in events[0..9] @ events -> e.Id ] "the two batches before the reset, then every event again from the origin"
+                    Expect.equal (ids handled) [ for e in events[0..14] @ events -> e.Id ] "the two batches before the reset (5 and 10 events), then every event again from the origin"
                     let! st = status h "resettable"
                     Expect.equal (st.Position, st.State) ((List.last events).Position, "30") "the state counts the events handled since the reset"
                 })
@@ -214,7 +215,8 @@ let tests =
                     let! events = bump store 1L 20
                     // Batches are full only once every event is visible (see `visible`).
                     do! visible env (List.last events).Position
-                    let target = events[12].Id
+                    // Batches of 5, 10, then 20 (a full batch doubles the next): events[17] is in the third.
+                    let target = events[17].Id
                     let inBatch = TaskCompletionSource()
                     let hang = ref true
                     let before (_: IUnitOfWork) (inc: Incoming) (ct: CancellationToken) =
@@ -230,9 +232,9 @@ let tests =
                     do! inBatch.Task
                     do! h.Stop()
                     let! handled = seen env "stoppable"
-                    Expect.equal (ids handled) [ for e in events[0..9] -> e.Id ] "the two committed batches, nothing of the interrupted one"
+                    Expect.equal (ids handled) [ for e in events[0..14] -> e.Id ] "the two committed batches (5 and 10 events), nothing of the interrupted one"
                     let! st = status h "stoppable"
-                    Expect.equal (st.Position, st.Holder, st.Attempts) (events[9].Position, None, 0) "the checkpoint is the last whole batch; no failure recorded; lock released"
+                    Expect.equal (st.Position, st.Holder, st.Attempts) (events[14].Position, None, 0) "the checkpoint is the last whole batch; no failure recorded; lock released"
                     hang.Value <- false
                     do! catchUp h
                     let! handled = seen env "stoppable"

@@ -81,8 +81,9 @@ let private killedChildTest =
                         last <- (List.last events).Position
                 // Batches are full only once every event is visible (see `visible`).
                 do! visible env last
-                // 60 events; the child commits two batches of 10 per recorder and hangs in the third.
-                let psi = selfStart [ ChildFlag; PgServer.connectionString (); env.AppSchema; env.FableSchema; "child"; "25"; "0" ]
+                // 60 events; the child commits two batches per recorder (10, then 20: a full batch doubles the
+                // next) and hangs in the third, at its 36th event.
+                let psi = selfStart [ ChildFlag; PgServer.connectionString (); env.AppSchema; env.FableSchema; "child"; "35"; "0" ]
                 use child = Process.Start psi
                 let hung = Collections.Generic.HashSet<string>()
                 let allHung = TaskCompletionSource()
@@ -102,7 +103,7 @@ let private killedChildTest =
                         let! st = status survivor name
                         Expect.equal st.Holder (Some "child") (name + ": the hung child holds it; the competing runner waits")
                         let! handled = seen env name
-                        Expect.equal handled.Length 20 (name + ": the child committed whole batches only")
+                        Expect.equal handled.Length 30 (name + ": the child committed whole batches only (10 + 20)")
                     child.Kill true
                     do! child.WaitForExitAsync()
                     do! catchUp survivor
@@ -111,7 +112,7 @@ let private killedChildTest =
                         let! handled = seen env name
                         expectOnceInChainOrder name events (fun _ -> true) [ for (id, _, _) in handled -> id ]
                         let byRunner = handled |> List.countBy (fun (_, r, _) -> r) |> Map.ofList
-                        Expect.equal byRunner (Map.ofList [ "child", 20; "parent", 40 ]) (name + ": the survivor handled the rest, including the interrupted batch")
+                        Expect.equal byRunner (Map.ofList [ "child", 30; "parent", 30 ]) (name + ": the survivor handled the rest, including the interrupted batch")
                         let! st = status survivor name
                         Expect.equal st.Holder (Some "parent") (name + ": the survivor holds it now")
                     do! survivor.Stop()

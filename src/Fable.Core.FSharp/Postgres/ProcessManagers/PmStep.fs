@@ -144,12 +144,14 @@ module internal PmStep =
                 return StepOutcome.Idle(compare last row.Checkpoint > 0)
         }
 
-    /// Handles the batch `events` locked in `tx` (as handleLocked), reading the next batch ahead meanwhile when
-    /// this one is full; a read ahead is kept only when the batch committed whole.
-    let private handleBatch (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (l: PmRow) (events: StoredEvent[]) (ct: CancellationToken) =
+    /// Handles the batch `events` locked in `tx` (as handleLocked), read with `requested` events at most; when it
+    /// is full, reads the next batch ahead meanwhile with Core's grown size. The read ahead is kept, and the next
+    /// batch grown, only when the batch committed whole; otherwise the next batch has the declared size.
+    let private handleBatch (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (l: PmRow) (events: StoredEvent[]) (requested: int) (ct: CancellationToken) =
         task {
             let last = events[events.Length - 1].Position
-            if events.Length >= pm.BatchSize then ahead.Start(last, pm.BatchSize, ct)
+            ahead.Sizing <- BatchSizing.Declared
+            if events.Length >= requested then ahead.Start(last, BatchSizing.grown pm.BatchSize requested, ct)
             let trace = Telemetry.startBatch TelemetryNames.Postgresql pm.Name l.Checkpoint last events.Length
             let! handled =
                 task {
@@ -168,7 +170,8 @@ module internal PmStep =
                     ExceptionDispatchInfo.Throw e
                     StepOutcome.Changed
             match outcome with
-            | StepOutcome.Handled(_, checkpoint) when checkpoint = last -> ()
+            | StepOutcome.Handled(_, checkpoint) when checkpoint = last ->
+                ahead.Sizing <- BatchSizing.after pm.BatchSize requested (Some(events.Length, last))
             | _ -> ahead.Clear()
             if not (isNull trace) then
                 match outcome with
@@ -183,6 +186,7 @@ module internal PmStep =
     /// The batch read ahead, when there is one and the row's checkpoint is still where it starts: locked in `tx`.
     /// The lock's round trip runs while the read ahead finishes (both start from the same position); when the
     /// read found nothing, the row stays locked in `tx` and the step opens its batch as usual in it.
+    /// The batch's size is the one Core's sizing gives at the locked checkpoint (the size the read ahead asked for).
     let private lockAhead (ctx: PmContext) (pm: ProcessManagerDef) (conn: NpgsqlConnection) (tx: NpgsqlTransaction) (ahead: PmAhead) (ct: CancellationToken) =
         task {
             match ahead.After with
@@ -191,7 +195,9 @@ module internal PmStep =
                 let! taken = ahead.Take()
                 let! locked = locking
                 match taken, locked with
-                | Some(_, events), Some l when events.Length > 0 -> return Some(l, events)
+                | Some(_, events), Some l when events.Length > 0 ->
+                    let requested = BatchSizing.size pm.BatchSize ahead.Sizing l.Checkpoint
+                    return Some(l, Array.truncate requested events, requested)
                 | _ -> return None
             | None -> return None
         }
@@ -206,15 +212,19 @@ module internal PmStep =
                 let! tx = conn.BeginTransactionAsync ct
                 try
                     match! lockAhead ctx pm conn tx ahead ct with
-                    | Some(l, events) ->
-                        let! outcome = handleBatch ctx pm conn tx ahead l events ct
+                    | Some(l, events, requested) ->
+                        let! outcome = handleBatch ctx pm conn tx ahead l events requested ct
                         return Ok outcome
                     | None ->
-                        match! PmBatch.open' ctx.Schema conn tx pm.Name pm.BatchSize ct with
+                        // Read as many as the grown size may ask for; the locked checkpoint then says how many count.
+                        let most = match ahead.Sizing with BatchSizing.Grown(_, n) -> n | BatchSizing.Declared -> pm.BatchSize
+                        match! PmBatch.open' ctx.Schema conn tx pm.Name most ct with
                         | Ok { Locked = Some l; Events = events } when events.Length > 0 && l.Active && l.RetryIn <= TimeSpan.Zero ->
-                            let! outcome = handleBatch ctx pm conn tx ahead l events ct
+                            let requested = BatchSizing.size pm.BatchSize ahead.Sizing l.Checkpoint
+                            let! outcome = handleBatch ctx pm conn tx ahead l (Array.truncate requested events) requested ct
                             return Ok outcome
                         | opened ->
+                            ahead.Sizing <- BatchSizing.Declared
                             do! tx.RollbackAsync CancellationToken.None
                             match opened with
                             | Error e -> return Error e
