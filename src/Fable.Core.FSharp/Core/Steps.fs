@@ -6,15 +6,6 @@ open System
 open System.Threading
 open System.Threading.Tasks
 
-/// What an interpreter does for the shared steps of an emit: record an event, write the aggregate's row.
-type internal IEmitSink<'S> =
-    /// Records the encoded event `enc` with metadata `meta` after the event `prev` (None: the first event);
-    /// may complete synchronously.
-    abstract Record: enc: EncodedEvent * meta: string * prev: int64 option -> ValueTask<Result<StoredEvent, FableError>>
-    /// Writes the aggregate's row with `state`, the state after `recorded`, before that event's handlers run (the
-    /// row's validation is `AggregateRow.toRow`); returns the event as stored (its final id and texts).
-    abstract WriteRow: state: 'S * recorded: StoredEvent -> ValueTask<Result<StoredEvent, FableError>>
-
 /// Shared steps of an emit.
 module internal Steps =
     /// A task as a ValueTask (the constructor is ambiguous for a task of a task's type).
@@ -99,12 +90,17 @@ module internal Steps =
         | ForRow
         | ForHandlers
 
-    /// The walk over one emit's events (`applyEvents`). It runs synchronously while every step completes at once
-    /// and continues in a task from the first step that does not: an emit whose sink and handlers complete
-    /// synchronously (in memory) allocates no task for it.
-    [<Sealed>]
-    type private Walk<'S>(rt: Runtime, uow: IUnitOfWork, def: AggregateDef<'S>, id: AggregateId, state: 'S,
-                          lastEventId: int64 option, events: obj list, sink: IEmitSink<'S>, ct: CancellationToken) =
+    /// The walk over one emit's events, in order (an `EventWithMeta` gives its metadata): encode (payload and
+    /// metadata in jsonb's normal text form), `Record` (the interpreter assigns id and prev id from the previous
+    /// event), evolve, and for an event that has handlers `WriteRow` with the state after it (so handlers can read
+    /// it and reference it), then run the handlers. `Run` gives the final state, the last event id, the recorded
+    /// events and whether the row already holds the final state (the last event had handlers); otherwise the
+    /// interpreter writes it. Events without handlers add no step. The interpreter's emit derives from it (one object
+    /// for its steps and the walk); the walk runs synchronously while every step completes at once and continues in
+    /// a task from the first step that does not (an in-memory emit with synchronous handlers makes no task).
+    [<AbstractClass>]
+    type EmitWalk<'S>(rt: Runtime, uow: IUnitOfWork, def: AggregateDef<'S>, id: AggregateId, state: 'S,
+                      lastEventId: int64 option, events: obj list, ct: CancellationToken) =
         let mutable failure: FableError voption = ValueNone
         let mutable s = state
         let mutable prev = lastEventId
@@ -131,6 +127,14 @@ module internal Steps =
         let fail e =
             failure <- ValueSome e
             true
+
+        /// Records the encoded event `enc` with metadata `meta` after the event `prev` (None: the first event);
+        /// may complete synchronously.
+        abstract Record: enc: EncodedEvent * meta: string * prev: int64 option -> ValueTask<Result<StoredEvent, FableError>>
+
+        /// Writes the aggregate's row with `state`, the state after `recorded`, before that event's handlers run (the
+        /// row's validation is `AggregateRow.toRow`); returns the event as stored (its final id and texts).
+        abstract WriteRow: state: 'S * recorded: StoredEvent -> ValueTask<Result<StoredEvent, FableError>>
 
         /// The handlers of the current event returned `r`.
         member private _.Handled(r: Result<unit, FableError>) =
@@ -169,7 +173,7 @@ module internal Steps =
                     true
                 | Ok s' ->
                     next <- s'
-                    let w = sink.WriteRow(s', r)
+                    let w = this.WriteRow(s', r)
                     if w.IsCompleted then this.Written(w.GetAwaiter().GetResult())
                     else
                         waiting <- ForRow
@@ -191,7 +195,7 @@ module internal Steps =
                         evt <- e
                         typeName <- enc.TypeName
                         handlers <- hs
-                        let w = sink.Record(enc, meta, prev)
+                        let w = this.Record(enc, meta, prev)
                         if w.IsCompleted then this.Recorded(w.GetAwaiter().GetResult())
                         else
                             waiting <- ForRecord
@@ -230,28 +234,9 @@ module internal Steps =
                 return this.Outcome()
             }
 
-        /// The walk's outcome: at once when every step completed synchronously.
-        member this.Run() =
+        /// Walks the events; the outcome at once when every step completed synchronously.
+        member this.Run() : ValueTask<Result<struct ('S * int64 option * StoredEvent list * bool), FableError>> =
             if this.Walk() then ValueTask<_>(this.Outcome()) else ofTask (this.Resume())
-
-    /// For each event in order (an `EventWithMeta` gives its metadata): encode (payload and metadata in jsonb's
-    /// normal text form), record through `sink` (which assigns id and prev id from the previous event), evolve, and
-    /// for an event that has handlers write the row with the state after it through `sink` (so handlers can read it
-    /// and reference it), then run the handlers. Returns the final state, the last event id, the recorded events and
-    /// whether the row already holds the final state (the last event had handlers); otherwise the interpreter writes
-    /// it. Events without handlers add no step; the result is synchronous while every step is.
-    let applyEvents
-        (rt: Runtime)
-        (uow: IUnitOfWork)
-        (def: AggregateDef<'S>)
-        (id: AggregateId)
-        (state: 'S)
-        (lastEventId: int64 option)
-        (events: obj list)
-        (sink: IEmitSink<'S>)
-        (ct: CancellationToken)
-        : ValueTask<Result<struct ('S * int64 option * StoredEvent list * bool), FableError>> =
-        Walk(rt, uow, def, id, state, lastEventId, events, sink, ct).Run()
 
     /// Checks the caller's expectation against the aggregate's current last event id.
     let checkExpected (id: AggregateId) (expected: Expected) (current: int64 option) =

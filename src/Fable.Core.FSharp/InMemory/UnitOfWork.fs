@@ -147,8 +147,8 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         | Error e -> ValueTask<_>(Error e)
         | Ok [] -> ValueTask<_>(Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] })
         | Ok events ->
-            let sink = EmitSink<'S>(this, def, keyValue, slot, rowExists)
-            let walked = Steps.applyEvents rt this def agg state last events sink ct
+            let sink = EmitSink<'S>(this, rt, def, keyValue, slot, rowExists, state, last, events, ct)
+            let walked = sink.Run()
             if walked.IsCompleted then ValueTask<_>(this.Finish(def, keyValue, agg, sink, walked.GetAwaiter().GetResult()))
             else
                 Steps.ofTask (task {
@@ -303,27 +303,29 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         member _.Transaction = None
         member _.Codec = rt.Codec
 
-/// The record and row-write steps of one emit (`Steps.applyEvents`' sink): events are staged in the unit of work's
-/// overlay; `Exists` says whether the aggregate's row exists, and becomes true once a write created it.
-and [<Sealed>] internal EmitSink<'S>(uow: UnitOfWork, def: AggregateDef<'S>, keyValue: obj, slot: AggregateSlot, exists: bool) =
+/// One in-memory emit's steps (`Steps.EmitWalk`): events are staged in the unit of work's overlay; `Exists` says
+/// whether the aggregate's row exists, and becomes true once a write created it.
+and [<Sealed>] internal EmitSink<'S>(uow: UnitOfWork, rt: Runtime, def: AggregateDef<'S>, keyValue: obj, slot: AggregateSlot,
+                                     exists: bool, state: 'S, last: int64 option, events: obj list, ct: CancellationToken) =
+    inherit Steps.EmitWalk<'S>(rt, uow, def, slot.Id, state, last, events, ct)
     let mutable exists = exists
 
     /// Whether the aggregate's row exists (as this unit of work sees it).
     member _.Exists = exists
 
-    interface IEmitSink<'S> with
-        member _.Record(enc, meta, prev) =
-            let engine = uow.Engine
-            let eid = engine.NextEventId()
-            let r =
-                { Id = eid; PrevEventId = prev; Aggregate = slot.Id; TypeName = enc.TypeName
-                  TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data
-                  InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
-            uow.Overlay.Stage(r, slot)
+    override _.Record(enc, meta, prev) =
+        let engine = uow.Engine
+        let eid = engine.NextEventId()
+        let r =
+            { Id = eid; PrevEventId = prev; Aggregate = slot.Id; TypeName = enc.TypeName
+              TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data
+              InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
+        uow.Overlay.Stage(r, slot)
+        ValueTask<_>(Ok r)
+
+    override _.WriteRow(s, r) =
+        match uow.WriteRow(def, keyValue, not exists, r.Id, s) with
+        | Ok() ->
+            exists <- true
             ValueTask<_>(Ok r)
-        member _.WriteRow(s, r) =
-            match uow.WriteRow(def, keyValue, not exists, r.Id, s) with
-            | Ok() ->
-                exists <- true
-                ValueTask<_>(Ok r)
-            | Error e -> ValueTask<_>(Error e)
+        | Error e -> ValueTask<_>(Error e)

@@ -115,7 +115,7 @@ module internal Emit =
                         let rowWrite (lastId: int64 option) (cols: Row) =
                             AggregateRows.write ctx id rowExists rowLast (lastId |> Option.map realId |> Option.filter (fun l -> l > 0L)) (AggregateRows.columns ctx.Runtime.Tables id.Table cols)
                         let sink =
-                            { new IEmitSink<'S> with
+                            { new Steps.EmitWalk<'S>(ctx.Runtime, uow, def, id, state, last, events, ct) with
                                 member _.Record(enc, meta, prev) =
                                     let eid = provisional
                                     provisional <- provisional - 1L
@@ -138,7 +138,7 @@ module internal Emit =
                                             rowLast <- Some(realId recorded.Id)
                                             return Ok(resolve recorded)
                                         }) }
-                        match! Steps.applyEvents ctx.Runtime uow def id state last events sink ct with
+                        match! sink.Run() with
                         | Error e -> return Error e
                         | Ok(struct (_, _, [], _)) ->
                             return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
