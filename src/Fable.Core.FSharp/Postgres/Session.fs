@@ -110,38 +110,40 @@ type internal Session(conn: NpgsqlConnection, initial: NpgsqlTransaction, owned:
         task {
             let opening = not sp.Established
             let batch = takeBatch ()
-            use _batch = { new IDisposable with member _.Dispose() = giveBack batch }
-            if opening then
-                batch.BatchCommands.Add(NpgsqlBatchCommand("SAVEPOINT " + sp.Name))
-            for c in commands do
-                batch.BatchCommands.Add c
-            if release && not sp.WholeTransaction then
-                batch.BatchCommands.Add(NpgsqlBatchCommand("RELEASE SAVEPOINT " + sp.Name))
-            ct.ThrowIfCancellationRequested()
-            touched <- true
             try
-                use! reader = batch.ExecuteReaderAsync ct
-                sp.Established <- true
-                let! result = read reader
-                // Consume the rest so that a failing later command (the guard, RELEASE) throws here.
-                let mutable more = true
-                while more do
-                    let! next = reader.NextResultAsync ct
-                    more <- next
-                if release then
-                    sp.Released <- true
-                return result
-            with e ->
-                // The batch was sent and SAVEPOINT ran unless the failure came before the server saw it or the
-                // transaction was aborted already (then SAVEPOINT itself failed).
                 if opening then
-                    match e with
-                    | :? PostgresException as p when p.SqlState = "25P02" -> ()
-                    | :? PostgresException
-                    | :? OperationCanceledException -> sp.Established <- true
-                    | _ -> ()
-                ExceptionDispatchInfo.Capture(e).Throw()
-                return Unchecked.defaultof<'T>
+                    batch.BatchCommands.Add(NpgsqlBatchCommand("SAVEPOINT " + sp.Name))
+                for c in commands do
+                    batch.BatchCommands.Add c
+                if release && not sp.WholeTransaction then
+                    batch.BatchCommands.Add(NpgsqlBatchCommand("RELEASE SAVEPOINT " + sp.Name))
+                ct.ThrowIfCancellationRequested()
+                touched <- true
+                try
+                    use! reader = batch.ExecuteReaderAsync ct
+                    sp.Established <- true
+                    let! result = read reader
+                    // Consume the rest so that a failing later command (the guard, RELEASE) throws here.
+                    let mutable more = true
+                    while more do
+                        let! next = reader.NextResultAsync ct
+                        more <- next
+                    if release then
+                        sp.Released <- true
+                    return result
+                with e ->
+                    // The batch was sent and SAVEPOINT ran unless the failure came before the server saw it or the
+                    // transaction was aborted already (then SAVEPOINT itself failed).
+                    if opening then
+                        match e with
+                        | :? PostgresException as p when p.SqlState = "25P02" -> ()
+                        | :? PostgresException
+                        | :? OperationCanceledException -> sp.Established <- true
+                        | _ -> ()
+                    ExceptionDispatchInfo.Capture(e).Throw()
+                    return Unchecked.defaultof<'T>
+            finally
+                giveBack batch
         }
 
     /// `Run` returning the rows of each command that returns rows, in order.
