@@ -54,20 +54,20 @@ module internal Sql =
     let columnParam (c: ColumnDecl) (v: obj) =
         NpgsqlParameter(Value = (if isNull v then box DBNull.Value else v), NpgsqlDbType = dbType c.Type)
 
-    /// A bigint parameter (NULL for None).
+    /// A bigint parameter (NULL for None; typed: the value is not boxed).
     let int64Param (v: int64 option) =
         match v with
-        | Some i -> NpgsqlParameter(Value = i, NpgsqlDbType = NpgsqlDbType.Bigint)
+        | Some i -> NpgsqlParameter<int64>(TypedValue = i, NpgsqlDbType = NpgsqlDbType.Bigint) :> NpgsqlParameter
         | None -> NpgsqlParameter(Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint)
 
     /// A text parameter.
     let textParam (s: string) = NpgsqlParameter(Value = s, NpgsqlDbType = NpgsqlDbType.Text)
 
-    /// An aggregate key as a parameter of its own type (uuid, bigint or text).
-    let keyParam (key: AggregateKey) =
+    /// An aggregate key as a parameter of its own type (uuid, bigint or text; typed: the value is not boxed).
+    let keyParam (key: AggregateKey) : NpgsqlParameter =
         match key with
-        | AggregateKey.Uuid g -> NpgsqlParameter(Value = g, NpgsqlDbType = NpgsqlDbType.Uuid)
-        | AggregateKey.Int i -> NpgsqlParameter(Value = i, NpgsqlDbType = NpgsqlDbType.Bigint)
+        | AggregateKey.Uuid g -> NpgsqlParameter<Guid>(TypedValue = g, NpgsqlDbType = NpgsqlDbType.Uuid)
+        | AggregateKey.Int i -> NpgsqlParameter<int64>(TypedValue = i, NpgsqlDbType = NpgsqlDbType.Bigint)
         | AggregateKey.Text s -> NpgsqlParameter(Value = s, NpgsqlDbType = NpgsqlDbType.Text)
 
     /// A batch command with positional parameters ($1, $2, ...).
