@@ -46,9 +46,11 @@ let tests =
         // Sequenced: a telemetry test's ActivityListener, live in parallel, would make every emit allocate its spans.
         testSequenced << testCase "a deposit emit allocates no more than its budget (the in-memory rate needs few allocations per emit)" <| fun () ->
             // 6,892 B before the allocation cuts of 2026-12-02 (ToRow's row copied, ref cells, the key boxed per
-            // read), 6,626 B after; the budget (6,800 B) lets a new allocation on the emit path show up here.
+            // read), 6,626 B after; later that day the emit lost its task layers while it runs synchronously (the
+            // shared walk over the events, Locked, EmitLocked, the commit): the budget (6,500 B) lets a new
+            // allocation on the emit path show up here.
             let perEmit = bytesPerEmit 20_000
-            Expect.isLessThan perEmit 6_800.0 (sprintf "an in-memory deposit emit allocated %.0f B (budget 6,800 B): find the new allocation on the emit path, or raise the budget with the reason" perEmit)
+            Expect.isLessThan perEmit 6_500.0 (sprintf "an in-memory deposit emit allocated %.0f B (budget 6,500 B): find the new allocation on the emit path, or raise the budget with the reason" perEmit)
 
         property "the committed log gives back every recorded event whole: payload text, type, aggregate, chain link, time" 100
             (Fable.Tests.Gens.text |> FsCheck.FSharp.Gen.zip (FsCheck.FSharp.Gen.choose (0, 3)) |> FsCheck.FSharp.Gen.listOf)

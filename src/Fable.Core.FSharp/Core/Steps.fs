@@ -6,17 +6,11 @@ open System
 open System.Threading
 open System.Threading.Tasks
 
-/// What an interpreter does for the shared steps of an emit: record an event, write the aggregate's row.
-type internal IEmitSink<'S> =
-    /// Records the encoded event `enc` with metadata `meta` after the event `prev` (None: the first event);
-    /// may complete synchronously.
-    abstract Record: enc: EncodedEvent * meta: string * prev: int64 option -> ValueTask<Result<StoredEvent, FableError>>
-    /// Writes the aggregate's row with `state`, the state after `recorded`, before that event's handlers run (the
-    /// row's validation is `AggregateRow.toRow`); returns the event as stored (its final id and texts).
-    abstract WriteRow: state: 'S * recorded: StoredEvent -> ValueTask<Result<StoredEvent, FableError>>
-
 /// Shared steps of an emit.
 module internal Steps =
+    /// A task as a ValueTask (the constructor is ambiguous for a task of a task's type).
+    let ofTask (t: Task<'T>) = ValueTask<'T>(t: Task<'T>)
+
     /// Runs the decision; an exception in it is a HandlerFailed named "decide". A pure decision completes
     /// synchronously without allocating a task.
     let decide (uow: IUnitOfWork) (decide: Decide<'S>) (state: 'S) (ct: CancellationToken) : ValueTask<Result<obj list, FableError>> =
@@ -89,70 +83,160 @@ module internal Steps =
             return result
         }
 
-    /// For each event in order (an `EventWithMeta` gives its metadata): encode (payload and metadata in jsonb's normal text form), record through `sink` (which assigns
-    /// id and prev id from the previous event), evolve, and for an event that has handlers write the row with the
-    /// state after it through `sink` (so handlers can read it and reference it), then run the handlers. Returns the
-    /// final state, the last event id, the recorded events and whether the row already holds the final state (the
-    /// last event had handlers); otherwise the interpreter writes it. Events without handlers add no step.
-    let applyEvents
-        (rt: Runtime)
-        (uow: IUnitOfWork)
-        (def: AggregateDef<'S>)
-        (id: AggregateId)
-        (state: 'S)
-        (lastEventId: int64 option)
-        (events: obj list)
-        (sink: IEmitSink<'S>)
-        (ct: CancellationToken)
-        : Task<Result<struct ('S * int64 option * StoredEvent list * bool), FableError>> =
-        task {
-            let mutable failure = None
-            let mutable s = state
-            let mutable prev = lastEventId
-            let mutable recorded = []
-            let mutable rowCurrent = false
-            let mutable rest = events
-            while failure.IsNone && not rest.IsEmpty do
-                let struct (evt, meta, problem) = Meta.split rest.Head
-                rest <- rest.Tail
-                if isNull evt then
-                    failure <- Some(InvalidDefinition [ "a decision returned a null event" ])
+    /// Where the walk over one emit's events stands while it waits: for the current event's record, its row write
+    /// or its handlers.
+    type private Waiting =
+        | ForRecord
+        | ForRow
+        | ForHandlers
+
+    /// The walk over one emit's events, in order (an `EventWithMeta` gives its metadata): encode (payload and
+    /// metadata in jsonb's normal text form), `Record` (the interpreter assigns id and prev id from the previous
+    /// event), evolve, and for an event that has handlers `WriteRow` with the state after it (so handlers can read
+    /// it and reference it), then run the handlers. `Run` gives the final state, the last event id, the recorded
+    /// events and whether the row already holds the final state (the last event had handlers); otherwise the
+    /// interpreter writes it. Events without handlers add no step. The interpreter's emit derives from it (one object
+    /// for its steps and the walk); the walk runs synchronously while every step completes at once and continues in
+    /// a task from the first step that does not (an in-memory emit with synchronous handlers makes no task).
+    [<AbstractClass>]
+    type EmitWalk<'S>(rt: Runtime, uow: IUnitOfWork, def: AggregateDef<'S>, id: AggregateId, state: 'S,
+                      lastEventId: int64 option, events: obj list, ct: CancellationToken) =
+        let mutable failure: FableError voption = ValueNone
+        let mutable s = state
+        let mutable prev = lastEventId
+        let mutable recorded: StoredEvent list = []
+        let mutable rowCurrent = false
+        let mutable rest = events
+        let mutable waiting = ForRecord
+        // The event in progress: its object, type name and handlers, the state after it, the event as recorded.
+        let mutable evt: obj = null
+        let mutable typeName: string = null
+        let mutable handlers: Handler list = []
+        let mutable next = Unchecked.defaultof<'S>
+        let mutable current = Unchecked.defaultof<StoredEvent>
+        // The step waited for (a record or row write, or the handlers).
+        let mutable step = Unchecked.defaultof<ValueTask<Result<StoredEvent, FableError>>>
+        let mutable handling: Task<Result<unit, FableError>> = null
+
+        let accept (r: StoredEvent) (s': 'S) (rowHasIt: bool) =
+            s <- s'
+            prev <- Some r.Id
+            recorded <- r :: recorded
+            rowCurrent <- rowHasIt
+
+        let fail e =
+            failure <- ValueSome e
+            true
+
+        /// Records the encoded event `enc` with metadata `meta` after the event `prev` (None: the first event);
+        /// may complete synchronously.
+        abstract Record: enc: EncodedEvent * meta: string * prev: int64 option -> ValueTask<Result<StoredEvent, FableError>>
+
+        /// Writes the aggregate's row with `state`, the state after `recorded`, before that event's handlers run (the
+        /// row's validation is `AggregateRow.toRow`); returns the event as stored (its final id and texts).
+        abstract WriteRow: state: 'S * recorded: StoredEvent -> ValueTask<Result<StoredEvent, FableError>>
+
+        /// The handlers of the current event returned `r`.
+        member private _.Handled(r: Result<unit, FableError>) =
+            match r with
+            | Error e -> fail e
+            | Ok() ->
+                accept current next true
+                true
+
+        /// The row holds the state after the current event (`r`: the event as stored): run its handlers. Each
+        /// continuation returns false when it waits for a step (`waiting`), true when the event is done or failed.
+        member private this.Written(r: Result<StoredEvent, FableError>) =
+            match r with
+            | Error e -> fail e
+            | Ok r ->
+                current <- r
+                let t =
+                    runHandlers handlers
+                        { Uow = uow; Aggregate = id; State = box next; Event = evt; Recorded = r
+                          Replaying = false; CancellationToken = ct }
+                if t.IsCompleted then this.Handled(t.GetAwaiter().GetResult())
                 else
-                    match encode rt evt meta problem with
-                    | Error e -> failure <- Some e
-                    | Ok(struct (enc, meta)) ->
-                        match Router.tryHandlers evt rt.Router with
-                        | ValueNone -> failure <- Some(NoRoute(rt.NameOf(evt.GetType())))
-                        | ValueSome handlers ->
-                            match! sink.Record(enc, meta, prev) with
-                            | Error e -> failure <- Some e
-                            | Ok r ->
-                                match evolve def enc.TypeName s evt with
-                                | Error e -> failure <- Some e
-                                | Ok s' when handlers.IsEmpty ->
-                                    s <- s'
-                                    prev <- Some r.Id
-                                    recorded <- r :: recorded
-                                    rowCurrent <- false
-                                | Ok s' ->
-                                    match! sink.WriteRow(s', r) with
-                                    | Error e -> failure <- Some e
-                                    | Ok r ->
-                                        let! handled =
-                                            runHandlers handlers
-                                                { Uow = uow; Aggregate = id; State = box s'; Event = evt; Recorded = r
-                                                  Replaying = false; CancellationToken = ct }
-                                        match handled with
-                                        | Error e -> failure <- Some e
-                                        | Ok() ->
-                                            s <- s'
-                                            prev <- Some r.Id
-                                            recorded <- r :: recorded
-                                            rowCurrent <- true
+                    waiting <- ForHandlers
+                    handling <- t
+                    false
+
+        /// The current event was recorded: evolve, and write the row before its handlers (if it has any).
+        member private this.Recorded(r: Result<StoredEvent, FableError>) =
+            match r with
+            | Error e -> fail e
+            | Ok r ->
+                match evolve def typeName s evt with
+                | Error e -> fail e
+                | Ok s' when handlers.IsEmpty ->
+                    accept r s' false
+                    true
+                | Ok s' ->
+                    next <- s'
+                    let w = this.WriteRow(s', r)
+                    if w.IsCompleted then this.Written(w.GetAwaiter().GetResult())
+                    else
+                        waiting <- ForRow
+                        step <- w
+                        false
+
+        /// Starts the next event: split its metadata, encode, route, record.
+        member private this.Start() =
+            let struct (e, meta, problem) = Meta.split rest.Head
+            rest <- rest.Tail
+            if isNull e then fail (InvalidDefinition [ "a decision returned a null event" ])
+            else
+                match encode rt e meta problem with
+                | Error err -> fail err
+                | Ok(struct (enc, meta)) ->
+                    match Router.tryHandlers e rt.Router with
+                    | ValueNone -> fail (NoRoute(rt.NameOf(e.GetType())))
+                    | ValueSome hs ->
+                        evt <- e
+                        typeName <- enc.TypeName
+                        handlers <- hs
+                        let w = this.Record(enc, meta, prev)
+                        if w.IsCompleted then this.Recorded(w.GetAwaiter().GetResult())
+                        else
+                            waiting <- ForRecord
+                            step <- w
+                            false
+
+        /// Walks on while steps complete at once; true when every event is done or one failed.
+        member private this.Walk() =
+            let mutable going = true
+            while going && failure.IsNone && not rest.IsEmpty do
+                going <- this.Start()
+            going
+
+        member private _.Outcome() : Result<struct ('S * int64 option * StoredEvent list * bool), FableError> =
             match failure with
-            | Some e -> return Error e
-            | None -> return Ok(struct (s, prev, List.rev recorded, rowCurrent))
-        }
+            | ValueSome e -> Error e
+            | ValueNone -> Ok(struct (s, prev, List.rev recorded, rowCurrent))
+
+        /// Waits for the step in progress, then walks on (in a task: only once a step did not complete at once).
+        member private this.Resume() : Task<Result<struct ('S * int64 option * StoredEvent list * bool), FableError>> =
+            task {
+                let mutable finished = false
+                while not finished do
+                    let mutable going = true
+                    match waiting with
+                    | ForRecord ->
+                        let! r = step
+                        going <- this.Recorded r
+                    | ForRow ->
+                        let! r = step
+                        going <- this.Written r
+                    | ForHandlers ->
+                        let! r = handling
+                        going <- this.Handled r
+                    finished <- going && this.Walk()
+                return this.Outcome()
+            }
+
+        /// Walks the events; the outcome at once when every step completed synchronously.
+        member this.Run() : ValueTask<Result<struct ('S * int64 option * StoredEvent list * bool), FableError>> =
+            if this.Walk() then ValueTask<_>(this.Outcome()) else ofTask (this.Resume())
 
     /// Checks the caller's expectation against the aggregate's current last event id.
     let checkExpected (id: AggregateId) (expected: Expected) (current: int64 option) =

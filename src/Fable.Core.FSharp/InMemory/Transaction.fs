@@ -61,8 +61,20 @@ module internal Transaction =
         if ct.IsCancellationRequested then Task.FromResult(Error Cancelled)
         else
             let uow = UnitOfWork(engine, rt, lockTimeout)
-            let started = try uow.EmitUntraced(def, key, expected, decide, ct) with e -> Task.FromException<_> e
-            complete uow ct committedAt started
+            let mutable started = Unchecked.defaultof<ValueTask<Result<Emitted<'S>, FableError>>>
+            let mutable now = ValueNone
+            try
+                try
+                    started <- uow.EmitUntraced(def, key, expected, decide, ct)
+                    // A synchronous emit (pure decision, synchronous handlers, free lock) commits here: one task.
+                    if started.IsCompleted then now <- ValueSome(finish uow ct committedAt (started.GetAwaiter().GetResult()))
+                with e ->
+                    now <- ValueSome(failure e)
+            finally
+                if now.IsSome then uow.End()
+            match now with
+            | ValueSome r -> Task.FromResult r
+            | ValueNone -> complete uow ct committedAt (started.AsTask())
 
     /// `run` for a unit of work that is one emit (IInterpreter.Emit), without a work closure; its events get the
     /// commit's Tx.

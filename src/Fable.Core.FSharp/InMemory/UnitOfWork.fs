@@ -11,8 +11,6 @@ open Fable.FSharp
 /// A unit of work of the in-memory interpreter.
 type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     let id = engine.NextUnitOfWorkId()
-    // The outcome of a lock taken at once (one completed task for all).
-    static let lockedNow = Task.FromResult(Result<unit, FableError>.Ok())
     let overlay = Overlay(engine)
     // The aggregate locks held: most units of work hold one, so a second list is made only when needed.
     // Guarded by `overlay` (a lock taken after the unit of work ended is given back at once).
@@ -129,36 +127,59 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
             | Error e -> Error e
             | Ok state -> Ok(struct (state, (if isNull row then None else Rows.lastEventId row), not (isNull row)))
 
-    /// Emits under the aggregate's lock, marked as running, in one state machine: read, check `expected`, decide,
-    /// record/evolve/write the row/handle per event (the shared steps), write the final row unless the last
-    /// event's handlers already saw it.
+    /// The end of an emit whose events were walked (`walked`): writes the final row unless the last event's handlers
+    /// already saw it.
+    member private _.Finish(def: AggregateDef<'S>, keyValue: obj, agg: AggregateId, sink: EmitSink<'S>,
+                            walked: Result<struct ('S * int64 option * StoredEvent list * bool), FableError>) =
+        match walked with
+        | Error e -> Error e
+        | Ok(struct (state', last', recorded, rowCurrent)) ->
+            match (if rowCurrent then Ok() else writeRow def keyValue (not sink.Exists) last'.Value state') with
+            | Error e -> Error e
+            | Ok() -> Ok { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded }
+
+    /// The emit after its decision returned `decided` on `state`: the shared steps per event, then `Finish`.
+    member private this.Decided(def: AggregateDef<'S>, keyValue: obj, slot: AggregateSlot, rowExists: bool, state: 'S,
+                                last: int64 option, decided: Result<obj list, FableError>, ct: CancellationToken)
+                                : ValueTask<Result<Emitted<'S>, FableError>> =
+        let agg = slot.Id
+        match decided with
+        | Error e -> ValueTask<_>(Error e)
+        | Ok [] -> ValueTask<_>(Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] })
+        | Ok events ->
+            let sink = EmitSink<'S>(this, rt, def, keyValue, slot, rowExists, state, last, events, ct)
+            let walked = sink.Run()
+            if walked.IsCompleted then ValueTask<_>(this.Finish(def, keyValue, agg, sink, walked.GetAwaiter().GetResult()))
+            else
+                Steps.ofTask (task {
+                    let! w = walked
+                    return this.Finish(def, keyValue, agg, sink, w)
+                })
+
+    /// Emits under the aggregate's lock, marked as running: read, check `expected`, decide, record/evolve/write the
+    /// row/handle per event (the shared steps), write the final row unless the last event's handlers already saw it.
+    /// Synchronous (no task) while the decision and the handlers are.
     member private this.EmitLocked(def: AggregateDef<'S>, key: AggregateKey, slot: AggregateSlot, expected: Expected,
-                                   decide: Decide<'S>, ct: CancellationToken) : Task<Result<Emitted<'S>, FableError>> =
-        task {
-            let agg = slot.Id
-            let keyValue = key.Value
-            let read =
-                match this.Read(def, key, keyValue, slot) with
-                | Ok(struct (_, last, _)) as read ->
-                    match Steps.checkExpected agg expected last with
-                    | Ok() -> read
-                    | Error e -> Error e
-                | failed -> failed
-            match read with
-            | Error e -> return Error e
-            | Ok(struct (state, last, rowExists)) ->
-                match! Steps.decide this decide state ct with
-                | Error e -> return Error e
-                | Ok [] -> return Ok { Aggregate = { Id = agg; LastEventId = last; State = state }; Events = [] }
-                | Ok events ->
-                    let sink = EmitSink<'S>(this, def, keyValue, slot, rowExists)
-                    match! Steps.applyEvents rt this def agg state last events sink ct with
-                    | Error e -> return Error e
-                    | Ok(struct (state', last', recorded, rowCurrent)) ->
-                        match (if rowCurrent then Ok() else writeRow def keyValue (not sink.Exists) last'.Value state') with
-                        | Error e -> return Error e
-                        | Ok() -> return Ok { Aggregate = { Id = agg; LastEventId = last'; State = state' }; Events = recorded }
-        }
+                                   decide: Decide<'S>, ct: CancellationToken) : ValueTask<Result<Emitted<'S>, FableError>> =
+        let agg = slot.Id
+        let keyValue = key.Value
+        let read =
+            match this.Read(def, key, keyValue, slot) with
+            | Ok(struct (_, last, _)) as read ->
+                match Steps.checkExpected agg expected last with
+                | Ok() -> read
+                | Error e -> Error e
+            | failed -> failed
+        match read with
+        | Error e -> ValueTask<_>(Error e)
+        | Ok(struct (state, last, rowExists)) ->
+            let decided = Steps.decide this decide state ct
+            if decided.IsCompleted then this.Decided(def, keyValue, slot, rowExists, state, last, decided.GetAwaiter().GetResult(), ct)
+            else
+                Steps.ofTask (task {
+                    let! d = decided
+                    return! this.Decided(def, keyValue, slot, rowExists, state, last, d, ct)
+                })
 
     /// Whether the aggregate of `slot` has events, committed or recorded by this unit of work (its row must exist).
     member _.HasEvents(slot: AggregateSlot) =
@@ -171,46 +192,72 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         | [] -> engine.Chain slot
         | own -> engine.Chain slot @ own
 
+    /// The result of an aggregate operation begun at savepoint `sp`: what it wrote is taken back when it failed.
+    member private _.Settle(sp: Savepoint, r: Result<'T, FableError>) =
+        if Result.isError r then overlay.RollbackTo sp
+        r
+
+    /// An aggregate operation begun at savepoint `sp` threw `e`: what it wrote is taken back.
+    member private _.Threw(operation: string, agg: AggregateId, sp: Savepoint, e: exn) : Result<'T, FableError> =
+        overlay.RollbackTo sp
+        match e with
+        | :? OperationCanceledException -> Error Cancelled
+        | e -> Error(Infrastructure(sprintf "%s on %O failed: %s" operation agg e.Message, Some e))
+
+    /// Runs `f` on the locked aggregate of `slot`, marked as running, after a savepoint (see `Locked`); synchronous
+    /// while `f` is.
+    member private this.Enter(operation: string, slot: AggregateSlot, f: AggregateSlot -> ValueTask<Result<'T, FableError>>) =
+        let agg = slot.Id
+        match running.Enter agg with
+        | Error e -> ValueTask<_>(Error e)
+        | Ok() ->
+            let sp = overlay.Savepoint()
+            let mutable started = Unchecked.defaultof<ValueTask<Result<'T, FableError>>>
+            let mutable now = ValueNone
+            try
+                started <- f slot
+                if started.IsCompleted then now <- ValueSome(this.Settle(sp, started.GetAwaiter().GetResult()))
+            with e ->
+                now <- ValueSome(this.Threw(operation, agg, sp, e))
+            match now with
+            | ValueSome r ->
+                running.Leave agg
+                ValueTask<_>(r)
+            | ValueNone ->
+                let pending = started
+                Steps.ofTask (task {
+                    try
+                        try
+                            let! r = pending
+                            return this.Settle(sp, r)
+                        with e ->
+                            return this.Threw(operation, agg, sp, e)
+                    finally
+                        running.Leave agg
+                })
+
     /// The one skeleton of every aggregate operation (`operation` names it in errors): the unit of work is open, the
     /// key fits the declared table, the aggregate is locked (re-entrant) and marked running (a re-entry from its own
-    /// decision or handlers is refused), and a savepoint takes back whatever `f` wrote when it fails.
+    /// decision or handlers is refused), and a savepoint takes back whatever `f` wrote when it fails. Synchronous
+    /// while the lock is free and `f` is synchronous.
     member private this.Locked(operation: string, def: AggregateDef<'S>, key: AggregateKey, ct: CancellationToken,
-                               f: AggregateSlot -> Task<Result<'T, FableError>>) : Task<Result<'T, FableError>> =
-        if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
+                               f: AggregateSlot -> ValueTask<Result<'T, FableError>>) : ValueTask<Result<'T, FableError>> =
+        if overlay.Ended then ValueTask<_>(Error Overlay.EndedError)
         else
             match AggregateDef.check rt.Tables def key with
-            | Error e -> Task.FromResult(Error e)
+            | Error e -> ValueTask<_>(Error e)
             | Ok() ->
-                task {
-                    if ct.IsCancellationRequested then
-                        return Error Cancelled
+                if ct.IsCancellationRequested then ValueTask<_>(Error Cancelled)
+                else
+                    let agg = AggregateDef.idOf def key
+                    let slot = engine.Slot agg
+                    if this.TryLockNow slot then this.Enter(operation, slot, f)
                     else
-                        let agg = AggregateDef.idOf def key
-                        let slot = engine.Slot agg
-                        let! locked = if this.TryLockNow slot then lockedNow else this.LockSlow(agg, slot, ct)
-                        match locked with
-                        | Error e -> return Error e
-                        | Ok() ->
-                            match running.Enter slot.Id with
+                        Steps.ofTask (task {
+                            match! this.LockSlow(agg, slot, ct) with
                             | Error e -> return Error e
-                            | Ok() ->
-                                let sp = overlay.Savepoint()
-                                // Each branch returns its result (no mutable result cell: it would be a ref cell per call).
-                                try
-                                    try
-                                        let! r = f slot
-                                        if Result.isError r then overlay.RollbackTo sp
-                                        return r
-                                    with
-                                    | :? OperationCanceledException ->
-                                        overlay.RollbackTo sp
-                                        return Error Cancelled
-                                    | e ->
-                                        overlay.RollbackTo sp
-                                        return Error(Infrastructure(sprintf "%s on %O failed: %s" operation agg e.Message, Some e))
-                                finally
-                                    running.Leave slot.Id
-                }
+                            | Ok() -> return! this.Enter(operation, slot, f)
+                        })
 
     /// The emit without its "fable.emit" span (Transaction.emit traces the emit with its commit).
     member this.EmitUntraced(def: AggregateDef<'S>, key: AggregateKey, expected: Expected, decide: Decide<'S>, ct: CancellationToken) =
@@ -219,15 +266,15 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
     interface IUnitOfWork with
         member this.Emit<'S>(def: AggregateDef<'S>, key, expected, decide, ct) =
             if Telemetry.emitObserved () then
-                Telemetry.traceEmit null def.Table def.KeyKind (fun () -> this.EmitUntraced(def, key, expected, decide, ct))
-            else this.EmitUntraced(def, key, expected, decide, ct)
+                Telemetry.traceEmit null def.Table def.KeyKind (fun () -> this.EmitUntraced(def, key, expected, decide, ct).AsTask())
+            else this.EmitUntraced(def, key, expected, decide, ct).AsTask()
 
         member this.Replay<'S>(def: AggregateDef<'S>, key, ct) =
             this.Locked("replay", def, key, ct, fun slot ->
                 let keyValue = key.Value
                 let write (state: 'S) (last: int64) =
                     Task.FromResult(writeRow def keyValue (isNull (overlay.View { Table = def.Table; Id = keyValue })) last state)
-                Replay.run rt this def slot.Id (this.LogOf slot.Id) write ct)
+                Steps.ofTask (Replay.run rt this def slot.Id (this.LogOf slot.Id) write ct)).AsTask()
 
         member _.Load<'S>(def: AggregateDef<'S>, key, _ct) =
             if overlay.Ended then Task.FromResult(Error Overlay.EndedError)
@@ -256,27 +303,29 @@ type internal UnitOfWork(engine: Engine, rt: Runtime, lockTimeout: TimeSpan) =
         member _.Transaction = None
         member _.Codec = rt.Codec
 
-/// The record and row-write steps of one emit (`Steps.applyEvents`' sink): events are staged in the unit of work's
-/// overlay; `Exists` says whether the aggregate's row exists, and becomes true once a write created it.
-and [<Sealed>] internal EmitSink<'S>(uow: UnitOfWork, def: AggregateDef<'S>, keyValue: obj, slot: AggregateSlot, exists: bool) =
+/// One in-memory emit's steps (`Steps.EmitWalk`): events are staged in the unit of work's overlay; `Exists` says
+/// whether the aggregate's row exists, and becomes true once a write created it.
+and [<Sealed>] internal EmitSink<'S>(uow: UnitOfWork, rt: Runtime, def: AggregateDef<'S>, keyValue: obj, slot: AggregateSlot,
+                                     exists: bool, state: 'S, last: int64 option, events: obj list, ct: CancellationToken) =
+    inherit Steps.EmitWalk<'S>(rt, uow, def, slot.Id, state, last, events, ct)
     let mutable exists = exists
 
     /// Whether the aggregate's row exists (as this unit of work sees it).
     member _.Exists = exists
 
-    interface IEmitSink<'S> with
-        member _.Record(enc, meta, prev) =
-            let engine = uow.Engine
-            let eid = engine.NextEventId()
-            let r =
-                { Id = eid; PrevEventId = prev; Aggregate = slot.Id; TypeName = enc.TypeName
-                  TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data
-                  InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
-            uow.Overlay.Stage(r, slot)
+    override _.Record(enc, meta, prev) =
+        let engine = uow.Engine
+        let eid = engine.NextEventId()
+        let r =
+            { Id = eid; PrevEventId = prev; Aggregate = slot.Id; TypeName = enc.TypeName
+              TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data
+              InsertedAt = engine.Now(); Position = { Tx = 0L; Id = eid } }
+        uow.Overlay.Stage(r, slot)
+        ValueTask<_>(Ok r)
+
+    override _.WriteRow(s, r) =
+        match uow.WriteRow(def, keyValue, not exists, r.Id, s) with
+        | Ok() ->
+            exists <- true
             ValueTask<_>(Ok r)
-        member _.WriteRow(s, r) =
-            match uow.WriteRow(def, keyValue, not exists, r.Id, s) with
-            | Ok() ->
-                exists <- true
-                ValueTask<_>(Ok r)
-            | Error e -> ValueTask<_>(Error e)
+        | Error e -> ValueTask<_>(Error e)

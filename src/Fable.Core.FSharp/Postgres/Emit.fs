@@ -4,6 +4,7 @@
 // the row in one batch before they run.
 namespace Fable.FSharp.Postgres
 
+open System
 open System.Collections.Generic
 open System.Threading
 open System.Threading.Tasks
@@ -45,6 +46,96 @@ module internal Emit =
                     s.Running.Leave id
             }
 
+    /// One emit's steps on `s` inside `sp` (`Steps.EmitWalk`). Events get provisional negative ids when recorded and
+    /// their real ids, ordering key and time from the INSERT that records them (under the lock, in chain order, so ids
+    /// grow along the chain): no round trip to allocate them. Payload and metadata are in jsonb's normal text form
+    /// already (computed in Core): the INSERT does not send them back. `row`: the aggregate's row as locked.
+    [<Sealed>]
+    type private PgEmitSteps<'S>(ctx: Context, s: Session, sp: Savepoint, uow: IUnitOfWork, def: AggregateDef<'S>,
+                                 id: AggregateId, rowFound: bool, state: 'S, last: int64 option, events: obj list,
+                                 ct: CancellationToken) =
+        inherit Steps.EmitWalk<'S>(ctx.Runtime, uow, def, id, state, last, events, ct)
+        let mutable provisional = -1L
+        // The transaction's ordering key for the aggregate and its time, once an INSERT gave them.
+        let mutable tx = 0L
+        let mutable now = DateTimeOffset.MinValue
+        // Inserts not sent yet.
+        let pending = List<StoredEvent>()
+        // The real id of provisional id -(k + 1) at index k (ids are provisional in record order and sent in that order).
+        let realIds = List<int64>()
+        // Whether the row exists now, and the last_event_id it holds (the guard of the next write).
+        let mutable rowExists = rowFound
+        let mutable rowLast = last
+
+        /// Whether the aggregate's row exists now.
+        member _.RowExists = rowExists
+
+        /// The last_event_id the row holds now (the guard of the next write).
+        member _.RowLast = rowLast
+
+        /// The real id of `eid` (a provisional id once its INSERT ran; any other id as is).
+        member _.RealId(eid: int64) =
+            let k = int (-eid - 1L)
+            if eid < 0L && k < realIds.Count then realIds[k] else eid
+
+        /// Sends the pending inserts (one statement) followed by `extra`, reading with `ct`.
+        member this.Flush(release: bool, ct: CancellationToken, extra: NpgsqlBatchCommand list) : Task<unit> =
+            let sent = pending.ToArray()
+            pending.Clear()
+            let commands =
+                if sent.Length = 0 then extra
+                else Events.insertChain ctx (Option.map this.RealId sent[0].PrevEventId) sent :: extra
+            s.Run(sp, commands, release, ct, fun reader -> task {
+                if sent.Length > 0 then
+                    let start = realIds.Count
+                    let mutable go = true
+                    while go do
+                        let! has = reader.ReadAsync ct
+                        if has then
+                            realIds.Add(reader.GetInt64 0)
+                            tx <- reader.GetInt64 1
+                            now <- reader.GetFieldValue<DateTimeOffset> 2
+                        else go <- false
+                    // RETURNING need not follow the chain: ordered by id, it does.
+                    realIds.Sort(start, realIds.Count - start, Comparer<int64>.Default)
+            })
+
+        /// The event `e` as stored: its real ids, the transaction's ordering key and time.
+        member this.Resolve(e: StoredEvent) =
+            let real = this.RealId e.Id
+            if real = e.Id then e
+            else { e with Id = real; PrevEventId = Option.map this.RealId e.PrevEventId; InsertedAt = now; Position = { Tx = tx; Id = real } }
+
+        /// The row write with `cols` after the last pending event (its id: the sequence's current value when it is
+        /// not known yet).
+        member this.RowWrite(lastId: int64 option, cols: Row) =
+            let lastReal = match lastId with Some l when this.RealId l > 0L -> Some(this.RealId l) | _ -> None
+            AggregateRows.write ctx id rowExists rowLast lastReal (AggregateRows.columns ctx.Runtime.Tables id.Table cols)
+
+        override _.Record(enc, meta, prev) =
+            let eid = provisional
+            provisional <- provisional - 1L
+            let recorded =
+                { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
+                  TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data; InsertedAt = now
+                  Position = { Tx = tx; Id = eid } }
+            pending.Add recorded
+            ValueTask<_>(Ok recorded)
+
+        // Handlers may read the log and the row, or reference them: both are written, in the batch that records the
+        // event, before they run.
+        override this.WriteRow(state, recorded) =
+            match AggregateRow.stored ctx.Runtime.Tables def (not rowExists) state with
+            | Error e -> ValueTask<_>(Error e)
+            | Ok cols ->
+                let write = this.RowWrite(Some recorded.Id, cols)
+                Steps.ofTask (task {
+                    do! this.Flush(false, ct, [ write ])
+                    rowExists <- true
+                    rowLast <- Some(this.RealId recorded.Id)
+                    return Ok(this.Resolve recorded)
+                })
+
     /// Emits on `key` of `def` inside a savepoint of `s`: lock and load, refuse a fork, read the state, check
     /// `expected`, decide, then the shared steps per event (the row is written in the batch that records an event
     /// with handlers, before they run), the final row write guarded by its old last_event_id (only the guard when
@@ -54,131 +145,70 @@ module internal Emit =
         | Error e -> Task.FromResult(Error e)
         | Ok() ->
             let id = AggregateDef.idOf def key
-            running s id (fun () -> s.InScope(Some id, true, ct, fun sp -> task {
-                let! struct (row, forked) = s.Run(sp, AggregateRows.lockAndLoad ctx id, false, ct, readLoaded ct)
-                let last = row |> Option.bind Sql.lastEventId
-                let read =
-                    if forked then Error(AggregateRow.forked id)
-                    else AggregateRow.stateOf def key (Option.toObj row) |> Result.bind (fun state -> Steps.checkExpected id expected last |> Result.map (fun () -> state))
-                match read with
+            // `running` inside the scope's task: one async state machine less per emit (nothing is sent before it).
+            s.InScope(Some id, true, ct, fun sp -> task {
+                match s.Running.Enter id with
                 | Error e -> return Error e
-                | Ok state ->
-                    match! Steps.decide uow decide state ct with
-                    | Error e -> return Error e
-                    | Ok events ->
-                        // Events get provisional negative ids here and their real ids, ordering key and time from
-                        // the INSERT that records them (under the lock, in chain order, so ids grow along the
-                        // chain): no round trip to allocate them.
-                        let mutable provisional = -1L
-                        // The transaction's ordering key for the aggregate and its time, once an INSERT gave them.
-                        let mutable tx = 0L
-                        let mutable now = System.DateTimeOffset.MinValue
-                        // Inserts not sent yet; the real id of sent events (payload and metadata are in jsonb's normal
-                        // text form already, computed in Core: the INSERT does not send them back).
-                        let pending = List<StoredEvent>()
-                        // The real id of provisional id -(k + 1) at index k (ids are provisional in record order and
-                        // sent in that order).
-                        let realIds = List<int64>()
-                        // Whether the row exists now, and the last_event_id it holds (the guard of the next write).
-                        let mutable rowExists = row.IsSome
-                        let mutable rowLast = last
-                        let realId (eid: int64) =
-                            let k = int (-eid - 1L)
-                            if eid < 0L && k < realIds.Count then realIds[k] else eid
-                        // Sends the pending inserts (one statement) followed by `extra`, reading with `ct`.
-                        let flush release (ct: CancellationToken) (extra: NpgsqlBatchCommand list) =
-                            let sent = pending.ToArray()
-                            pending.Clear()
-                            let inserts =
-                                if sent.Length = 0 then []
-                                else [ Events.insertChain ctx (Option.map realId sent[0].PrevEventId) sent ]
-                            s.Run(sp, inserts @ extra, release, ct, fun reader -> task {
-                                if sent.Length > 0 then
-                                    let start = realIds.Count
-                                    let mutable go = true
-                                    while go do
-                                        let! has = reader.ReadAsync ct
-                                        if has then
-                                            realIds.Add(reader.GetInt64 0)
-                                            tx <- reader.GetInt64 1
-                                            now <- reader.GetFieldValue<System.DateTimeOffset> 2
-                                        else go <- false
-                                    // RETURNING need not follow the chain: ordered by id, it does.
-                                    realIds.Sort(start, realIds.Count - start, Comparer<int64>.Default)
-                            })
-                        let resolve (e: StoredEvent) =
-                            let real = realId e.Id
-                            if real = e.Id then e
-                            else { e with Id = real; PrevEventId = Option.map realId e.PrevEventId; InsertedAt = now; Position = { Tx = tx; Id = real } }
-                        // The row write with `cols` after the last pending event (its id: the sequence's current value
-                        // when it is not known yet).
-                        let rowWrite (lastId: int64 option) (cols: Row) =
-                            AggregateRows.write ctx id rowExists rowLast (lastId |> Option.map realId |> Option.filter (fun l -> l > 0L)) (AggregateRows.columns ctx.Runtime.Tables id.Table cols)
-                        let sink =
-                            { new IEmitSink<'S> with
-                                member _.Record(enc, meta, prev) =
-                                    let eid = provisional
-                                    provisional <- provisional - 1L
-                                    let recorded =
-                                        { Id = eid; PrevEventId = prev; Aggregate = id; TypeName = enc.TypeName
-                                          TypeVersion = enc.TypeVersion; Meta = meta; Data = enc.Data; InsertedAt = now
-                                          Position = { Tx = tx; Id = eid } }
-                                    pending.Add recorded
-                                    ValueTask<_>(Ok recorded)
-                                // Handlers may read the log and the row, or reference them: both are written, in the
-                                // batch that records the event, before they run.
-                                member _.WriteRow(state, recorded) =
-                                    match AggregateRow.stored ctx.Runtime.Tables def (not rowExists) state with
-                                    | Error e -> ValueTask<_>(Error e)
-                                    | Ok cols ->
-                                        let write = rowWrite (Some recorded.Id) cols
-                                        ValueTask<Result<StoredEvent, FableError>>(task {
-                                            do! flush false ct [ write ]
-                                            rowExists <- true
-                                            rowLast <- Some(realId recorded.Id)
-                                            return Ok(resolve recorded)
-                                        }) }
-                        match! Steps.applyEvents ctx.Runtime uow def id state last events sink ct with
+                | Ok() ->
+                    try
+                        let! struct (row, forked) = s.Run(sp, AggregateRows.lockAndLoad ctx id, false, ct, readLoaded ct)
+                        let last = row |> Option.bind Sql.lastEventId
+                        let read =
+                            if forked then Error(AggregateRow.forked id)
+                            else AggregateRow.stateOf def key (Option.toObj row) |> Result.bind (fun state -> Steps.checkExpected id expected last |> Result.map (fun () -> state))
+                        match read with
                         | Error e -> return Error e
-                        | Ok(struct (_, _, [], _)) ->
-                            return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
-                        | Ok(struct (state', last', recorded, rowCurrent)) ->
-                            let final =
-                                match rowLast with
-                                | Some written when rowCurrent -> Ok [ AggregateRows.guard ctx id written ]
-                                | _ -> AggregateRow.stored ctx.Runtime.Tables def (not rowExists) state' |> Result.map (fun cols -> [ rowWrite last' cols ])
-                            match final with
+                        | Ok state ->
+                            match! Steps.decide uow decide state ct with
                             | Error e -> return Error e
-                            | Ok write ->
-                                // In the caller's transaction Fable does not see the commit: notify in it. A
-                                // transaction Fable owns wakes followers after its commit (PostgresStore).
-                                let inline' = ctx.Options.Notify && not s.Owned
-                                let last = if inline' then write @ [ notify ctx ] else write
-                                let emitted () =
-                                    s.Recorded <- s.Recorded + recorded.Length
-                                    Ok { Aggregate = { Id = id; LastEventId = last' |> Option.map realId; State = state' }
-                                         Events = List.map resolve recorded }
-                                if s.CommitWithLastBatch && sp.WholeTransaction && s.Depth = 1 then
-                                    // The whole transaction is this emit (IInterpreter.Emit): COMMIT rides with the
-                                    // last batch, once `ct` is not cancelled. Once sent it runs to the end (no
-                                    // cancellation), like a COMMIT; a failure maps as `PgErrors.ofCommit`.
-                                    if ct.IsCancellationRequested then
-                                        return Error Cancelled
-                                    else
-                                        s.CommitSent <- true
-                                        let mutable failure = None
-                                        try
-                                            do! flush true CancellationToken.None (last @ [ Sql.command "COMMIT" [] ])
-                                            s.Committed <- true
-                                        with e ->
-                                            failure <- Some(PgErrors.ofCommit (Some id) e)
-                                        match failure with
-                                        | Some e -> return Error e
-                                        | None -> return emitted ()
-                                else
-                                    do! flush true ct last
-                                    return emitted ()
-            }))
+                            | Ok events ->
+                                let steps = PgEmitSteps<'S>(ctx, s, sp, uow, def, id, row.IsSome, state, last, events, ct)
+                                match! steps.Run() with
+                                | Error e -> return Error e
+                                | Ok(struct (_, _, [], _)) ->
+                                    return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
+                                | Ok(struct (state', last', recorded, rowCurrent)) ->
+                                    let final =
+                                        match steps.RowLast with
+                                        | Some written when rowCurrent -> Ok(AggregateRows.guard ctx id written)
+                                        | _ -> AggregateRow.stored ctx.Runtime.Tables def (not steps.RowExists) state' |> Result.map (fun cols -> steps.RowWrite(last', cols))
+                                    match final with
+                                    | Error e -> return Error e
+                                    | Ok write ->
+                                        // The whole transaction is this emit (IInterpreter.Emit): COMMIT rides with the
+                                        // last batch, once `ct` is not cancelled. Once sent it runs to the end (no
+                                        // cancellation), like a COMMIT; a failure maps as `PgErrors.ofCommit`.
+                                        let commits = s.CommitWithLastBatch && sp.WholeTransaction && s.Depth = 1
+                                        // In the caller's transaction Fable does not see the commit: notify in it. A
+                                        // transaction Fable owns wakes followers after its commit (PostgresStore).
+                                        let last =
+                                            if ctx.Options.Notify && not s.Owned then [ write; notify ctx ]
+                                            elif commits then [ write; Sql.command "COMMIT" [] ]
+                                            else [ write ]
+                                        let emitted () =
+                                            s.Recorded <- s.Recorded + recorded.Length
+                                            Ok { Aggregate = { Id = id; LastEventId = last' |> Option.map steps.RealId; State = state' }
+                                                 Events = List.map steps.Resolve recorded }
+                                        if commits then
+                                            if ct.IsCancellationRequested then
+                                                return Error Cancelled
+                                            else
+                                                s.CommitSent <- true
+                                                let mutable failure = None
+                                                try
+                                                    do! steps.Flush(true, CancellationToken.None, last)
+                                                    s.Committed <- true
+                                                with e ->
+                                                    failure <- Some(PgErrors.ofCommit (Some id) e)
+                                                match failure with
+                                                | Some e -> return Error e
+                                                | None -> return emitted ()
+                                        else
+                                            do! steps.Flush(true, ct, last)
+                                            return emitted ()
+                    finally
+                        s.Running.Leave id
+            })
 
     /// Rebuilds the row of `key` from its log inside a savepoint: lock and load the row and the log, then Core's
     /// `Replay.run` with the row write guarded by the row's last_event_id (an INSERT when the row is missing).

@@ -84,7 +84,7 @@ module internal Events =
             c.Parameters.Add(Sql.int64Param prev) |> ignore
             c.Parameters.Add key |> ignore
             c.Parameters.Add(Sql.textParam first.TypeName) |> ignore
-            c.Parameters.Add(NpgsqlParameter(Value = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)) |> ignore
+            c.Parameters.Add(NpgsqlParameter<int>(TypedValue = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)) |> ignore
             c.Parameters.Add(NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
             c.Parameters.Add(NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
             c

@@ -23,6 +23,12 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
         | e when broken -> PgErrors.ofExn None ct e
         | e -> HandlerFailed("transaction", "work", e.Message, Some e)
 
+    /// The work's outcome `r` on `session`: a broken session fails it even when the work returned Ok.
+    static let settled (session: Session) (r: Result<'T, FableError>) =
+        match r, session.Broken with
+        | Ok _, Some broken -> Error broken
+        | r, _ -> r
+
     static let runWork (session: Session) (work: IUnitOfWork -> Task<Result<'T, FableError>>) (uow: IUnitOfWork) (ct: CancellationToken) =
         task {
             let mutable r = Unchecked.defaultof<Result<'T, FableError>>
@@ -31,9 +37,7 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                 r <- w
             with e ->
                 r <- Error(workFailure session ct e)
-            match r, session.Broken with
-            | Ok _, Some broken -> return Error broken
-            | r, _ -> return r
+            return settled session r
         }
 
     /// Migrates `options.Schema` (creating it if needed; safe when several processes do it at once), checks every
@@ -144,8 +148,19 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                     use _conn = conn
                     // The session may replace the transaction (a failed first emit rolls it back).
                     let session = Session(conn, tx, true, CommitWithLastBatch = oneEmit)
-                    use _tx = { new IDisposable with member _.Dispose() = session.Transaction.Dispose() }
-                    let! outcome = runWork session work (PgUnitOfWork(ctx, session)) ct
+                    use _tx =
+                        { new IDisposable with
+                            member _.Dispose() =
+                                session.Close()
+                                session.Transaction.Dispose() }
+                    // `runWork` in this task (one async state machine less per emit).
+                    let mutable worked = Unchecked.defaultof<Result<'T, FableError>>
+                    try
+                        let! w = work (PgUnitOfWork(ctx, session))
+                        worked <- w
+                    with e ->
+                        worked <- Error(workFailure session ct e)
+                    let outcome = settled session worked
                     // Cancelled while the work ran (even if it ignored that): roll back, as documented.
                     let outcome = if ct.IsCancellationRequested && not session.Committed then Error Cancelled else outcome
                     match outcome with

@@ -36,8 +36,31 @@ type internal Session(conn: NpgsqlConnection, initial: NpgsqlTransaction, owned:
     // or transaction (then it may have sent anything: savepoints stay).
     let mutable touched = false
     let mutable exposed = false
+    // The batch of a Fable-owned session, kept between its round trips (one batch object per transaction, not per
+    // round trip); null while in use. `Close` disposes it.
+    let mutable spare: NpgsqlBatch = null
+
+    /// A batch for the current transaction (the kept one, emptied, when there is one).
+    let takeBatch () =
+        match spare with
+        | null -> new NpgsqlBatch(conn, tx)
+        | b ->
+            spare <- null
+            b.Transaction <- tx
+            b.BatchCommands.Clear()
+            b
+
+    /// Gives a batch back: kept for the next round trip of an owned session, disposed otherwise.
+    let giveBack (b: NpgsqlBatch) =
+        if owned && isNull spare then spare <- b else b.Dispose()
 
     new(conn, tx) = Session(conn, tx, false)
+
+    /// Disposes the kept batch (the owner calls it when the transaction ends).
+    member _.Close() =
+        if not (isNull spare) then
+            spare.Dispose()
+            spare <- null
 
     /// The error that made the session unusable (connection lost, rollback impossible).
     member val Broken: FableError option = None with get, set
@@ -86,38 +109,41 @@ type internal Session(conn: NpgsqlConnection, initial: NpgsqlTransaction, owned:
     member _.Run(sp: Savepoint, commands: NpgsqlBatchCommand list, release: bool, ct: CancellationToken, read: NpgsqlDataReader -> Task<'T>) : Task<'T> =
         task {
             let opening = not sp.Established
-            use batch = new NpgsqlBatch(conn, tx)
-            if opening then
-                batch.BatchCommands.Add(NpgsqlBatchCommand("SAVEPOINT " + sp.Name))
-            for c in commands do
-                batch.BatchCommands.Add c
-            if release && not sp.WholeTransaction then
-                batch.BatchCommands.Add(NpgsqlBatchCommand("RELEASE SAVEPOINT " + sp.Name))
-            ct.ThrowIfCancellationRequested()
-            touched <- true
+            let batch = takeBatch ()
             try
-                use! reader = batch.ExecuteReaderAsync ct
-                sp.Established <- true
-                let! result = read reader
-                // Consume the rest so that a failing later command (the guard, RELEASE) throws here.
-                let mutable more = true
-                while more do
-                    let! next = reader.NextResultAsync ct
-                    more <- next
-                if release then
-                    sp.Released <- true
-                return result
-            with e ->
-                // The batch was sent and SAVEPOINT ran unless the failure came before the server saw it or the
-                // transaction was aborted already (then SAVEPOINT itself failed).
                 if opening then
-                    match e with
-                    | :? PostgresException as p when p.SqlState = "25P02" -> ()
-                    | :? PostgresException
-                    | :? OperationCanceledException -> sp.Established <- true
-                    | _ -> ()
-                ExceptionDispatchInfo.Capture(e).Throw()
-                return Unchecked.defaultof<'T>
+                    batch.BatchCommands.Add(NpgsqlBatchCommand("SAVEPOINT " + sp.Name))
+                for c in commands do
+                    batch.BatchCommands.Add c
+                if release && not sp.WholeTransaction then
+                    batch.BatchCommands.Add(NpgsqlBatchCommand("RELEASE SAVEPOINT " + sp.Name))
+                ct.ThrowIfCancellationRequested()
+                touched <- true
+                try
+                    use! reader = batch.ExecuteReaderAsync ct
+                    sp.Established <- true
+                    let! result = read reader
+                    // Consume the rest so that a failing later command (the guard, RELEASE) throws here.
+                    let mutable more = true
+                    while more do
+                        let! next = reader.NextResultAsync ct
+                        more <- next
+                    if release then
+                        sp.Released <- true
+                    return result
+                with e ->
+                    // The batch was sent and SAVEPOINT ran unless the failure came before the server saw it or the
+                    // transaction was aborted already (then SAVEPOINT itself failed).
+                    if opening then
+                        match e with
+                        | :? PostgresException as p when p.SqlState = "25P02" -> ()
+                        | :? PostgresException
+                        | :? OperationCanceledException -> sp.Established <- true
+                        | _ -> ()
+                    ExceptionDispatchInfo.Capture(e).Throw()
+                    return Unchecked.defaultof<'T>
+            finally
+                giveBack batch
         }
 
     /// `Run` returning the rows of each command that returns rows, in order.

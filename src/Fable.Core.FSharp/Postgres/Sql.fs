@@ -54,20 +54,20 @@ module internal Sql =
     let columnParam (c: ColumnDecl) (v: obj) =
         NpgsqlParameter(Value = (if isNull v then box DBNull.Value else v), NpgsqlDbType = dbType c.Type)
 
-    /// A bigint parameter (NULL for None).
+    /// A bigint parameter (NULL for None; typed: the value is not boxed).
     let int64Param (v: int64 option) =
         match v with
-        | Some i -> NpgsqlParameter(Value = i, NpgsqlDbType = NpgsqlDbType.Bigint)
+        | Some i -> NpgsqlParameter<int64>(TypedValue = i, NpgsqlDbType = NpgsqlDbType.Bigint) :> NpgsqlParameter
         | None -> NpgsqlParameter(Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint)
 
     /// A text parameter.
     let textParam (s: string) = NpgsqlParameter(Value = s, NpgsqlDbType = NpgsqlDbType.Text)
 
-    /// An aggregate key as a parameter of its own type (uuid, bigint or text).
-    let keyParam (key: AggregateKey) =
+    /// An aggregate key as a parameter of its own type (uuid, bigint or text; typed: the value is not boxed).
+    let keyParam (key: AggregateKey) : NpgsqlParameter =
         match key with
-        | AggregateKey.Uuid g -> NpgsqlParameter(Value = g, NpgsqlDbType = NpgsqlDbType.Uuid)
-        | AggregateKey.Int i -> NpgsqlParameter(Value = i, NpgsqlDbType = NpgsqlDbType.Bigint)
+        | AggregateKey.Uuid g -> NpgsqlParameter<Guid>(TypedValue = g, NpgsqlDbType = NpgsqlDbType.Uuid)
+        | AggregateKey.Int i -> NpgsqlParameter<int64>(TypedValue = i, NpgsqlDbType = NpgsqlDbType.Bigint)
         | AggregateKey.Text s -> NpgsqlParameter(Value = s, NpgsqlDbType = NpgsqlDbType.Text)
 
     /// A batch command with positional parameters ($1, $2, ...).
@@ -77,12 +77,24 @@ module internal Sql =
             c.Parameters.Add p |> ignore
         c
 
-    /// The current row of `reader` as a Row (DB NULL becomes null).
+    /// The current row of `reader` as a Row (DB NULL becomes null): a CompactRow (two arrays) when the column names
+    /// are distinct, otherwise a dictionary keeping the last value of a repeated name.
     let readRow (reader: NpgsqlDataReader) : Row =
-        let d = Dictionary<string, obj>(reader.FieldCount, StringComparer.Ordinal)
-        for i in 0 .. reader.FieldCount - 1 do
-            d[reader.GetName i] <- if reader.IsDBNull i then null else reader.GetValue i
-        d :> Row
+        let n = reader.FieldCount
+        let names = Array.zeroCreate<string> n
+        let values = Array.zeroCreate<obj> n
+        let mutable distinct = true
+        for i in 0 .. n - 1 do
+            names[i] <- reader.GetName i
+            values[i] <- if reader.IsDBNull i then null else reader.GetValue i
+            for j in 0 .. i - 1 do
+                if String.Equals(names[j], names[i], StringComparison.Ordinal) then distinct <- false
+        if distinct then CompactRow(names, values) :> Row
+        else
+            let d = Dictionary<string, obj>(n, StringComparer.Ordinal)
+            for i in 0 .. n - 1 do
+                d[names[i]] <- values[i]
+            d :> Row
 
     /// The stored text of a key kind.
     let kindText (k: KeyType) =
