@@ -31,6 +31,19 @@ let private committedEvents (env: PgEnv.Env) =
 
 let tests =
     testList "wake-ups" [
+        // Sequenced: it counts the process's active timers, which tests running beside it would move.
+        testSequenced <| testTask "a runner's wait that a wake-up ends leaves no timer behind" {
+            let signal = Fable.FSharp.Postgres.PmSignal()
+            let waits = 1_000
+            let before = Timer.ActiveCount
+            for _ in 1 .. waits do
+                let woken = Fable.FSharp.Postgres.PmRunner.wait signal.Next (TimeSpan.FromMinutes 1.0) ct
+                signal.Set()
+                do! woken
+            let grown = Timer.ActiveCount - before
+            Expect.isLessThan grown (int64 (waits / 2)) (sprintf "%d waits, each woken at once, left %d more active timers (each wait's poll timer must go when the wake-up ends it)" waits grown)
+        }
+
         testTask "in-process subscribers are signalled after the commit, and never before it" {
             // Notify off: the in-process signal does not depend on the cross-process NOTIFY.
             let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false ignore

@@ -20,12 +20,17 @@ type internal PmTiming =
 
 /// Background runners.
 module internal PmRunner =
-    /// Waits until `signal` completes, `delay` passes or `ct` fires (never throws).
+    /// Waits until `signal` completes, `delay` passes or `ct` fires (never throws). The delay's timer goes as soon
+    /// as the wait ends (a `Task.Delay` beside the signal would stay in the timer queue for the whole delay: one
+    /// timer per wake-up, a thousand live ones at a thousand wake-ups a second).
     let wait (signal: Task) (delay: TimeSpan) (ct: CancellationToken) : Task =
         task {
             if not ct.IsCancellationRequested then
-                let! _ = Task.WhenAny(signal, Task.Delay(delay, ct))
-                ()
+                try
+                    do! signal.WaitAsync(delay, ct)
+                with
+                | :? TimeoutException
+                | :? OperationCanceledException -> ()
         }
 
     /// A task that never completes (wait on the delay alone).
