@@ -12,6 +12,7 @@ open Npgsql
 open Fable.FSharp
 open Fable.FSharp.InMemory
 open Fable.Bench.Harness
+open Fable.Bench.Server
 open Fable.Bench.Domain
 open Fable.Bench.Rows
 
