@@ -78,7 +78,9 @@ let private emit (inst: Instance) (key: Guid) (next: int ref) (count: int) =
 
 let private catchUp (inst: Instance) = run (inst.ProcessManagers.CatchUp(guard ())) |> ok "CatchUp"
 
-/// On one interpreter.
+/// On one interpreter. Sequenced: on PostgreSQL a transaction another test holds open keeps the newest events
+/// behind the no-skip horizon for a moment, and the batch that meets it is short (so the next one has the declared
+/// size again): right by the rule, but not the sizes these tests pin.
 let tests (fixture: Fixture) =
     [ testCase "a process manager that is behind commits fewer, growing batches; a fresh catch-up and a live one read the declared size" <| fun () ->
           let pm, batches = recording 5 -1
@@ -109,3 +111,4 @@ let tests (fixture: Fixture) =
               let st = run (inst.ProcessManagers.Status("sized", ct)) |> ok "Status"
               Expect.equal st.State "20" "every event counted once in the state"
               Expect.isNone st.LastError "the retry succeeded") ]
+    |> List.map testSequenced
