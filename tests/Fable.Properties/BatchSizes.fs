@@ -38,6 +38,11 @@ let rule =
             let sizing = BatchSizing.after d d (Some(d, at 10))
             Expect.equal (BatchSizing.size d sizing (at 10)) (2 * d) "grown where the batch ended"
             if n <> 10 then Expect.equal (BatchSizing.size d sizing (at n)) d "declared anywhere else (a reset or rebuild moved the checkpoint)")
+        property "a read of `most` events holds the batch's size at any checkpoint (the read comes before the lock says where)" 200
+            (Gen.zip3 (Gen.choose (1, 1000)) (Gen.choose (0, 6)) (Gen.choose (0, 20))) (fun (d, fulls, n) ->
+                let sizing = Seq.fold (fun s i -> BatchSizing.after d (BatchSizing.size d s (at (i - 1))) (Some(BatchSizing.size d s (at (i - 1)), at i))) BatchSizing.Declared (seq { 1..fulls })
+                Expect.isGreaterThanOrEqual (BatchSizing.most d sizing) (BatchSizing.size d sizing (at n)) "never fewer than the batch keeps"
+                Expect.isLessThanOrEqual (BatchSizing.most d sizing) (d * BatchSizing.growthCap) "never past the cap")
         test "the cap never overflows" {
             Expect.equal (BatchSizing.grown Int32.MaxValue Int32.MaxValue) Int32.MaxValue "Int32.MaxValue at most"
             Expect.equal (BatchSizing.grown 200_000_000 1_600_000_000) Int32.MaxValue "16 × 200,000,000 capped at Int32.MaxValue"

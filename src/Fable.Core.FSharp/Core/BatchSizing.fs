@@ -24,6 +24,14 @@ module internal BatchSizing =
         | BatchSizing.Grown(after, n) when after = checkpoint -> n
         | _ -> declared
 
+    /// The most events a batch may read whatever checkpoint it starts at: the grown size, when the last batch grew
+    /// it, else the declared size (a reader that locks the checkpoint only after reading asks for this, then keeps
+    /// `size` of them).
+    let most (declared: int) (sizing: BatchSizing) : int =
+        match sizing with
+        | BatchSizing.Grown(_, n) -> n
+        | BatchSizing.Declared -> declared
+
     /// The size after a full batch of `requested` events: double it, up to growthCap times `declared`
     /// (and never past Int32.MaxValue).
     let grown (declared: int) (requested: int) : int =

@@ -217,8 +217,7 @@ module internal PmStep =
                         return Ok outcome
                     | None ->
                         // Read as many as the grown size may ask for; the locked checkpoint then says how many count.
-                        let most = match ahead.Sizing with BatchSizing.Grown(_, n) -> n | BatchSizing.Declared -> pm.BatchSize
-                        match! PmBatch.open' ctx.Schema conn tx pm.Name most ct with
+                        match! PmBatch.open' ctx.Schema conn tx pm.Name (BatchSizing.most pm.BatchSize ahead.Sizing) ct with
                         | Ok { Locked = Some l; Events = events } when events.Length > 0 && l.Active && l.RetryIn <= TimeSpan.Zero ->
                             let requested = BatchSizing.size pm.BatchSize ahead.Sizing l.Checkpoint
                             let! outcome = handleBatch ctx pm conn tx ahead l (Array.truncate requested events) requested ct
