@@ -29,6 +29,16 @@ let private committedEvents (env: PgEnv.Env) =
         return Convert.ToInt64 n
     }
 
+/// A burst of commits: 8 writers at once, each emitting `perWriter` deposits over the accounts `keys`.
+let private burst (env: PgEnv.Env) (keys: AggregateKey[]) (perWriter: int) =
+    let writer (w: int) () =
+        task {
+            for n in 1..perWriter do
+                let! r = emit env.Interpreter accounts keys[(w + n) % keys.Length] Expected.Any (deposit [ 1L ])
+                ok "burst emit" r |> ignore
+        }
+    Task.WhenAll [| for w in 0..7 -> background (writer w) |]
+
 let tests =
     testList "wake-ups" [
         // Sequenced: it counts the process's active timers, which tests running beside it would move.
@@ -142,14 +152,7 @@ let tests =
                 listener.Notification.Add(fun a -> if a.Channel = channel then senders.Enqueue a.PID)
                 use listen = new NpgsqlCommand(sprintf "LISTEN %s" (PgEnv.q channel), listener)
                 let! _ = listen.ExecuteNonQueryAsync()
-                let keys = Array.init 8 (fun _ -> newKey ())
-                let writer (w: int) () =
-                    task {
-                        for n in 1..15 do
-                            let! r = emit env.Interpreter accounts keys[(w + n) % keys.Length] Expected.Any (deposit [ 1L ])
-                            ok "burst emit" r |> ignore
-                    }
-                let! _ = Task.WhenAll [| for w in 0..7 -> background (writer w) |]
+                let! _ = burst env (Array.init 8 (fun _ -> newKey ())) 15
                 // The last NOTIFY follows the last commit within a window; collect until none came for 200 ms.
                 use guard = new CancellationTokenSource(TimeSpan.FromSeconds 10.0)
                 let mutable quiet = false
@@ -177,13 +180,7 @@ let tests =
                 use listen = new NpgsqlCommand(sprintf "LISTEN %s; LISTEN %s" (PgEnv.q channel) (PgEnv.q marker), listener)
                 let! _ = listen.ExecuteNonQueryAsync()
                 let keys = Array.init 4 (fun _ -> newKey ())
-                let writer (w: int) () =
-                    task {
-                        for n in 1..10 do
-                            let! r = emit env.Interpreter accounts keys[(w + n) % keys.Length] Expected.Any (deposit [ 1L ])
-                            ok "burst emit" r |> ignore
-                    }
-                let! results = Task.WhenAll [| for w in 0..7 -> background (writer w) |]
+                let! results = burst env keys 10
                 Expect.equal results.Length 8 "every writer finished"
                 // Rounds of two commits in a row; the second one (the last commit so far) also NOTIFYs a marker
                 // in its own transaction, so a notification on the store's channel that arrives after the marker
