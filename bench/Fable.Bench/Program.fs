@@ -2,7 +2,9 @@
 // run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
 // `--only 1,6,7` runs only the listed rows (1–9, and `mem` for the in-memory rate; 8 is the telemetry overhead) to iterate on one measure;
 // `--no-marten` leaves out the Marten peer of rows 1–3 (bench/Fable.Bench.Marten, built on first use);
-// `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go.
+// `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go; `--cpu` where a
+// single-event emit's CPU goes (client and server, per contender: Fable at the defaults, Fable-quiet with Notify
+// off, R2, G; `--cpu-only NAME` one of them).
 module Fable.Bench.Program
 
 open System
@@ -199,6 +201,19 @@ let private benchmark (argv: string[]) =
             if runs "9" then
                 let! r = Fable.Bench.PartitionRow.partitionRows quick server.ConnectionString ds
                 add r
+            // Where a single-event emit's CPU goes, client and server, per contender; not part of the table.
+            // `--cpu-only NAME` measures one of them alone (to profile it from outside, e.g. with perf).
+            let cpuOnly = Array.tryFindIndex ((=) "--cpu-only") argv |> Option.bind (fun i -> Array.tryItem (i + 1) argv)
+            if argv |> Array.contains "--cpu" || cpuOnly.IsSome then
+                let pick (_: int) = int64 (rnd.Value.Next(1, 10_001))
+                let contenders =
+                    [ "R2", (fun i -> Baseline.emitR2 ds (pick i) 1)
+                      "G", (fun i -> Baseline.emit ds (pick i) 1)
+                      "Fable", (fun i -> emitOn notifyAccounts pg (pick i) (deposits 1))
+                      "Fable-quiet", (fun i -> emit pgQuiet (pick i) (deposits 1)) ]
+                    |> List.filter (fun (name, _) -> cpuOnly.IsNone || cpuOnly = Some name)
+                for writers in (match Environment.GetEnvironmentVariable "FABLE_CPU_WRITERS" with null -> [ 1; 8 ] | w -> [ int w ]) do
+                    do! Fable.Bench.CpuSplit.report writers (if quick then 3_000 else 20_000) 3 contenders
             // Where a Postgres emit's allocations go (sampled by type); not part of the table.
             if argv |> Array.contains "--alloc-types" then
                 let decide = deposits 1

@@ -71,40 +71,37 @@ module internal AggregateRows =
             | [] -> same <- false
         same && List.isEmpty rest
 
-    /// Writes the row with the state after event `last`: an INSERT when the row does not exist yet (a row created
-    /// meanwhile is a unique violation), else an UPDATE guarded by `old` that raises the guard error when the row's
-    /// last_event_id is not `old` any more. `last` None: the id the session took last from the event sequence (the
-    /// last event, inserted by the statement before in the same batch).
-    let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * NpgsqlParameter) list) =
-        let n = cols.Length
-        // last_event_id's value: a parameter after the columns, or the sequence's current value.
-        let lastValue () =
-            match last with
-            | Some _ -> sprintf "$%d" (if existed then n + 1 else n + 2)
-            | None -> Events.currentId ctx
-        let build () =
-            let t = Sql.table id.Table
-            if existed then
-                let sets = [ for (i, (c, _)) in List.indexed cols -> sprintf "%s = $%d" (Sql.quote c) (i + 1) ] @ [ sprintf "%s = %s" lastCol (lastValue ()) ]
-                let k = if last.IsSome then n + 2 else n + 1
-                sprintf
-                    "WITH u AS (UPDATE %s SET %s WHERE %s = $%d AND %s IS NOT DISTINCT FROM $%d RETURNING 1) SELECT %s.guard_row(EXISTS (SELECT 1 FROM u), %s)"
-                    t (String.Join(", ", sets)) idCol k lastCol (k + 1) ctx.Schema (guardMessage id k (k + 1))
-            else
-                let quoted = [ idCol ] @ [ for (c, _) in cols -> Sql.quote c ] @ [ lastCol ]
-                let values = [ for i in 1 .. n + 1 -> sprintf "$%d" i ] @ [ lastValue () ]
-                sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", quoted)) (String.Join(", ", values))
-        // The text depends on the table, the kind of write and ToRow's column names: the last text per table and
-        // kind is kept with its names, and reused while ToRow gives the same names (compared without allocating).
-        let slot = struct (id.Table, (if existed then 2 else 0) + (if last.IsSome then 1 else 0))
-        let sql =
-            match ctx.RowTexts.TryGetValue slot with
-            | true, struct (names, sql) when sameNames names cols -> sql
-            | _ ->
-                let sql = build ()
-                ctx.RowTexts[slot] <- struct ([| for (c, _) in cols -> c |], sql)
-                sql
-        let c = NpgsqlBatchCommand(sql)
+    /// The row write's statement with parameters from `$base + 1` (see `write`) and `lastValue` the SQL of the new
+    /// last_event_id (`None`: a parameter after the columns): an INSERT (key, columns, last), or an UPDATE (columns,
+    /// last, then key and old last_event_id for its guard) returning 1 when it matched. Also the numbers of the key
+    /// and old parameters (the guard's message).
+    let private rowStatement (id: AggregateId) (existed: bool) (names: string list) (b: int) (lastValue: string option) =
+        let n = names.Length
+        let t = Sql.table id.Table
+        if existed then
+            let last = lastValue |> Option.defaultValue (sprintf "$%d" (b + n + 1))
+            let sets = [ for (i, c) in List.indexed names -> sprintf "%s = $%d" (Sql.quote c) (b + i + 1) ] @ [ sprintf "%s = %s" lastCol last ]
+            let k = b + n + (if lastValue.IsNone then 2 else 1)
+            struct (sprintf "UPDATE %s SET %s WHERE %s = $%d AND %s IS NOT DISTINCT FROM $%d RETURNING 1" t (String.Join(", ", sets)) idCol k lastCol (k + 1), k)
+        else
+            let last = lastValue |> Option.defaultValue (sprintf "$%d" (b + n + 2))
+            let quoted = [ idCol ] @ [ for c in names -> Sql.quote c ] @ [ lastCol ]
+            let values = [ for i in 1 .. n + 1 -> sprintf "$%d" (b + i) ] @ [ last ]
+            struct (sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", quoted)) (String.Join(", ", values)), 0)
+
+    /// The text for `slot` (a table and kind of write) writing the columns `cols` names: the last text per slot is
+    /// kept with its names, and reused while ToRow gives the same names (compared without allocating).
+    let private rowText (ctx: Context) (slot: struct (string * int)) (cols: (string * NpgsqlParameter) list) (build: string list -> string) =
+        match ctx.RowTexts.TryGetValue slot with
+        | true, struct (names, sql) when sameNames names cols -> sql
+        | _ ->
+            let names = List.map fst cols
+            let sql = build names
+            ctx.RowTexts[slot] <- struct (Array.ofList names, sql)
+            sql
+
+    /// Adds the row write's parameters from `$base + 1` on (as `rowStatement` numbers them) to `c`.
+    let private addRowParameters (c: NpgsqlBatchCommand) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * NpgsqlParameter) list) =
         if not existed then
             c.Parameters.Add(Sql.keyParam id.Key) |> ignore
         for (_, p) in cols do
@@ -114,4 +111,33 @@ module internal AggregateRows =
         if existed then
             c.Parameters.Add(Sql.keyParam id.Key) |> ignore
             c.Parameters.Add(Sql.int64Param old) |> ignore
+
+    /// Writes the row with the state after event `last` (recorded by an earlier statement): an INSERT when the row
+    /// does not exist yet (a row created meanwhile is a unique violation), else an UPDATE guarded by `old` that
+    /// raises the guard error when the row's last_event_id is not `old` any more.
+    let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64) (cols: (string * NpgsqlParameter) list) =
+        let sql =
+            rowText ctx (struct (id.Table, if existed then 1 else 0)) cols (fun names ->
+                let struct (statement, k) = rowStatement id existed names 0 None
+                if existed then
+                    sprintf "WITH u AS (%s) SELECT %s.guard_row(EXISTS (SELECT 1 FROM u), %s)" statement ctx.Schema (guardMessage id k (k + 1))
+                else statement)
+        let c = NpgsqlBatchCommand(sql)
+        addRowParameters c id existed old (Some last) cols
+        c
+
+    /// Records `events` (the first follows `prev`; `Events.insertText`) and writes the row with the state after the
+    /// last of them, in ONE statement: the write takes the last id from the INSERT (`RETURNING`), an UPDATE is
+    /// guarded as in `write` (its guard raises in the same statement, so nothing of it can commit). Returns the
+    /// `id`, `tx` and `inserted_at` of each event, like the INSERT alone.
+    let recordAndWrite (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (prev: int64 option) (events: StoredEvent[]) (cols: (string * NpgsqlParameter) list) =
+        let multi = events.Length > 1
+        let sql =
+            rowText ctx (struct (id.Table, 2 + (if existed then 2 else 0) + (if multi then 1 else 0))) cols (fun names ->
+                let struct (statement, k) = rowStatement id existed names 6 (Some "(SELECT max(e.id) FROM e)")
+                let guard = if existed then sprintf ", %s.guard_row(EXISTS (SELECT 1 FROM w), %s)" ctx.Schema (guardMessage id k (k + 1)) else ""
+                sprintf "WITH e AS (%s), w AS (%s) SELECT e.id, e.tx, e.inserted_at%s FROM e" (Events.insertText ctx multi id) statement guard)
+        let c = NpgsqlBatchCommand(sql)
+        Events.insertParameters c prev events
+        addRowParameters c id existed old None cols
         c

@@ -1,7 +1,7 @@
 // Emit and replay on one session, each inside its own savepoint (DESIGN §2). An emit whose events have no
 // handlers is two round trips: [SAVEPOINT; create lock and fork check; SELECT … FOR UPDATE] and
-// [INSERT events (ids, ordering key, time); guarded row write; RELEASE]. An event with handlers is written with
-// the row in one batch before they run.
+// [INSERT events (ids, ordering key, time) and guarded row write, one statement; RELEASE]. An event with handlers is
+// written with the row in one statement before they run.
 namespace Fable.FSharp.Postgres
 
 open System
@@ -78,39 +78,48 @@ module internal Emit =
             let k = int (-eid - 1L)
             if eid < 0L && k < realIds.Count then realIds[k] else eid
 
-        /// Sends the pending inserts (one statement) followed by `extra`, reading with `ct`.
-        member this.Flush(release: bool, ct: CancellationToken, extra: NpgsqlBatchCommand list) : Task<unit> =
+        /// Sends the pending inserts and the row write of `row` (when given) in one statement (`recordAndWrite`; the row
+        /// write alone when nothing is pending), followed by `extra`, reading with `ct`. Afterwards the row exists and
+        /// holds the last event's id when `row` was given.
+        member this.Flush(release: bool, ct: CancellationToken, row: Row option, extra: NpgsqlBatchCommand list) : Task<unit> =
             let sent = pending.ToArray()
             pending.Clear()
+            let cols = row |> Option.map (AggregateRows.columns ctx.Runtime.Tables id.Table)
+            let prev () = Option.map this.RealId sent[0].PrevEventId
             let commands =
-                if sent.Length = 0 then extra
-                else Events.insertChain ctx (Option.map this.RealId sent[0].PrevEventId) sent :: extra
-            s.Run(sp, commands, release, ct, fun reader -> task {
-                if sent.Length > 0 then
-                    let start = realIds.Count
-                    let mutable go = true
-                    while go do
-                        let! has = reader.ReadAsync ct
-                        if has then
-                            realIds.Add(reader.GetInt64 0)
-                            tx <- reader.GetInt64 1
-                            now <- reader.GetFieldValue<DateTimeOffset> 2
-                        else go <- false
-                    // RETURNING need not follow the chain: ordered by id, it does.
-                    realIds.Sort(start, realIds.Count - start, Comparer<int64>.Default)
-            })
+                match cols with
+                | Some cols when sent.Length > 0 -> AggregateRows.recordAndWrite ctx id rowExists rowLast (prev ()) sent cols :: extra
+                | Some cols when realIds.Count > 0 ->
+                    // Every recorded event was sent: the row follows the last of them.
+                    AggregateRows.write ctx id rowExists rowLast realIds[realIds.Count - 1] cols :: extra
+                | Some _ -> invalidOp "a row write before any event was recorded"
+                | None when sent.Length > 0 -> Events.insertChain ctx (prev ()) sent :: extra
+                | None -> extra
+            task {
+                do! s.Run(sp, commands, release, ct, fun reader -> task {
+                    if sent.Length > 0 then
+                        let start = realIds.Count
+                        let mutable go = true
+                        while go do
+                            let! has = reader.ReadAsync ct
+                            if has then
+                                realIds.Add(reader.GetInt64 0)
+                                tx <- reader.GetInt64 1
+                                now <- reader.GetFieldValue<DateTimeOffset> 2
+                            else go <- false
+                        // RETURNING need not follow the chain: ordered by id, it does.
+                        realIds.Sort(start, realIds.Count - start, Comparer<int64>.Default)
+                })
+                if row.IsSome then
+                    rowExists <- true
+                    rowLast <- Some realIds[realIds.Count - 1]
+            }
 
         /// The event `e` as stored: its real ids, the transaction's ordering key and time.
         member this.Resolve(e: StoredEvent) =
             let real = this.RealId e.Id
             if real = e.Id then e
             else { e with Id = real; PrevEventId = Option.map this.RealId e.PrevEventId; InsertedAt = now; Position = { Tx = tx; Id = real } }
-
-        /// The row write with `cols` after the last pending event (its id: the sequence's current value when it is
-        /// not known yet).
-        member this.RowWrite(lastId: int64 option, cols: Row) =
-            let lastReal = match lastId with Some l when this.RealId l > 0L -> Some(this.RealId l) | _ -> None
-            AggregateRows.write ctx id rowExists rowLast lastReal (AggregateRows.columns ctx.Runtime.Tables id.Table cols)
 
         override _.Record(enc, meta, prev) =
             let eid = provisional
@@ -128,11 +137,8 @@ module internal Emit =
             match AggregateRow.stored ctx.Runtime.Tables def (not rowExists) state with
             | Error e -> ValueTask<_>(Error e)
             | Ok cols ->
-                let write = this.RowWrite(Some recorded.Id, cols)
                 Steps.ofTask (task {
-                    do! this.Flush(false, ct, [ write ])
-                    rowExists <- true
-                    rowLast <- Some(this.RealId recorded.Id)
+                    do! this.Flush(false, ct, Some cols, [])
                     return Ok(this.Resolve recorded)
                 })
 
@@ -168,13 +174,15 @@ module internal Emit =
                                 | Ok(struct (_, _, [], _)) ->
                                     return Ok { Aggregate = { Id = id; LastEventId = last; State = state }; Events = [] }
                                 | Ok(struct (state', last', recorded, rowCurrent)) ->
+                                    // The final row write rides with the pending events in one statement; only the
+                                    // guard when the last event's handlers saw the final row.
                                     let final =
                                         match steps.RowLast with
-                                        | Some written when rowCurrent -> Ok(AggregateRows.guard ctx id written)
-                                        | _ -> AggregateRow.stored ctx.Runtime.Tables def (not steps.RowExists) state' |> Result.map (fun cols -> steps.RowWrite(last', cols))
+                                        | Some written when rowCurrent -> Ok(struct (None, [ AggregateRows.guard ctx id written ]))
+                                        | _ -> AggregateRow.stored ctx.Runtime.Tables def (not steps.RowExists) state' |> Result.map (fun cols -> struct (Some cols, []))
                                     match final with
                                     | Error e -> return Error e
-                                    | Ok write ->
+                                    | Ok(struct (row, write)) ->
                                         // The whole transaction is this emit (IInterpreter.Emit): COMMIT rides with the
                                         // last batch, once `ct` is not cancelled. Once sent it runs to the end (no
                                         // cancellation), like a COMMIT; a failure maps as `PgErrors.ofCommit`.
@@ -182,9 +190,9 @@ module internal Emit =
                                         // In the caller's transaction Fable does not see the commit: notify in it. A
                                         // transaction Fable owns wakes followers after its commit (PostgresStore).
                                         let last =
-                                            if ctx.Options.Notify && not s.Owned then [ write; notify ctx ]
-                                            elif commits then [ write; Sql.command "COMMIT" [] ]
-                                            else [ write ]
+                                            if ctx.Options.Notify && not s.Owned then write @ [ notify ctx ]
+                                            elif commits then write @ [ Sql.command "COMMIT" [] ]
+                                            else write
                                         let emitted () =
                                             s.Recorded <- s.Recorded + recorded.Length
                                             Ok { Aggregate = { Id = id; LastEventId = last' |> Option.map steps.RealId; State = state' }
@@ -196,7 +204,7 @@ module internal Emit =
                                                 s.CommitSent <- true
                                                 let mutable failure = None
                                                 try
-                                                    do! steps.Flush(true, CancellationToken.None, last)
+                                                    do! steps.Flush(true, CancellationToken.None, row, last)
                                                     s.Committed <- true
                                                 with e ->
                                                     failure <- Some(PgErrors.ofCommit (Some id) e)
@@ -204,7 +212,7 @@ module internal Emit =
                                                 | Some e -> return Error e
                                                 | None -> return emitted ()
                                         else
-                                            do! steps.Flush(true, ct, last)
+                                            do! steps.Flush(true, ct, row, last)
                                             return emitted ()
                     finally
                         s.Running.Leave id
@@ -230,7 +238,7 @@ module internal Emit =
                             match AggregateRow.stored ctx.Runtime.Tables def (not rowExists) state with
                             | Error e -> return Error e
                             | Ok cols ->
-                                let! _ = s.Run(sp, [ AggregateRows.write ctx id rowExists rowLast (Some last) (AggregateRows.columns ctx.Runtime.Tables id.Table cols) ], false, ct)
+                                let! _ = s.Run(sp, [ AggregateRows.write ctx id rowExists rowLast last (AggregateRows.columns ctx.Runtime.Tables id.Table cols) ], false, ct)
                                 rowExists <- true
                                 rowLast <- Some last
                                 return Ok()

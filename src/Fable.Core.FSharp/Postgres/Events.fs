@@ -42,9 +42,6 @@ module internal Events =
     /// The sequence expression that allocates event ids.
     let nextId (ctx: Context) = sprintf "nextval(%s::regclass)" (Sql.literal (ctx.Schema + ".event_ids"))
 
-    /// The last id this session took from the sequence.
-    let currentId (ctx: Context) = sprintf "currval(%s::regclass)" (Sql.literal (ctx.Schema + ".event_ids"))
-
     /// The ordering key of the events an INSERT records after event `$1` (NULL for a first event): the
     /// transaction's xid, or the key of that previous event when it is larger (the INSERT is a statement after the
     /// row lock, so it sees that event).
@@ -61,46 +58,52 @@ module internal Events =
         | true, KeyType.Int -> "insert-chain-int"
         | true, _ -> "insert-chain-text"
 
-    /// Records events of one aggregate and transaction (one ordering key) that follow each other in its chain,
-    /// in one statement, under the aggregate's lock. Every id comes from the sequence in chain order, so ids
-    /// grow along the chain; the first event follows `prev` (None: the aggregate's first event), each next one
-    /// the row before it. The events' `Id`, `PrevEventId`, `Position` and `InsertedAt` are ignored (the statement
-    /// computes them). The table and key kind are literals of the statement's text (one text per table and
-    /// kind, prepared once). Returns the `id`, `tx` and `inserted_at` of each event (payload and metadata are
-    /// not sent back: Core computed their jsonb text); ordered by id, that is chain order.
-    let insertChain (ctx: Context) (prev: int64 option) (events: StoredEvent[]) =
-        let first = events[0]
-        let agg = first.Aggregate
+    /// The text of an INSERT that records events of one aggregate and transaction (one ordering key) that follow
+    /// each other in its chain, in one statement, under the aggregate's lock, returning the `id`, `tx` and
+    /// `inserted_at` of each event; its parameters are `$1`..`$6` (`insertParameters`). Every id comes from the
+    /// sequence in chain order, so ids grow along the chain; the first event follows `$1` (NULL: the aggregate's
+    /// first event), each next one the row before it. The table and key kind are literals of the text (one text
+    /// per table and kind, prepared once). Payload and metadata are not sent back: Core computed their jsonb text.
+    let insertText (ctx: Context) (multi: bool) (agg: AggregateId) =
         let constants () = Sql.literal agg.Table + ", " + Sql.literal (Sql.kindText agg.Key.Kind)
-        let key = Sql.textParam (Sql.keyText agg.Key)
-        if events.Length = 1 then
-            let sql =
-                text ctx (insertName false agg.Key.Kind) agg.Table (fun () ->
-                    sprintf
-                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) VALUES (%s, $1, %s, $2, $3, $4, $5, $6, %s) RETURNING id, tx, inserted_at"
-                        ctx.Schema (nextId ctx) (constants ()) (orderingKey ctx))
-            // Parameters added one by one: this INSERT is on every emit's path (no list to build).
-            let c = NpgsqlBatchCommand(sql)
-            c.Parameters.Add(Sql.int64Param prev) |> ignore
-            c.Parameters.Add key |> ignore
-            c.Parameters.Add(Sql.textParam first.TypeName) |> ignore
-            c.Parameters.Add(NpgsqlParameter<int>(TypedValue = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)) |> ignore
-            c.Parameters.Add(NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
-            c.Parameters.Add(NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
-            c
+        if not multi then
+            text ctx (insertName false agg.Key.Kind) agg.Table (fun () ->
+                sprintf
+                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) VALUES (%s, $1, %s, $2, $3, $4, $5, $6, %s) RETURNING id, tx, inserted_at"
+                    ctx.Schema (nextId ctx) (constants ()) (orderingKey ctx))
         else
             // The subquery takes the ids row by row in ORDINALITY order (it is not flattened: nextval is volatile).
-            Sql.command
-                (text ctx (insertName true agg.Key.Kind) agg.Table (fun () ->
-                    sprintf
-                        "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $1 ELSE lag(c.id) OVER (ORDER BY c.ord) END, %s, $6, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, %s FROM (SELECT u.ord, %s AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($2::text[], $3::int[], $4::text[], $5::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id, tx, inserted_at"
-                        ctx.Schema (constants ()) (orderingKey ctx) (nextId ctx)))
-                [ Sql.int64Param prev
-                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))
-                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-                  NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))
-                  key ]
+            text ctx (insertName true agg.Key.Kind) agg.Table (fun () ->
+                sprintf
+                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $1 ELSE lag(c.id) OVER (ORDER BY c.ord) END, %s, $6, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, %s FROM (SELECT u.ord, %s AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($2::text[], $3::int[], $4::text[], $5::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id, tx, inserted_at"
+                    ctx.Schema (constants ()) (orderingKey ctx) (nextId ctx))
+
+    /// Adds the six parameters of `insertText` for `events` (the first follows `prev`) to `c`. The events' `Id`,
+    /// `PrevEventId`, `Position` and `InsertedAt` are ignored (the statement computes them).
+    let insertParameters (c: NpgsqlBatchCommand) (prev: int64 option) (events: StoredEvent[]) =
+        let first = events[0]
+        let key = Sql.textParam (Sql.keyText first.Aggregate.Key)
+        // Parameters added one by one: this INSERT is on every emit's path (no list to build).
+        let ps = c.Parameters
+        ps.Add(Sql.int64Param prev) |> ignore
+        if events.Length = 1 then
+            ps.Add key |> ignore
+            ps.Add(Sql.textParam first.TypeName) |> ignore
+            ps.Add(NpgsqlParameter<int>(TypedValue = first.TypeVersion, NpgsqlDbType = NpgsqlDbType.Integer)) |> ignore
+            ps.Add(NpgsqlParameter(Value = first.Meta, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
+            ps.Add(NpgsqlParameter(Value = first.Data, NpgsqlDbType = NpgsqlDbType.Jsonb)) |> ignore
+        else
+            ps.Add(NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeName) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))) |> ignore
+            ps.Add(NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.TypeVersion) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Integer))) |> ignore
+            ps.Add(NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Meta) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))) |> ignore
+            ps.Add(NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))) |> ignore
+            ps.Add key |> ignore
+
+    /// Records `events` of one aggregate (the first follows `prev`) with `insertText`: one statement.
+    let insertChain (ctx: Context) (prev: int64 option) (events: StoredEvent[]) =
+        let c = NpgsqlBatchCommand(insertText ctx (events.Length > 1) events[0].Aggregate)
+        insertParameters c prev events
+        c
 
     /// The aggregate's events in chain order (ids grow along a chain: each is taken under the row lock).
     let log (ctx: Context) (id: AggregateId) =

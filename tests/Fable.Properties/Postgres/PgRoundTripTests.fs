@@ -12,12 +12,51 @@ open Npgsql
 open Fable.FSharp
 open Fable.Tests.PgDomain
 
-/// A loopback TCP proxy to `target` that counts client→server turns over all its connections, and the
-/// savepoint commands (the text SAVEPOINT) clients send.
+/// Follows one client→server stream of the PostgreSQL protocol message by message (the untyped SSL, GSS and
+/// startup messages first, then typed ones) and counts statements: Execute messages (one per statement of a
+/// batch) and simple Query messages (Npgsql sends BEGIN as one).
+type private ClientMessages() =
+    let mutable typed = false
+    // The bytes of the message being read that arrived so far (header first), and how many it has in all.
+    let header = Array.zeroCreate<byte> 5
+    let mutable have = 0
+    let mutable need = -1
+
+    /// Execute messages seen in `bytes`, which follow the bytes fed before.
+    member _.Feed(bytes: ReadOnlySpan<byte>) =
+        let mutable executes = 0
+        let mutable headerLength = if typed then 5 else 4
+        let mutable i = 0
+        while i < bytes.Length do
+            if need < 0 then
+                header[have] <- bytes[i]
+                have <- have + 1
+                i <- i + 1
+                if have = headerLength then
+                    let length = Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(ReadOnlySpan(header, headerLength - 4, 4))
+                    // The length counts itself, not the type byte.
+                    need <- length - 4
+                    have <- 0
+                    if typed && (header[0] = byte 'E' || header[0] = byte 'Q') then executes <- executes + 1
+                    if not typed then
+                        // SSLRequest and GSSENCRequest (8 bytes) are followed by the startup message; after it, typed.
+                        if length <> 8 then typed <- true
+                        headerLength <- if typed then 5 else 4
+                    if need = 0 then need <- -1
+            else
+                let take = min need (bytes.Length - i)
+                i <- i + take
+                need <- need - take
+                if need = 0 then need <- -1
+        executes
+
+/// A loopback TCP proxy to `target` that counts client→server turns over all its connections, the savepoint
+/// commands (the text SAVEPOINT) clients send, and the statements they execute.
 type RoundTripProxy(target: EndPoint) =
     let listener = new TcpListener(IPAddress.Loopback, 0)
     let mutable trips = 0
     let mutable savepoints = 0
+    let mutable executes = 0
     let cts = new CancellationTokenSource()
     let word = Text.Encoding.ASCII.GetBytes "SAVEPOINT"
     // The statement text ends with the message's NUL ("BEGIN ... READ COMMITTED" must not match).
@@ -40,6 +79,7 @@ type RoundTripProxy(target: EndPoint) =
             let mutable tail: byte[] = [||]
             // The same for COMMIT (one byte short of the word, so a COMMIT already forwarded never matches again).
             let mutable commitTail: byte[] = [||]
+            let messages = ClientMessages()
             let mutable go = true
             while go do
                 let! n = src.ReceiveAsync(Memory buffer, SocketFlags.None, cts.Token)
@@ -47,6 +87,7 @@ type RoundTripProxy(target: EndPoint) =
                     go <- false
                 else
                     if clientSide then
+                        Interlocked.Add(&executes, messages.Feed(ReadOnlySpan(buffer, 0, n))) |> ignore
                         let seen = Array.append tail buffer[0 .. n - 1]
                         let mutable i = 0
                         while i <= seen.Length - word.Length do
@@ -110,6 +151,8 @@ type RoundTripProxy(target: EndPoint) =
     member _.Trips = Volatile.Read &trips
     /// SAVEPOINT words sent (SAVEPOINT, RELEASE SAVEPOINT, ROLLBACK TO SAVEPOINT) since the last reset.
     member _.Savepoints = Volatile.Read &savepoints
+    /// Statements executed (Execute messages) since the last reset.
+    member _.Executes = Volatile.Read &executes
     /// Cuts the client's connection right after forwarding the next chunk that holds COMMIT.
     member _.CutAtNextCommit() = Volatile.Write(&cut, 1)
 
@@ -117,6 +160,7 @@ type RoundTripProxy(target: EndPoint) =
     member _.Reset() =
         Interlocked.Exchange(&trips, 0) |> ignore
         Interlocked.Exchange(&savepoints, 0) |> ignore
+        Interlocked.Exchange(&executes, 0) |> ignore
 
     interface IDisposable with
         member _.Dispose() =
@@ -194,6 +238,43 @@ let tests =
                 Expect.equal noteExisting 4.0 "an event with handlers on an existing aggregate: the same, with the row's UPDATE"
                 Expect.equal inTransact 3.0 "Transact does not know the work is one emit: COMMIT after it returns"
                 Expect.equal inCaller 2.0 "in the caller's transaction: BEGIN rides with the first batch; no commit of its own"
+            finally
+                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
+                (proxy :> IDisposable).Dispose()
+        }
+
+        testTask "a single-event emit runs 5 statements: BEGIN, create-lock check, row lock, events and row write in one, COMMIT" {
+            let proxy = new RoundTripProxy(endpointOf (PgServer.connectionString ()))
+            let configure (b: NpgsqlConnectionStringBuilder) =
+                b.Host <- "127.0.0.1"
+                b.Port <- proxy.Port
+                b.MaxPoolSize <- 1
+                b.NoResetOnClose <- true // the pool's DISCARD ALL on the next checkout is not the emit's
+            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false configure
+            try
+                let key = AggregateKey.Uuid(Guid.NewGuid())
+                let statements (k: AggregateKey) (amounts: int64 list) =
+                    task {
+                        proxy.Reset()
+                        let! r = emit env.Interpreter accounts k Expected.Any (deposit amounts)
+                        ok "emit" r |> ignore
+                        return proxy.Executes
+                    }
+                let! creating = statements key [ 1L ]
+                let! existing = statements key [ 2L ]
+                let! three = statements key [ 3L; 4L; 5L ]
+                printfn "statements per emit: new row %d, existing row %d, 3 events %d" creating existing three
+                Expect.equal existing 5 "existing aggregate: BEGIN, create-lock check, SELECT … FOR UPDATE, INSERT events + guarded UPDATE, COMMIT"
+                Expect.equal creating 5 "new aggregate: the same, with the row's INSERT in the events' statement"
+                Expect.equal three 5 "three events: the same (one INSERT for all, in the row write's statement)"
+                let! (log: StoredEvent list) = checkChain env.Interpreter accounts key
+                Expect.equal log.Length 5 "every event recorded, in one chain"
+                let! row = Store.load env.Interpreter accounts key CancellationToken.None
+                match row with
+                | Ok(Some st) ->
+                    Expect.equal st.State.Balance 15L "the row holds the state after the last event"
+                    Expect.equal st.LastEventId (Some (List.last log).Id) "the row's last_event_id is the last event's id"
+                | other -> failtestf "expected the row, got %A" other
             finally
                 (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
                 (proxy :> IDisposable).Dispose()

@@ -1,0 +1,71 @@
+// `--cpu`: where a single-event emit's CPU goes, client (this process) and server (every postgres process on the
+// machine), per contender, with 1 and with 8 writers. A diagnostic printed beside the table, not a target.
+module Fable.Bench.CpuSplit
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Threading.Tasks
+
+/// CPU seconds used so far by every process named `postgres` (utime + stime from /proc; Linux only).
+let private serverSeconds () =
+    let ticks = 100.0 // USER_HZ: 100 on Linux
+    let mutable total = 0L
+    for dir in Directory.EnumerateDirectories "/proc" do
+        let name = Path.GetFileName dir
+        if name.Length > 0 && Char.IsDigit name[0] then
+            try
+                let stat = File.ReadAllText(Path.Combine(dir, "stat"))
+                // Fields after the command name, which is in parentheses and may hold spaces.
+                let close = stat.LastIndexOf ')'
+                if stat.Substring(stat.IndexOf '(' + 1, close - stat.IndexOf '(' - 1) = "postgres" then
+                    let fields = stat.Substring(close + 2).Split ' '
+                    // fields[0] is field 3 (state): utime is field 14, stime field 15.
+                    total <- total + int64 fields[11] + int64 fields[12]
+            with _ -> () // the process ended meanwhile
+    float total / ticks
+
+/// `n` calls of `op` on `writers` concurrent tasks (each its share in sequence).
+let private calls (writers: int) (n: int) (op: int -> Task<int>) =
+    Task.WhenAll(
+        [| for w in 0 .. writers - 1 ->
+               Task.Run(fun () ->
+                   task {
+                       for i in 0 .. n / writers - 1 do
+                           let! _ = op (w * n + i)
+                           ()
+                   } :> Task) |])
+
+/// Client and server CPU microseconds per call of `op` over `n` calls on `writers` concurrent tasks (after
+/// `n / 10` to warm up), and the wall time per call.
+let measure (writers: int) (n: int) (op: int -> Task<int>) =
+    task {
+        do! calls writers (n / 10) op
+        let proc = Process.GetCurrentProcess()
+        proc.Refresh()
+        let c0, s0 = proc.TotalProcessorTime, serverSeconds ()
+        let sw = Stopwatch.StartNew()
+        do! calls writers n op
+        let wall = sw.Elapsed.TotalSeconds
+        proc.Refresh()
+        let client = (proc.TotalProcessorTime - c0).TotalSeconds
+        let server = serverSeconds () - s0
+        return struct (client * 1e6 / float n, server * 1e6 / float n, wall * 1e6 / float n)
+    }
+
+/// Measures each named contender `rounds` times (interleaved) and prints the medians.
+let report (writers: int) (n: int) (rounds: int) (contenders: (string * (int -> Task<int>)) list) =
+    task {
+        let results = Collections.Generic.Dictionary<string, Collections.Generic.List<struct (float * float * float)>>()
+        for _ in 1 .. rounds do
+            for (name, op) in contenders do
+                let! r = measure writers n op
+                if not (results.ContainsKey name) then results[name] <- Collections.Generic.List()
+                results[name].Add r
+        let median (xs: float seq) = let a = Seq.toArray xs in Array.sortInPlace a; a[a.Length / 2]
+        eprintfn "  CPU per single-event emit, %d writer(s), %d emits x %d rounds (median): client µs, server µs (all postgres processes), wall µs" writers n rounds
+        for (name, _) in contenders do
+            let rs = results[name]
+            eprintfn "  %-28s client %7.1f  server %7.1f  wall %7.1f" name
+                (median [ for struct (c, _, _) in rs -> c ]) (median [ for struct (_, s, _) in rs -> s ]) (median [ for struct (_, _, w) in rs -> w ])
+    }
