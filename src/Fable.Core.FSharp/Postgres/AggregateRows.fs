@@ -135,8 +135,11 @@ module internal AggregateRows =
         let sql =
             rowText ctx (struct (id.Table, 2 + (if existed then 2 else 0) + (if multi then 1 else 0))) cols (fun names ->
                 let struct (statement, k) = rowStatement id existed names 6 (Some "(SELECT max(e.id) FROM e)")
-                let guard = if existed then sprintf ", %s.guard_row(EXISTS (SELECT 1 FROM w), %s)" ctx.Schema (guardMessage id k (k + 1)) else ""
-                sprintf "WITH e AS (%s), w AS (%s) SELECT e.id, e.tx, e.inserted_at%s FROM e" (Events.insertText ctx multi id) statement guard)
+                // The guard in a materialized one-row CTE: called once, not once per event.
+                let guard, from =
+                    if existed then sprintf ", g AS MATERIALIZED (SELECT %s.guard_row(EXISTS (SELECT 1 FROM w), %s))" ctx.Schema (guardMessage id k (k + 1)), "e, g"
+                    else "", "e"
+                sprintf "WITH e AS (%s), w AS (%s)%s SELECT e.id, e.tx, e.inserted_at FROM %s" (Events.insertText ctx multi id) statement guard from)
         let c = NpgsqlBatchCommand(sql)
         Events.insertParameters c prev events
         addRowParameters c id existed old None cols

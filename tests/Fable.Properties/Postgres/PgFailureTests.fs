@@ -56,16 +56,19 @@ let tests =
                     cmd.Parameters.Add(NpgsqlParameter(Value = args.Aggregate.Key.Value)) |> ignore
                     let! _ = cmd.ExecuteNonQueryAsync args.CancellationToken
                     return Ok() })
-            do! PgEnv.using (runtimeWith (Router.empty |> Router.route<Boom> [ tamper ])) tables (fun env -> task {
+            // Tampering last: the guard alone ends the emit. Tampering first: the next event's INSERT and the row's
+            // guarded UPDATE are one statement, whose guard raises.
+            for events in [ [ box { Amount = 1L }; box { Reason = "tamper" } ]; [ box { Reason = "tamper" }; box { Amount = 1L } ] ] do
+              do! PgEnv.using (runtimeWith (Router.empty |> Router.route<Boom> [ tamper ])) tables (fun env -> task {
                 let key = newKey ()
                 let! before = seeded env key
-                let! r = emit env.Interpreter accounts key Expected.Any (always [ box { Amount = 1L }; box { Reason = "tamper" } ])
+                let! r = emit env.Interpreter accounts key Expected.Any (always events)
                 match err "guarded write" r with
                 | Conflict(Some _, _, _, false, m) -> Expect.stringContains m "last_event_id" "the guard explains itself"
                 | e -> failtestf "expected a conflict, got %O" e
                 let! after = snapshot env
                 Expect.equal after before "nothing changed"
-            })
+              })
         }
 
         testTask "a refusing decision leaves nothing" {
