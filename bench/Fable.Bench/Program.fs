@@ -4,7 +4,7 @@
 // `--no-marten` leaves out the Marten peer of rows 1–3 (bench/Fable.Bench.Marten, built on first use);
 // `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go; `--cpu` where a
 // single-event emit's CPU goes (client and server, per contender: Fable at the defaults, Fable-quiet with Notify
-// off, R2, G; `--cpu-only NAME` one of them).
+// off, R2, G, and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation); `--cpu-only NAME` one of them).
 module Fable.Bench.Program
 
 open System
@@ -74,7 +74,9 @@ let private legend =
     "Rows 1–3: Fable at the defaults a user gets (`PostgresStore.Create` / `UsePostgres(dataSource)`, Notify on); "
     + "baseline = R2, the strongest hand-written emit (2 round trips: `BEGIN; SELECT … FOR UPDATE`, then plain "
     + "`INSERT … VALUES`, guarded `UPDATE`, `COMMIT`); G = Fable's guarantees hand-written (Fable's events schema, "
-    + "`tx` ordering key, unique chain); Fable tuned = Notify off. All four interleaved in the same run."
+    + "`tx` ordering key, unique chain); Fable tuned = Notify off. All four interleaved in the same run, on one data source "
+    + "with automatic preparation (`Max Auto Prepare=50`, what the hosting package sets on a data source it makes; at "
+    + "Npgsql's default of 0 every contender parses and plans each statement: `--cpu` shows what that costs)."
 
 let private benchmark (argv: string[]) =
     let quick = argv |> Array.contains "--quick"
@@ -206,8 +208,13 @@ let private benchmark (argv: string[]) =
             let cpuOnly = Array.tryFindIndex ((=) "--cpu-only") argv |> Option.bind (fun i -> Array.tryItem (i + 1) argv)
             if argv |> Array.contains "--cpu" || cpuOnly.IsSome then
                 let pick (_: int) = int64 (rnd.Value.Next(1, 10_001))
+                // Npgsql's defaults: no automatic preparation (the bench's own data source prepares after 2 uses).
+                use plain = (new NpgsqlDataSourceBuilder(server.ConnectionString)).Build()
+                let! pgPlain = store plain "fable_bench" true []
                 let contenders =
                     [ "R2", (fun i -> Baseline.emitR2 ds (pick i) 1)
+                      "R2-unprepared", (fun i -> Baseline.emitR2 plain (pick i) 1)
+                      "Fable-unprepared", (fun i -> emitOn notifyAccounts pgPlain (pick i) (deposits 1))
                       "G", (fun i -> Baseline.emit ds (pick i) 1)
                       "Fable", (fun i -> emitOn notifyAccounts pg (pick i) (deposits 1))
                       "Fable-quiet", (fun i -> emit pgQuiet (pick i) (deposits 1)) ]

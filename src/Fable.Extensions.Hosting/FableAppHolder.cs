@@ -18,6 +18,10 @@ internal sealed class FableAppHolder(IServiceProvider services, IOptions<FableOp
     /// <summary>The options in effect.</summary>
     public FableOptions Options => options.Value;
 
+    /// <summary>The data source Fable made from a connection string (<see cref="OwnedDataSource"/>); null when it uses the
+    /// container's or none.</summary>
+    internal NpgsqlDataSource? Owned => owned;
+
     /// <summary>The app once built; null before (or when building failed).</summary>
     public FableApp? Current => building is { IsCompletedSuccessfully: true } b ? b.Result : null;
 
@@ -61,13 +65,14 @@ internal sealed class FableAppHolder(IServiceProvider services, IOptions<FableOp
     }
 
     /// <summary>The container's NpgsqlDataSource, else one made from <paramref name="connectionString"/> or the
-    /// options' (owned and disposed here); null when there is neither.</summary>
+    /// options' (owned and disposed here, preparing statements automatically: <see cref="OwnedDataSource"/>); null when
+    /// there is neither.</summary>
     private NpgsqlDataSource? DataSource(string? connectionString)
     {
         if (connectionString is null && services.GetService<NpgsqlDataSource>() is { } shared) return shared;
         var text = connectionString ?? options.Value.ConnectionString;
         if (string.IsNullOrWhiteSpace(text)) return null;
-        lock (gate) return owned ??= NpgsqlDataSource.Create(text);
+        lock (gate) return owned ??= OwnedDataSource.Create(text);
     }
 
     /// <summary>As <see cref="DisposeAsync"/>, blocking (a container disposed synchronously).</summary>

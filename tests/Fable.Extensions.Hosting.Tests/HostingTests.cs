@@ -33,6 +33,32 @@ public sealed class HostingTests
         Assert.Null(host.Services.GetRequiredService<FableAppHolder>().Current);
     }
 
+    [Theory]
+    [InlineData("Host=db;Username=app", 64)]
+    [InlineData("Host=db;Username=app;Max Auto Prepare=0", 0)]
+    [InlineData("Host=db;Username=app;maxautoprepare=5", 5)]
+    [InlineData("Host=db;Username=app;MAX AUTO PREPARE=7", 7)]
+    public void A_data_source_Fable_makes_prepares_statements_unless_the_connection_string_says(string given, int expected)
+    {
+        var made = new Npgsql.NpgsqlConnectionStringBuilder(OwnedDataSource.WithAutoPrepare(given));
+        Assert.Equal(expected, made.MaxAutoPrepare);
+        Assert.Equal("db", made.Host);
+        Assert.Equal("app", made.Username);
+    }
+
+    [PostgresFact]
+    public async Task The_hosts_own_data_source_prepares_statements_and_emits_run_on_it()
+    {
+        using var host = await Hosts.Create("postgres", new Behaviour());
+        await host.StartAsync();
+        var app = App(host);
+        await Domain.Tick(app, 12);
+        var owned = host.Services.GetRequiredService<FableAppHolder>().Owned;
+        Assert.NotNull(owned);
+        Assert.Equal(OwnedDataSource.AutoPrepare, new Npgsql.NpgsqlConnectionStringBuilder(owned!.ConnectionString).MaxAutoPrepare);
+        await host.StopAsync();
+    }
+
     [PostgresFact]
     public async Task Start_fails_when_an_aggregate_table_does_not_fit_and_says_so()
     {

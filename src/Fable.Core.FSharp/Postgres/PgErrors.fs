@@ -1,5 +1,6 @@
 // Maps Npgsql/PostgreSQL failures to FableError values by SQLSTATE and exception type (never by message):
-// serialization failure, deadlock, a lock wait past lock_timeout and a concurrent first emit are retryable conflicts,
+// serialization failure, deadlock, a lock wait past lock_timeout, a concurrent first emit and a prepared statement
+// whose table changed are retryable conflicts,
 // any other unique violation is not, connection loss is infrastructure.
 namespace Fable.FSharp.Postgres
 
@@ -55,6 +56,11 @@ module internal PgErrors =
                 Conflict(agg, None, None, false,
                          sprintf "%sa row with the same key already exists (unique constraint %s on %s): %s" where p.ConstraintName p.TableName p.MessageText)
             | GuardMismatch -> Conflict(agg, None, None, false, where + p.MessageText)
+            // A statement prepared on this connection (Npgsql's automatic preparation) whose table's columns changed
+            // since: refused once; Npgsql prepares it again on its next use, so a retry succeeds.
+            | "0A000" when p.Routine = "RevalidateCachedQuery" ->
+                Conflict(agg, None, None, true,
+                         where + "a table's columns changed since this connection prepared a statement on it (ALTER TABLE while running?); nothing was written and the statement is prepared again on its next use: retry the operation (" + p.MessageText + ")")
             | "57014" when ct.IsCancellationRequested -> Cancelled
             | "57014" -> Infrastructure(where + "statement cancelled by the server (statement timeout?): " + p.MessageText, Some p)
             | "42P01" | "42703" | "42804" | "42883" | "3F000" ->

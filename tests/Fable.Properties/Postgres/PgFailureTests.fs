@@ -71,6 +71,33 @@ let tests =
               })
         }
 
+        testTask "a column added to the aggregate table under prepared statements costs at most one retryable conflict per connection" {
+            let configure (b: NpgsqlConnectionStringBuilder) =
+                b.MaxPoolSize <- 1
+                b.MaxAutoPrepare <- 20
+                b.AutoPrepareMinUsages <- 2
+            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false configure
+            try
+                let key = newKey ()
+                for _ in 1..5 do
+                    let! r = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                    ok "emit before the column" r |> ignore
+                do! env.Exec "ALTER TABLE accounts ADD COLUMN added_later int"
+                // The prepared `SELECT * … FOR UPDATE` now returns another row type: PostgreSQL refuses it once, Npgsql
+                // prepares it again on the next use.
+                let! first = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                match first with
+                | Ok _ -> ()
+                | Error(Conflict(Some _, _, _, true, m)) -> Expect.stringContains m "columns" "the conflict says what changed"
+                | Error e -> failtestf "expected success or a retryable conflict, got %O" e
+                let! second = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                ok "the retry" second |> ignore
+                let! (log: StoredEvent list) = checkChain env.Interpreter accounts key
+                Expect.equal log.Length (if Result.isOk first then 7 else 6) "nothing of a refused emit was recorded"
+            finally
+                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
+        }
+
         testTask "a refusing decision leaves nothing" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let key = newKey ()
