@@ -14,7 +14,8 @@ var connectionString = builder.Configuration.GetConnectionString("Trips");
 var onPostgres = !string.IsNullOrWhiteSpace(connectionString);
 if (onPostgres)
 {
-    builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString!));
+    // Automatic preparation: Fable's statements parsed and planned once per connection (docs/postgres.md).
+    builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 64 }.ConnectionString));
     builder.Services.AddHostedService<TripsTables>();               // before AddFable: the tables exist when Fable checks them
 }
 builder.Services.AddFable(builder.Configuration.GetSection(FableOptions.Section), b => TripsApp.Register(b).UsePostgres());
