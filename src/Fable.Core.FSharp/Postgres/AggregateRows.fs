@@ -1,5 +1,6 @@
 // The aggregate row as SQL: lock-and-load (with a create lock while the row is missing) and the row write guarded
-// by the old last_event_id (a mismatch raises the schema's guard error). The row's rules are Core's AggregateRow.
+// by the old last_event_id (a mismatch raises the schema's guard error), alone or in one statement with the events'
+// INSERT. The row's rules are Core's AggregateRow.
 namespace Fable.FSharp.Postgres
 
 open System

@@ -185,18 +185,31 @@ let private measure (proxy: RoundTripProxy) (times: int) (action: unit -> Task) 
         return float proxy.Trips / float times
     }
 
+/// Runs `body` on a fresh environment whose connections go through a new proxy (`adjust` sets the other connection
+/// settings), with Notify off, and disposes both.
+let private throughProxy (adjust: NpgsqlConnectionStringBuilder -> unit) (body: RoundTripProxy -> PgEnv.Env -> Task<unit>) : Task<unit> =
+    task {
+        let proxy = new RoundTripProxy(endpointOf (PgServer.connectionString ()))
+        let configure (b: NpgsqlConnectionStringBuilder) =
+            b.Host <- "127.0.0.1"
+            b.Port <- proxy.Port
+            adjust b
+        let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false configure
+        try
+            do! body proxy env
+        finally
+            (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
+            (proxy :> IDisposable).Dispose()
+    }
+
 let tests =
     testList "round trips" [
         testTask "an emit in a transaction of its own takes 2 round trips: COMMIT rides with the last batch" {
-            let proxy = new RoundTripProxy(endpointOf (PgServer.connectionString ()))
-            let configure (b: NpgsqlConnectionStringBuilder) =
-                b.Host <- "127.0.0.1"
-                b.Port <- proxy.Port
-                b.MaxPoolSize <- 1
             // Notify off: the store's notifier sends its NOTIFY on a connection of its own after the commit,
             // which the proxy would count too (emits in the caller's transaction notify inline, in a batch).
-            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false configure
-            try
+            let adjust (b: NpgsqlConnectionStringBuilder) =
+                b.MaxPoolSize <- 1
+            do! throughProxy adjust (fun proxy env -> task {
                 let i = env.Interpreter
                 let key = AggregateKey.Uuid(Guid.NewGuid())
                 let emitOne (k: AggregateKey) (amounts: int64 list) () =
@@ -238,20 +251,14 @@ let tests =
                 Expect.equal noteExisting 4.0 "an event with handlers on an existing aggregate: the same, with the row's UPDATE"
                 Expect.equal inTransact 3.0 "Transact does not know the work is one emit: COMMIT after it returns"
                 Expect.equal inCaller 2.0 "in the caller's transaction: BEGIN rides with the first batch; no commit of its own"
-            finally
-                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
-                (proxy :> IDisposable).Dispose()
+            })
         }
 
         testTask "a single-event emit runs 5 statements: BEGIN, create-lock check, row lock, events and row write in one, COMMIT" {
-            let proxy = new RoundTripProxy(endpointOf (PgServer.connectionString ()))
-            let configure (b: NpgsqlConnectionStringBuilder) =
-                b.Host <- "127.0.0.1"
-                b.Port <- proxy.Port
+            let adjust (b: NpgsqlConnectionStringBuilder) =
                 b.MaxPoolSize <- 1
                 b.NoResetOnClose <- true // the pool's DISCARD ALL on the next checkout is not the emit's
-            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false configure
-            try
+            do! throughProxy adjust (fun proxy env -> task {
                 let key = AggregateKey.Uuid(Guid.NewGuid())
                 let statements (k: AggregateKey) (amounts: int64 list) =
                     task {
@@ -275,19 +282,13 @@ let tests =
                     Expect.equal st.State.Balance 15L "the row holds the state after the last event"
                     Expect.equal st.LastEventId (Some (List.last log).Id) "the row's last_event_id is the last event's id"
                 | other -> failtestf "expected the row, got %A" other
-            finally
-                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
-                (proxy :> IDisposable).Dispose()
+            })
         }
 
         testTask "a connection lost once COMMIT was sent with the last batch is Infrastructure saying the outcome is unknown" {
-            let proxy = new RoundTripProxy(endpointOf (PgServer.connectionString ()))
-            let configure (b: NpgsqlConnectionStringBuilder) =
-                b.Host <- "127.0.0.1"
-                b.Port <- proxy.Port
+            let adjust (b: NpgsqlConnectionStringBuilder) =
                 b.MaxAutoPrepare <- 0 // COMMIT crosses the proxy as text
-            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false configure
-            try
+            do! throughProxy adjust (fun proxy env -> task {
                 let key = newKey ()
                 let! seeded = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
                 ok "seed" seeded |> ignore
@@ -299,20 +300,14 @@ let tests =
                 let! (next: Result<Emitted<Account>, FableError>) = emit env.Interpreter accounts key Expected.Any (deposit [ 4L ])
                 let balance = (ok "an emit after the cut" next).Aggregate.State.Balance
                 Expect.isTrue (balance = 5L || balance = 7L) (sprintf "the cut emit either committed whole or not at all (balance %d)" balance)
-            finally
-                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
-                (proxy :> IDisposable).Dispose()
+            })
         }
 
         testTask "the first emit of a transaction Fable owns runs without a savepoint; every other emit keeps one" {
-            let proxy = new RoundTripProxy(endpointOf (PgServer.connectionString ()))
-            let configure (b: NpgsqlConnectionStringBuilder) =
-                b.Host <- "127.0.0.1"
-                b.Port <- proxy.Port
+            let adjust (b: NpgsqlConnectionStringBuilder) =
                 b.MaxPoolSize <- 2 // the caller's connection and one for the chain check
                 b.MaxAutoPrepare <- 0 // every command's text crosses the proxy
-            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false configure
-            try
+            do! throughProxy adjust (fun proxy env -> task {
                 let ct = CancellationToken.None
                 let key = AggregateKey.Uuid(Guid.NewGuid())
                 let deposit1 (uow: IUnitOfWork) = uow.Emit(accounts, key, Expected.Any, deposit [ 1L ], ct)
@@ -352,8 +347,6 @@ let tests =
                 Expect.equal inCaller 2 "in the caller's transaction the emit keeps its savepoint"
                 let! (log: StoredEvent list) = checkChain env.Interpreter accounts key
                 Expect.equal log.Length 6 "every emit committed"
-            finally
-                (env :> IAsyncDisposable).DisposeAsync().AsTask().Wait()
-                (proxy :> IDisposable).Dispose()
+            })
         }
     ]
