@@ -1,5 +1,6 @@
 // The schema trap (issue 14, item 4): a user's table that resolves into Fable's own schema (an unqualified CREATE
-// TABLE by a role named like that schema lands there) makes Build warn, in FableApp.Warnings and on the log.
+// TABLE by a role named like that schema lands there) makes Build warn, in FableApp.Warnings and on the log; and a
+// data source that prepares no statements makes it say so on the log (Information).
 using Fable.CSharp;
 using Microsoft.Extensions.Logging;
 using Xunit;
@@ -20,7 +21,7 @@ public sealed class SchemaWarningTests
         foreach (var table in new[] { "accounts", "counters", "tags", "ledger", "account_totals" })
             Assert.Contains(app.Warnings, w => w.StartsWith($"table {table} resolves into Fable's own schema \"{schema}\"", StringComparison.Ordinal));
         Assert.Equal(5, app.Warnings.Count);
-        var logged = loggers.Entries.Where(e => e.Category == "Fable.Build").ToList();
+        var logged = loggers.Entries.Where(e => e.Category == "Fable.Build" && e.Level == LogLevel.Warning).ToList();
         Assert.All(logged, e => Assert.Equal((LogLevel.Warning, 1020, "TableInFableSchema"), (e.Level, e.Event.Id, e.Event.Name)));
         Assert.Equal(app.Warnings, logged.Select(e => e.Message));
     }
@@ -47,7 +48,26 @@ public sealed class SchemaWarningTests
         var loggers = new CapturingLoggerFactory();
         await using var app = await Expect.Right(Accounts.Register(FableBuilder.Create()).UsePostgres(source, schema + "_fable").UseLoggerFactory(loggers).Build());
         Assert.Empty(app.Warnings);
-        Assert.DoesNotContain(loggers.Entries, e => e.Category == "Fable.Build");
+        Assert.DoesNotContain(loggers.Entries, e => e.Category == "Fable.Build" && e.Level >= LogLevel.Warning);
+    }
+
+    [PostgresFact]
+    public async Task Build_tells_when_the_data_source_prepares_no_statements_and_only_then()
+    {
+        await using var h = new PostgresHarness();
+        var (source, schema) = await h.Schema();
+        var plain = new CapturingLoggerFactory();
+        await using (var app = await Expect.Right(Accounts.Register(FableBuilder.Create()).UsePostgres(source, schema + "_fable").UseLoggerFactory(plain).Build()))
+        {
+            var hint = Assert.Single(plain.Entries, e => e.Event.Id == 1021);
+            Assert.Equal((LogLevel.Information, "Fable.Build", "StatementsNotPrepared"), (hint.Level, hint.Category, hint.Event.Name));
+            Assert.Contains("Max Auto Prepare", hint.Message);
+            Assert.Empty(app.Warnings);
+        }
+        await using var preparing = Npgsql.NpgsqlDataSource.Create(new Npgsql.NpgsqlConnectionStringBuilder(source.ConnectionString) { MaxAutoPrepare = 16 }.ConnectionString);
+        var tuned = new CapturingLoggerFactory();
+        await using (var app = await Expect.Right(Accounts.Register(FableBuilder.Create()).UsePostgres(preparing, schema + "_fable").UseLoggerFactory(tuned).Build()))
+            Assert.DoesNotContain(tuned.Entries, e => e.Event.Id == 1021);
     }
 
     [Fact]

@@ -14,6 +14,17 @@ namespace Fable.CSharp;
 
 internal static class Backends
 {
+    /// <summary>What Build logs (Information, event 1021) when the data source prepares no statements.</summary>
+    internal const string StatementsNotPrepared =
+        "the data source prepares no statements (Npgsql's Max Auto Prepare is 0, its default): every emit parses and plans "
+        + "Fable's statements again, about twice the server time of prepared ones. Set Max Auto Prepare (e.g. 64) in its "
+        + "connection string, unless a pooler in between cannot keep prepared statements (PgBouncer in transaction mode "
+        + "before 1.21); see docs/postgres.md, \"Prepared statements\"";
+
+    /// <summary>Whether <paramref name="dataSource"/> prepares statements automatically (Npgsql's Max Auto Prepare).</summary>
+    internal static bool PreparesStatements(NpgsqlDataSource dataSource) =>
+        new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxAutoPrepare > 0;
+
     /// <summary>Creates the in-memory store and checks every aggregate definition on it, as PostgreSQL's Build does.</summary>
     public static async Task<Either<Error, Backend>> InMemory(global::Fable.FSharp.Runtime runtime, Func<DateTimeOffset>? clock, TimeSpan? lockTimeout,
                                                               ILoggerFactory? loggerFactory, IEnumerable<AggregateChecker> checks, CancellationToken ct)
@@ -55,7 +66,11 @@ internal static class Backends
         if (warnings.IsLeft) return warnings.Map(_ => (Backend)null!);
         var found = (List<string>)warnings;
         if (loggerFactory?.CreateLogger("Fable.Build") is { } logger)
+        {
             foreach (var w in found) logger.LogWarning(new EventId(1020, "TableInFableSchema"), "{Warning}", w);
+            if (!PreparesStatements(dataSource))
+                logger.LogInformation(new EventId(1021, "StatementsNotPrepared"), "{Hint}", StatementsNotPrepared);
+        }
         foreach (var (name, from) in repartitions)
         {
             var changed = await CoreCalls.Call(() => PostgresProcessManagers.Repartition(store, name,
