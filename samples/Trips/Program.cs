@@ -13,7 +13,8 @@ if (args.Contains("--postgres") && string.IsNullOrWhiteSpace(postgres))
     return 2;
 }
 
-await using var dataSource = postgres is null ? null : NpgsqlDataSource.Create(postgres);
+// Automatic preparation: Fable's statements parsed and planned once per connection (docs/postgres.md).
+await using var dataSource = postgres is null ? null : NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(postgres) { MaxAutoPrepare = 64 }.ConnectionString);
 var builder = TripsApp.Register(FableBuilder.Create());
 if (dataSource is null) builder.UseInMemory();
 else
