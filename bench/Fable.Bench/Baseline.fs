@@ -1,6 +1,6 @@
 // The hand-written Npgsql baselines: R2, the strongest hand-written emit (2 round trips, 5 statements, a minimal
-// events table), and G, Fable's own guarantees hand-written (Fable's events schema, tx ordering key, unique chain);
-// plus a raw keyset read.
+// events table), and G, Fable's own guarantees hand-written (Fable's events schema, tx ordering key, unique chain,
+// creators queued on a create lock, a row guard that raises before COMMIT); plus a raw keyset read.
 module Fable.Bench.Baseline
 
 open System
@@ -25,6 +25,8 @@ let setup (ds: NpgsqlDataSource) (accounts: int) =
                 CREATE UNIQUE INDEX ON base.events (aggregate_table, aggregate_key, prev_event_id);
                 CREATE UNIQUE INDEX ON base.events (aggregate_table, aggregate_key) WHERE prev_event_id IS NULL;
                 CREATE INDEX ON base.events (tx, id);
+                CREATE FUNCTION base.guard_row(ok boolean, what text) RETURNS void LANGUAGE plpgsql AS $$
+                  BEGIN IF NOT ok THEN RAISE EXCEPTION USING ERRCODE = 'FB409', MESSAGE = what; END IF; END $$;
                 """
             )
         let! _ = cmd.ExecuteNonQueryAsync()
@@ -48,6 +50,18 @@ let private selectedRow (r: NpgsqlDataReader) =
         return found.Value
     }
 
+/// G's create lock, before the row lock ($1 account): while the row is missing, concurrent creators queue on a
+/// transaction advisory lock, and a missing row whose aggregate has a first event is told apart (a fork otherwise).
+let private gCreateLock =
+    """
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM base.accounts WHERE id = $1) THEN false
+           ELSE (SELECT EXISTS (SELECT 1 FROM base.events e WHERE e.aggregate_table = 'accounts' AND e.aggregate_key = $1::text AND e.prev_event_id IS NULL)
+                 FROM pg_advisory_xact_lock(hashtextextended('bench.create:accounts:' || $1::text, 0))) END
+    """
+
+/// G's row guard: raises (so COMMIT, later in the batch, never runs) unless the UPDATE in CTE `u` matched.
+let private gGuard = "SELECT base.guard_row(EXISTS (SELECT 1 FROM u), 'account ' || $1::text || ': last_event_id changed under the lock')"
+
 /// G's statement for one event: a plain `INSERT … VALUES` that takes the id from the sequence, chains it to $2 and
 /// stamps the ordering key, and the guarded UPDATE in a CTE of the same statement ($1 account, $2 previous event).
 let private gInsertOne =
@@ -56,10 +70,11 @@ let private gInsertOne =
       INSERT INTO base.events (id, prev_event_id, aggregate_table, aggregate_key, key_kind, type_name, type_version, meta, data, tx)
       VALUES (nextval('base.events_id_seq'), $2, 'accounts', $1::text, 'int', 'deposited', 1, $4::jsonb, $3::jsonb,
               greatest(pg_current_xact_id()::text::bigint, coalesce((SELECT tx FROM base.events WHERE id = $2), 0)))
-      RETURNING id)
-    UPDATE base.accounts SET balance = balance + 1, last_event_id = (SELECT id FROM e)
-    WHERE id = $1 AND last_event_id IS NOT DISTINCT FROM $2
-    """
+      RETURNING id),
+    u AS (
+      UPDATE base.accounts SET balance = balance + 1, last_event_id = (SELECT id FROM e)
+      WHERE id = $1 AND last_event_id IS NOT DISTINCT FROM $2 RETURNING 1)
+    """ + gGuard
 
 /// G's statement for `$5` events: ids from the sequence in order, each chained to the one before (a window
 /// function: the ids are not known before the statement runs), then the guarded UPDATE.
@@ -72,25 +87,31 @@ let private gInsertMany =
       SELECT id, prev, 'accounts', $1::text, 'int', 'deposited', 1, $4::jsonb, $3::jsonb,
              greatest(pg_current_xact_id()::text::bigint, coalesce((SELECT tx FROM base.events WHERE id = $2), 0))
       FROM chain
-      RETURNING id)
-    UPDATE base.accounts SET balance = balance + $5, last_event_id = (SELECT id FROM chain ORDER BY g DESC LIMIT 1)
-    WHERE id = $1 AND last_event_id IS NOT DISTINCT FROM $2
-    """
+      RETURNING id),
+    u AS (
+      UPDATE base.accounts SET balance = balance + $5, last_event_id = (SELECT id FROM chain ORDER BY g DESC LIMIT 1)
+      WHERE id = $1 AND last_event_id IS NOT DISTINCT FROM $2 RETURNING 1)
+    """ + gGuard
 
 /// Baseline G: one emit of `events` deposits to account `id` with Fable's guarantees, 2 round trips: batch 1
-/// `BEGIN; SELECT … FOR UPDATE`, batch 2 one statement that records the chained events with their ordering key
-/// `tx` and updates the guarded row (a plain `VALUES` for one event), then `COMMIT`. Payload and metadata are the
+/// `BEGIN`, the create lock, `SELECT … FOR UPDATE`; batch 2 one statement that records the chained events with their
+/// ordering key `tx` and updates the row behind a guard that raises (a plain `VALUES` for one event), then `COMMIT`. Payload and metadata are the
 /// same texts R2 sends.
 let emit (ds: NpgsqlDataSource) (id: int64) (events: int) =
     task {
         use! conn = ds.OpenConnectionAsync()
         use b1 = new NpgsqlBatch(conn)
         b1.BatchCommands.Add(NpgsqlBatchCommand "BEGIN")
+        let lock = NpgsqlBatchCommand gCreateLock
+        lock.Parameters.Add(NpgsqlParameter(Value = id)) |> ignore
+        b1.BatchCommands.Add lock
         let sel = NpgsqlBatchCommand "SELECT last_event_id, balance FROM base.accounts WHERE id = $1 FOR UPDATE"
         sel.Parameters.Add(NpgsqlParameter(Value = id)) |> ignore
         b1.BatchCommands.Add sel
         let! r = b1.ExecuteReaderAsync()
-        let! has = selectedRow r
+        let! _ = selectedRow r // the create lock's answer (false: the row exists)
+        let! _ = r.NextResultAsync()
+        let! has = r.ReadAsync()
         if not has then failwithf "account %d does not exist" id
         let last = if r.IsDBNull 0 then Nullable() else Nullable(r.GetInt64 0)
         do! r.DisposeAsync()
@@ -103,8 +124,8 @@ let emit (ds: NpgsqlDataSource) (id: int64) (events: int) =
         if events > 1 then ins.Parameters.Add(NpgsqlParameter(Value = events)) |> ignore
         b2.BatchCommands.Add ins
         b2.BatchCommands.Add(NpgsqlBatchCommand "COMMIT")
+        // A guard that did not match raises: the batch fails and COMMIT never runs.
         let! _ = b2.ExecuteNonQueryAsync()
-        if ins.RecordsAffected <> 1 then failwithf "baseline G: the guarded UPDATE of account %d matched no row" id
         return events
     }
 

@@ -74,7 +74,7 @@ let private legend =
     "Rows 1–3: Fable at the defaults a user gets (`PostgresStore.Create` / `UsePostgres(dataSource)`, Notify on); "
     + "baseline = R2, the strongest hand-written emit (2 round trips: `BEGIN; SELECT … FOR UPDATE`, then plain "
     + "`INSERT … VALUES`, guarded `UPDATE`, `COMMIT`); G = Fable's guarantees hand-written (Fable's events schema, "
-    + "`tx` ordering key, unique chain); Fable tuned = Notify off. All four interleaved in the same run, on one data source "
+    + "`tx` ordering key, unique chain, creators queued on a create lock, a row guard that raises before COMMIT); Fable tuned = Notify off. All four interleaved in the same run, on one data source "
     + "with automatic preparation (`Max Auto Prepare=50`, what the hosting package sets on a data source it makes; at "
     + "Npgsql's default of 0 every contender parses and plans each statement: `--cpu` shows what that costs)."
 
