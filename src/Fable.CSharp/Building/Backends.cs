@@ -65,11 +65,11 @@ internal static class Backends
         var warnings = await CoreCalls.Call(() => store.SchemaWarnings(aggregateTables, FSharpOption<CancellationToken>.Some(ct)), ws => ws.ToList());
         if (warnings.IsLeft) return warnings.Map(_ => (Backend)null!);
         var found = (List<string>)warnings;
-        if (loggerFactory?.CreateLogger("Fable.Build") is { } logger)
+        if (loggerFactory?.CreateLogger(LogNames.Build) is { } logger)
         {
-            foreach (var w in found) logger.LogWarning(new EventId(1020, "TableInFableSchema"), "{Warning}", w);
+            foreach (var w in found) logger.LogWarning(new EventId(LogNames.TableInFableSchema, nameof(LogNames.TableInFableSchema)), "{Warning}", w);
             if (!PreparesStatements(dataSource))
-                logger.LogInformation(new EventId(1021, "StatementsNotPrepared"), "{Hint}", StatementsNotPrepared);
+                logger.LogInformation(new EventId(LogNames.StatementsNotPrepared, nameof(LogNames.StatementsNotPrepared)), "{Hint}", StatementsNotPrepared);
         }
         foreach (var (name, from) in repartitions)
         {

@@ -44,6 +44,15 @@ module LogNames =
     /// A process manager was reset to the origin to handle the whole log again. Information.
     [<Literal>]
     let Rebuilt = 1013
+    /// The category of what the C# `Build()` logs.
+    [<Literal>]
+    let Build = "Fable.Build"
+    /// An aggregate or declared table resolves into Fable's own schema. Warning.
+    [<Literal>]
+    let TableInFableSchema = 1020
+    /// The PostgreSQL data source prepares no statements (Max Auto Prepare is 0). Information.
+    [<Literal>]
+    let StatementsNotPrepared = 1021
 
 /// The log events of process managers (LoggerMessage.Define: no allocation when the level is off).
 module internal FableLog =
