@@ -78,23 +78,21 @@ module internal Emit =
             let k = int (-eid - 1L)
             if eid < 0L && k < realIds.Count then realIds[k] else eid
 
-        /// Sends the pending inserts and the row write of `row` (when given) in one statement (`recordAndWrite`; the row
-        /// write alone when nothing is pending), followed by `extra`, reading with `ct`. Afterwards the row exists and
-        /// holds the last event's id when `row` was given.
+        /// Sends `extra` after, when `row` is given, the pending events and the row write of `row` in one statement
+        /// (`AggregateRows.recordAndWrite`), reading with `ct`. The walk (`Steps.EmitWalk`) leaves events pending
+        /// exactly when the row is behind them: a row write follows recorded events (the one that has handlers, or
+        /// the last one), and the guard alone (`row` None) comes after handlers that saw the final row, which flushed
+        /// everything. Afterwards the row exists and holds the last event's id when `row` was given.
         member this.Flush(release: bool, ct: CancellationToken, row: Row option, extra: NpgsqlBatchCommand list) : Task<unit> =
             let sent = pending.ToArray()
             pending.Clear()
-            let cols = row |> Option.map (AggregateRows.columns ctx.Runtime.Tables id.Table)
-            let prev () = Option.map this.RealId sent[0].PrevEventId
             let commands =
-                match cols with
-                | Some cols when sent.Length > 0 -> AggregateRows.recordAndWrite ctx id rowExists rowLast (prev ()) sent cols :: extra
-                | Some cols when realIds.Count > 0 ->
-                    // Every recorded event was sent: the row follows the last of them.
-                    AggregateRows.write ctx id rowExists rowLast realIds[realIds.Count - 1] cols :: extra
-                | Some _ -> invalidOp "a row write before any event was recorded"
-                | None when sent.Length > 0 -> Events.insertChain ctx (prev ()) sent :: extra
-                | None -> extra
+                match row with
+                | Some row when sent.Length > 0 ->
+                    let cols = AggregateRows.columns ctx.Runtime.Tables id.Table row
+                    AggregateRows.recordAndWrite ctx id rowExists rowLast (Option.map this.RealId sent[0].PrevEventId) sent cols :: extra
+                | None when sent.Length = 0 -> extra
+                | _ -> invalidOp (sprintf "emit on %O: %d event(s) pending at a %s (a broken walk; nothing is sent)" id sent.Length (if row.IsSome then "row write" else "guard"))
             task {
                 do! s.Run(sp, commands, release, ct, fun reader -> task {
                     if sent.Length > 0 then

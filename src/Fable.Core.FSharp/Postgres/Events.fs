@@ -99,12 +99,6 @@ module internal Events =
             ps.Add(NpgsqlParameter(Value = Array.map (fun (e: StoredEvent) -> e.Data) events, NpgsqlDbType = (NpgsqlDbType.Array ||| NpgsqlDbType.Text))) |> ignore
             ps.Add key |> ignore
 
-    /// Records `events` of one aggregate (the first follows `prev`) with `insertText`: one statement.
-    let insertChain (ctx: Context) (prev: int64 option) (events: StoredEvent[]) =
-        let c = NpgsqlBatchCommand(insertText ctx (events.Length > 1) events[0].Aggregate)
-        insertParameters c prev events
-        c
-
     /// The aggregate's events in chain order (ids grow along a chain: each is taken under the row lock).
     let log (ctx: Context) (id: AggregateId) =
         Sql.command
