@@ -4,7 +4,8 @@
 // `--no-marten` leaves out the Marten peer of rows 1–3 (bench/Fable.Bench.Marten, built on first use);
 // `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go; `--cpu` where a
 // single-event emit's CPU goes (client and server, per contender: Fable at the defaults, Fable-quiet with Notify
-// off, R2, G, and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation); `--cpu-only NAME` one of them).
+// off, R2, G, and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation); `--cpu-only NAME` one of them;
+// FABLE_CPU_WRITERS=N one writer count instead of 1 and 8).
 module Fable.Bench.Program
 
 open System
@@ -75,7 +76,7 @@ let private legend =
     + "baseline = R2, the strongest hand-written emit (2 round trips: `BEGIN; SELECT … FOR UPDATE`, then plain "
     + "`INSERT … VALUES`, guarded `UPDATE`, `COMMIT`); G = Fable's guarantees hand-written (Fable's events schema, "
     + "`tx` ordering key, unique chain, creators queued on a create lock, a row guard that raises before COMMIT); Fable tuned = Notify off. All four interleaved in the same run, on one data source "
-    + "with automatic preparation (`Max Auto Prepare=50`, what the hosting package sets on a data source it makes; at "
+    + "with automatic preparation (`Max Auto Prepare=50`; the hosting package sets 64 on a data source it makes; at "
     + "Npgsql's default of 0 every contender parses and plans each statement: `--cpu` shows what that costs)."
 
 let private benchmark (argv: string[]) =
@@ -210,7 +211,7 @@ let private benchmark (argv: string[]) =
                 let pick (_: int) = int64 (rnd.Value.Next(1, 10_001))
                 // Npgsql's defaults: no automatic preparation (the bench's own data source prepares after 2 uses).
                 use plain = (new NpgsqlDataSourceBuilder(server.ConnectionString)).Build()
-                let! pgPlain = store plain "fable_bench" true []
+                use! pgPlain = store plain "fable_bench" true []
                 let contenders =
                     [ "R2", (fun i -> Baseline.emitR2 ds (pick i) 1)
                       "R2-unprepared", (fun i -> Baseline.emitR2 plain (pick i) 1)
