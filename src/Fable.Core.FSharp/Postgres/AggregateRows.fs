@@ -43,11 +43,11 @@ module internal AggregateRows =
               if not (isNull schema) && schema.TryColumn(kv.Key, &c) then kv.Key, Sql.columnParam c kv.Value
               else kv.Key, Sql.valueParam kv.Value ]
 
-    /// The guard error's text as SQL, from the key parameter `$key` and the expected last_event_id `$old` (built
-    /// by the server, so an emit sends no text for it): the row's last_event_id is not `old` any more. The key's
-    /// text form is the same in SQL as in `AggregateKey.ToString`.
-    let private guardMessage (id: AggregateId) (key: int) (old: int) =
-        sprintf "%s || $%d::text || ': last_event_id is no longer ' || COALESCE($%d::text, 'NULL') || %s"
+    /// The guard error's text as SQL, from the SQL of the key (`key`) and of the expected last_event_id (`old`),
+    /// built by the server, so an emit sends no text for it: the row's last_event_id is not `old` any more. The
+    /// key's text form is the same in SQL as in `AggregateKey.ToString`.
+    let private guardMessage (id: AggregateId) (key: string) (old: string) =
+        sprintf "%s || %s::text || ': last_event_id is no longer ' || COALESCE(%s::text, 'NULL') || %s"
             (Sql.literal ("aggregate " + id.Table + "/")) key old (Sql.literal " under the emit's lock (changed by SQL outside Fable?); nothing was written")
 
     /// Raises the guard error unless the row's last_event_id is still `last`: sent with the emit's last batch when
@@ -55,7 +55,7 @@ module internal AggregateRows =
     let guard (ctx: Context) (id: AggregateId) (last: int64) =
         let sql =
             Events.text ctx "guard-row" id.Table (fun () ->
-                sprintf "SELECT %s.guard_row(EXISTS (SELECT 1 FROM %s WHERE %s = $1 AND %s = $2), %s)" ctx.Schema (Sql.table id.Table) idCol lastCol (guardMessage id 1 2))
+                sprintf "SELECT %s.guard_row(EXISTS (SELECT 1 FROM %s WHERE %s = $1 AND %s = $2), %s)" ctx.Schema (Sql.table id.Table) idCol lastCol (guardMessage id "$1" "$2"))
         Sql.command sql [ Sql.keyParam id.Key; Sql.int64Param (Some last) ]
 
     /// Whether `cols` has the column names `names`, in that order.
@@ -72,23 +72,18 @@ module internal AggregateRows =
             | [] -> same <- false
         same && List.isEmpty rest
 
-    /// The row write's statement with parameters from `$base + 1` (see `write`) and `lastValue` the SQL of the new
-    /// last_event_id (`None`: a parameter after the columns): an INSERT (key, columns, last), or an UPDATE (columns,
-    /// last, then key and old last_event_id for its guard) returning 1 when it matched. Also the numbers of the key
-    /// and old parameters (the guard's message).
-    let private rowStatement (id: AggregateId) (existed: bool) (names: string list) (b: int) (lastValue: string option) =
-        let n = names.Length
+    /// The row write's statement: the columns `names` from parameter `$base + 1` on, the key, old last_event_id (the
+    /// guard's) and new last_event_id as the SQL given: an INSERT (key, columns, last), or an UPDATE (columns, last)
+    /// of the row whose last_event_id is still `old`, returning 1 when it matched.
+    let private rowStatement (id: AggregateId) (existed: bool) (names: string list) (b: int) (key: string) (old: string) (last: string) =
         let t = Sql.table id.Table
         if existed then
-            let last = lastValue |> Option.defaultValue (sprintf "$%d" (b + n + 1))
             let sets = [ for (i, c) in List.indexed names -> sprintf "%s = $%d" (Sql.quote c) (b + i + 1) ] @ [ sprintf "%s = %s" lastCol last ]
-            let k = b + n + (if lastValue.IsNone then 2 else 1)
-            struct (sprintf "UPDATE %s SET %s WHERE %s = $%d AND %s IS NOT DISTINCT FROM $%d RETURNING 1" t (String.Join(", ", sets)) idCol k lastCol (k + 1), k)
+            sprintf "UPDATE %s SET %s WHERE %s = %s AND %s IS NOT DISTINCT FROM %s RETURNING 1" t (String.Join(", ", sets)) idCol key lastCol old
         else
-            let last = lastValue |> Option.defaultValue (sprintf "$%d" (b + n + 2))
             let quoted = [ idCol ] @ [ for c in names -> Sql.quote c ] @ [ lastCol ]
-            let values = [ for i in 1 .. n + 1 -> sprintf "$%d" (b + i) ] @ [ last ]
-            struct (sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", quoted)) (String.Join(", ", values)), 0)
+            let values = [ key ] @ [ for i in 1 .. names.Length -> sprintf "$%d" (b + i) ] @ [ last ]
+            sprintf "INSERT INTO %s (%s) VALUES (%s)" t (String.Join(", ", quoted)) (String.Join(", ", values))
 
     /// The text for `slot` (a table and kind of write) writing the columns `cols` names: the last text per slot is
     /// kept with its names, and reused while ToRow gives the same names (compared without allocating).
@@ -101,47 +96,48 @@ module internal AggregateRows =
             ctx.RowTexts[slot] <- struct (Array.ofList names, sql)
             sql
 
-    /// Adds the row write's parameters from `$base + 1` on (as `rowStatement` numbers them) to `c`.
-    let private addRowParameters (c: NpgsqlBatchCommand) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64 option) (cols: (string * NpgsqlParameter) list) =
-        if not existed then
-            c.Parameters.Add(Sql.keyParam id.Key) |> ignore
-        for (_, p) in cols do
-            c.Parameters.Add p |> ignore
-        if last.IsSome then
-            c.Parameters.Add(Sql.int64Param last) |> ignore
-        if existed then
-            c.Parameters.Add(Sql.keyParam id.Key) |> ignore
-            c.Parameters.Add(Sql.int64Param old) |> ignore
-
     /// Writes the row with the state after event `last` (recorded by an earlier statement): an INSERT when the row
     /// does not exist yet (a row created meanwhile is a unique violation), else an UPDATE guarded by `old` that
-    /// raises the guard error when the row's last_event_id is not `old` any more.
+    /// raises the guard error when the row's last_event_id is not `old` any more. Parameters: the columns, then
+    /// the new last_event_id, the key and (an UPDATE) the old last_event_id.
     let write (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (last: int64) (cols: (string * NpgsqlParameter) list) =
         let sql =
             rowText ctx (struct (id.Table, if existed then 1 else 0)) cols (fun names ->
-                let struct (statement, k) = rowStatement id existed names 0 None
+                let n = names.Length
+                let key, old = sprintf "$%d" (n + 2), sprintf "$%d" (n + 3)
+                let statement = rowStatement id existed names 0 key old (sprintf "$%d" (n + 1))
                 if existed then
-                    sprintf "WITH u AS (%s) SELECT %s.guard_row(EXISTS (SELECT 1 FROM u), %s)" statement ctx.Schema (guardMessage id k (k + 1))
+                    sprintf "WITH u AS (%s) SELECT %s.guard_row(EXISTS (SELECT 1 FROM u), %s)" statement ctx.Schema (guardMessage id key old)
                 else statement)
         let c = NpgsqlBatchCommand(sql)
-        addRowParameters c id existed old (Some last) cols
+        for (_, p) in cols do
+            c.Parameters.Add p |> ignore
+        c.Parameters.Add(Sql.int64Param (Some last)) |> ignore
+        c.Parameters.Add(Sql.keyParam id.Key) |> ignore
+        if existed then
+            c.Parameters.Add(Sql.int64Param old) |> ignore
         c
 
     /// Records `events` (the first follows `prev`; `Events.insertText`) and writes the row with the state after the
-    /// last of them, in ONE statement: the write takes the last id from the INSERT (`RETURNING`), an UPDATE is
-    /// guarded as in `write` (its guard raises in the same statement, so nothing of it can commit). Returns the
-    /// `id`, `tx` and `inserted_at` of each event, like the INSERT alone.
+    /// last of them, in ONE statement: the write takes the last id from the INSERT (`RETURNING`) and the key from
+    /// the INSERT's parameters; an UPDATE is guarded as in `write` by `prev` (the row holds the event the first one
+    /// follows: `old`, which must be `prev`), and its guard raises in the same statement, so nothing of it can
+    /// commit. Returns the `id`, `tx` and `inserted_at` of each event, like the INSERT alone.
     let recordAndWrite (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (prev: int64 option) (events: StoredEvent[]) (cols: (string * NpgsqlParameter) list) =
+        if existed && old <> prev then
+            invalidOp (sprintf "emit on %O: the row holds event %A but the events follow %A (a broken walk; nothing is sent)" id old prev)
         let multi = events.Length > 1
         let sql =
             rowText ctx (struct (id.Table, 2 + (if existed then 2 else 0) + (if multi then 1 else 0))) cols (fun names ->
-                let struct (statement, k) = rowStatement id existed names 6 (Some "(SELECT max(e.id) FROM e)")
+                let key = sprintf "$%d" (Events.keyParameter multi)
+                let statement = rowStatement id existed names 6 key "$1" "(SELECT max(e.id) FROM e)"
                 // The guard in a materialized one-row CTE: called once, not once per event.
                 let guard, from =
-                    if existed then sprintf ", g AS MATERIALIZED (SELECT %s.guard_row(EXISTS (SELECT 1 FROM w), %s))" ctx.Schema (guardMessage id k (k + 1)), "e, g"
+                    if existed then sprintf ", g AS MATERIALIZED (SELECT %s.guard_row(EXISTS (SELECT 1 FROM w), %s))" ctx.Schema (guardMessage id key "$1"), "e, g"
                     else "", "e"
                 sprintf "WITH e AS (%s), w AS (%s)%s SELECT e.id, e.tx, e.inserted_at FROM %s" (Events.insertText ctx multi id) statement guard from)
         let c = NpgsqlBatchCommand(sql)
         Events.insertParameters c prev events
-        addRowParameters c id existed old None cols
+        for (_, p) in cols do
+            c.Parameters.Add p |> ignore
         c

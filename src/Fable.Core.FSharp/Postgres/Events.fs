@@ -60,7 +60,8 @@ module internal Events =
 
     /// The text of an INSERT that records events of one aggregate and transaction (one ordering key) that follow
     /// each other in its chain, in one statement, under the aggregate's lock, returning the `id`, `tx` and
-    /// `inserted_at` of each event; its parameters are `$1`..`$6` (`insertParameters`). Every id comes from the
+    /// `inserted_at` of each event; its parameters are `$1`..`$6` (`insertParameters`): `$1` the previous event,
+    /// the key (of its own type, stored as its text) at `keyParameter`. Every id comes from the
     /// sequence in chain order, so ids grow along the chain; the first event follows `$1` (NULL: the aggregate's
     /// first event), each next one the row before it. The table and key kind are literals of the text (one text
     /// per table and kind, prepared once). Payload and metadata are not sent back: Core computed their jsonb text.
@@ -69,20 +70,23 @@ module internal Events =
         if not multi then
             text ctx (insertName false agg.Key.Kind) agg.Table (fun () ->
                 sprintf
-                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) VALUES (%s, $1, %s, $2, $3, $4, $5, $6, %s) RETURNING id, tx, inserted_at"
+                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) VALUES (%s, $1, %s, $2::text, $3, $4, $5, $6, %s) RETURNING id, tx, inserted_at"
                     ctx.Schema (nextId ctx) (constants ()) (orderingKey ctx))
         else
             // The subquery takes the ids row by row in ORDINALITY order (it is not flattened: nextval is volatile).
             text ctx (insertName true agg.Key.Kind) agg.Table (fun () ->
                 sprintf
-                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $1 ELSE lag(c.id) OVER (ORDER BY c.ord) END, %s, $6, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, %s FROM (SELECT u.ord, %s AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($2::text[], $3::int[], $4::text[], $5::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id, tx, inserted_at"
+                    "INSERT INTO %s.events (id, prev_event_id, aggregate_table, key_kind, aggregate_key, type_name, type_version, meta, data, tx) SELECT c.id, CASE WHEN c.ord = 1 THEN $1 ELSE lag(c.id) OVER (ORDER BY c.ord) END, %s, $6::text, c.type_name, c.type_version, c.meta::jsonb, c.data::jsonb, %s FROM (SELECT u.ord, %s AS id, u.type_name, u.type_version, u.meta, u.data FROM unnest($2::text[], $3::int[], $4::text[], $5::text[]) WITH ORDINALITY AS u(type_name, type_version, meta, data, ord)) c ORDER BY c.ord RETURNING id, tx, inserted_at"
                     ctx.Schema (constants ()) (orderingKey ctx) (nextId ctx))
+
+    /// The number of the key's parameter in `insertText` (a statement that writes the row too uses it again).
+    let keyParameter (multi: bool) = if multi then 6 else 2
 
     /// Adds the six parameters of `insertText` for `events` (the first follows `prev`) to `c`. The events' `Id`,
     /// `PrevEventId`, `Position` and `InsertedAt` are ignored (the statement computes them).
     let insertParameters (c: NpgsqlBatchCommand) (prev: int64 option) (events: StoredEvent[]) =
         let first = events[0]
-        let key = Sql.textParam (Sql.keyText first.Aggregate.Key)
+        let key = Sql.keyParam first.Aggregate.Key
         // Parameters added one by one: this INSERT is on every emit's path (no list to build).
         let ps = c.Parameters
         ps.Add(Sql.int64Param prev) |> ignore

@@ -64,7 +64,10 @@ let tests =
                 let! before = seeded env key
                 let! r = emit env.Interpreter accounts key Expected.Any (always events)
                 match err "guarded write" r with
-                | Conflict(Some _, _, _, false, m) -> Expect.stringContains m "last_event_id" "the guard explains itself"
+                | Conflict(Some _, _, _, false, m) ->
+                    // The server builds the text from the statement's own parameters: the key and the id the row held.
+                    Expect.stringContains m (sprintf "aggregate accounts/%O: last_event_id is no longer " key) "the guard names the aggregate"
+                    Expect.isTrue (Text.RegularExpressions.Regex.IsMatch(m, "no longer [0-9]+ under the emit's lock")) (sprintf "the guard names the id the row held: %s" m)
                 | e -> failtestf "expected a conflict, got %O" e
                 let! after = snapshot env
                 Expect.equal after before "nothing changed"
