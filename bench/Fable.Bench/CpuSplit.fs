@@ -36,36 +36,38 @@ let private calls (writers: int) (n: int) (op: int -> Task<int>) =
                            ()
                    } :> Task) |])
 
-/// Client and server CPU microseconds per call of `op` over `n` calls on `writers` concurrent tasks (after
-/// `n / 10` to warm up), and the wall time per call.
+/// Client CPU (all, and user mode only) and server CPU microseconds per call of `op` over `n` calls on `writers`
+/// concurrent tasks (after `n / 10` to warm up), and the wall time per call.
 let measure (writers: int) (n: int) (op: int -> Task<int>) =
     task {
         do! calls writers (n / 10) op
         let proc = Process.GetCurrentProcess()
         proc.Refresh()
-        let c0, s0 = proc.TotalProcessorTime, serverSeconds ()
+        let c0, u0, s0 = proc.TotalProcessorTime, proc.UserProcessorTime, serverSeconds ()
         let sw = Stopwatch.StartNew()
         do! calls writers n op
         let wall = sw.Elapsed.TotalSeconds
         proc.Refresh()
         let client = (proc.TotalProcessorTime - c0).TotalSeconds
+        let user = (proc.UserProcessorTime - u0).TotalSeconds
         let server = serverSeconds () - s0
-        return struct (client * 1e6 / float n, server * 1e6 / float n, wall * 1e6 / float n)
+        return struct (client * 1e6 / float n, user * 1e6 / float n, server * 1e6 / float n, wall * 1e6 / float n)
     }
 
 /// Measures each named contender `rounds` times (interleaved) and prints the medians.
 let report (writers: int) (n: int) (rounds: int) (contenders: (string * (int -> Task<int>)) list) =
     task {
-        let results = Collections.Generic.Dictionary<string, Collections.Generic.List<struct (float * float * float)>>()
+        let results = Collections.Generic.Dictionary<string, Collections.Generic.List<struct (float * float * float * float)>>()
         for _ in 1 .. rounds do
             for (name, op) in contenders do
                 let! r = measure writers n op
                 if not (results.ContainsKey name) then results[name] <- Collections.Generic.List()
                 results[name].Add r
         let median (xs: float seq) = let a = Seq.toArray xs in Array.sortInPlace a; a[a.Length / 2]
-        eprintfn "  CPU per single-event emit, %d writer(s), %d emits x %d rounds (median): client µs, server µs (all postgres processes), wall µs" writers n rounds
+        eprintfn "  CPU per single-event emit, %d writer(s), %d emits x %d rounds (median): client µs (of which user mode), server µs (all postgres processes), wall µs" writers n rounds
         for (name, _) in contenders do
             let rs = results[name]
-            eprintfn "  %-28s client %7.1f  server %7.1f  wall %7.1f" name
-                (median [ for struct (c, _, _) in rs -> c ]) (median [ for struct (_, s, _) in rs -> s ]) (median [ for struct (_, _, w) in rs -> w ])
+            eprintfn "  %-28s client %7.1f (user %6.1f)  server %7.1f  wall %7.1f" name
+                (median [ for struct (c, _, _, _) in rs -> c ]) (median [ for struct (_, u, _, _) in rs -> u ])
+                (median [ for struct (_, _, s, _) in rs -> s ]) (median [ for struct (_, _, _, w) in rs -> w ])
     }
