@@ -120,12 +120,10 @@ module internal AggregateRows =
 
     /// Records `events` (the first follows `prev`; `Events.insertText`) and writes the row with the state after the
     /// last of them, in ONE statement: the write takes the last id from the INSERT (`RETURNING`) and the key from
-    /// the INSERT's parameters; an UPDATE is guarded as in `write` by `prev` (the row holds the event the first one
-    /// follows: `old`, which must be `prev`), and its guard raises in the same statement, so nothing of it can
-    /// commit. Returns the `id`, `tx` and `inserted_at` of each event, like the INSERT alone.
-    let recordAndWrite (ctx: Context) (id: AggregateId) (existed: bool) (old: int64 option) (prev: int64 option) (events: StoredEvent[]) (cols: (string * NpgsqlParameter) list) =
-        if existed && old <> prev then
-            invalidOp (sprintf "emit on %O: the row holds event %A but the events follow %A (a broken walk; nothing is sent)" id old prev)
+    /// the INSERT's parameters; an UPDATE is guarded as in `write`, by `prev` (the row must still hold the event the
+    /// first one follows), and its guard raises in the same statement, so nothing of it can commit. Returns the `id`,
+    /// `tx` and `inserted_at` of each event, like the INSERT alone.
+    let recordAndWrite (ctx: Context) (id: AggregateId) (existed: bool) (prev: int64 option) (events: StoredEvent[]) (cols: (string * NpgsqlParameter) list) =
         let multi = events.Length > 1
         let sql =
             rowText ctx (struct (id.Table, 2 + (if existed then 2 else 0) + (if multi then 1 else 0))) cols (fun names ->

@@ -81,18 +81,22 @@ module internal Emit =
         /// Sends `extra` after, when `row` is given, the pending events and the row write of `row` in one statement
         /// (`AggregateRows.recordAndWrite`), reading with `ct`. The walk (`Steps.EmitWalk`) leaves events pending
         /// exactly when the row is behind them: a row write follows recorded events (the one that has handlers, or
-        /// the last one), and the guard alone (`row` None) comes after handlers that saw the final row, which flushed
-        /// everything. Afterwards the row exists and holds the last event's id when `row` was given.
+        /// the last one), the first of them follows the event the row holds, and the guard alone (`row` None) comes
+        /// after handlers that saw the final row, which flushed everything; any other shape is refused. Afterwards the row exists and holds the last event's id when `row` was given.
         member this.Flush(release: bool, ct: CancellationToken, row: Row option, extra: NpgsqlBatchCommand list) : Task<unit> =
             let sent = pending.ToArray()
             pending.Clear()
             let commands =
+                let prev = if sent.Length > 0 then Option.map this.RealId sent[0].PrevEventId else None
                 match row with
-                | Some row when sent.Length > 0 ->
+                // The first pending event follows the event the row holds (the guard of the write), or the row is new.
+                | Some row when sent.Length > 0 && (not rowExists || prev = rowLast) ->
                     let cols = AggregateRows.columns ctx.Runtime.Tables id.Table row
-                    AggregateRows.recordAndWrite ctx id rowExists rowLast (Option.map this.RealId sent[0].PrevEventId) sent cols :: extra
+                    AggregateRows.recordAndWrite ctx id rowExists prev sent cols :: extra
                 | None when sent.Length = 0 -> extra
-                | _ -> invalidOp (sprintf "emit on %O: %d event(s) pending at a %s (a broken walk; nothing is sent)" id sent.Length (if row.IsSome then "row write" else "guard"))
+                | _ ->
+                    invalidOp (sprintf "emit on %O: %d event(s) pending (the first after %A, the row at %A) at a %s (a broken walk; nothing is sent)"
+                                   id sent.Length prev rowLast (if row.IsSome then "row write" else "guard"))
             task {
                 do! s.Run(sp, commands, release, ct, fun reader -> task {
                     if sent.Length > 0 then
