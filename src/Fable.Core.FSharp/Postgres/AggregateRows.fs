@@ -12,6 +12,12 @@ module internal AggregateRows =
     let private idCol = Sql.quote "id"
     let private lastCol = Sql.quote "last_event_id"
 
+    /// The row FOR UPDATE, alone: how an emit locks an aggregate the store saw with a row (`KnownRows`). No row
+    /// means it is gone: the emit then locks again with `lockAndLoad`, which queues creators and tells a fork.
+    let lockRow (ctx: Context) (id: AggregateId) =
+        let sql = Events.text ctx "lock-row" id.Table (fun () -> sprintf "SELECT * FROM %s WHERE %s = $1 FOR UPDATE" (Sql.table id.Table) idCol)
+        Sql.command sql [ Sql.keyParam id.Key ]
+
     /// Lock-and-load, two statements in one batch. The first takes a transaction advisory lock keyed by
     /// schema, table and key only when the row is missing, so concurrent creators of one aggregate queue up, and
     /// then tells whether the aggregate has a first event although its row is missing (`forked`: a fork if it
@@ -27,9 +33,8 @@ module internal AggregateRows =
                 sprintf
                     "SELECT CASE WHEN EXISTS (SELECT 1 FROM %s WHERE %s = $1) THEN false ELSE (SELECT EXISTS (SELECT 1 FROM %s.events e WHERE e.aggregate_table = %s AND e.aggregate_key = $1::text AND e.prev_event_id IS NULL) FROM pg_advisory_xact_lock(hashtextextended(%s || $1::text, 0))) END AS forked"
                     (Sql.table id.Table) idCol ctx.Schema (Sql.literal id.Table) (Sql.literal (sprintf "fable.create:%s:%s:" ctx.Options.Schema id.Table)))
-        let lockRow = Events.text ctx "lock-row" id.Table (fun () -> sprintf "SELECT * FROM %s WHERE %s = $1 FOR UPDATE" (Sql.table id.Table) idCol)
         [ Sql.command createLock [ Sql.keyParam id.Key ]
-          Sql.command lockRow [ Sql.keyParam id.Key ] ]
+          lockRow ctx id ]
 
     /// The row without locking.
     let select (id: AggregateId) =

@@ -1,7 +1,7 @@
 // Emit and replay on one session, each inside its own savepoint (DESIGN §2). An emit whose events have no
-// handlers is two round trips: [SAVEPOINT; create lock and fork check; SELECT … FOR UPDATE] and
-// [INSERT events (ids, ordering key, time) and guarded row write, one statement; RELEASE]. An event with handlers is
-// written with the row in one statement before they run.
+// handlers is two round trips: [SAVEPOINT; create lock and fork check (not for a row the store saw: KnownRows);
+// SELECT … FOR UPDATE] and [INSERT events (ids, ordering key, time) and guarded row write, one statement; RELEASE].
+// An event with handlers is written with the row in one statement before they run.
 namespace Fable.FSharp.Postgres
 
 open System
@@ -31,6 +31,13 @@ module internal Emit =
             let! found = reader.ReadAsync ct
             let row = if found then Some(Sql.readRow reader) else None
             return struct (row, forked)
+        }
+
+    /// Reads the result of `AggregateRows.lockRow`: the row, if it is still there.
+    let private readLocked (ct: CancellationToken) (reader: NpgsqlDataReader) =
+        task {
+            let! found = reader.ReadAsync ct
+            return if found then Some(Sql.readRow reader) else None
         }
 
     /// Runs `body` with aggregate `id` marked as running on `s`; a re-entry (from its own decision or handlers) is
@@ -159,7 +166,23 @@ module internal Emit =
                 | Error e -> return Error e
                 | Ok() ->
                     try
-                        let! struct (row, forked) = s.Run(sp, AggregateRows.lockAndLoad ctx id, false, ct, readLoaded ct)
+                        // An aggregate this store saw with a row: its row lock alone (the create lock only matters
+                        // while the row is missing). Not there any more: forget it and lock as for any other.
+                        let mutable loaded = struct (None, false)
+                        let mutable locked = false
+                        if ctx.Known.Contains id then
+                            let! found = s.Run(sp, [ AggregateRows.lockRow ctx id ], false, ct, readLocked ct)
+                            match found with
+                            | Some _ ->
+                                loaded <- struct (found, false)
+                                locked <- true
+                            | None -> ctx.Known.Remove id
+                        if not locked then
+                            let! l = s.Run(sp, AggregateRows.lockAndLoad ctx id, false, ct, readLoaded ct)
+                            loaded <- l
+                        let struct (row, forked) = loaded
+                        let rowFound = row.IsSome
+                        if rowFound && not locked then ctx.Known.Add id
                         let last = row |> Option.bind Sql.lastEventId
                         let read =
                             if forked then Error(AggregateRow.forked id)
@@ -197,6 +220,8 @@ module internal Emit =
                                             else write
                                         let emitted () =
                                             s.Recorded <- s.Recorded + recorded.Length
+                                            // The emit created the row: the next one locks it alone.
+                                            if not rowFound then ctx.Known.Add id
                                             Ok { Aggregate = { Id = id; LastEventId = last' |> Option.map steps.RealId; State = state' }
                                                  Events = List.map steps.Resolve recorded }
                                         if commits then

@@ -17,7 +17,9 @@ type internal Context =
       /// Statement texts built once per (statement, table) and reused by every emit (see `Events.text`).
       Texts: ConcurrentDictionary<struct (string * string), string>
       /// The last row-write text per (table, kind of write: `AggregateRows.write`), with the column names it writes (`AggregateRows.write`).
-      RowTexts: ConcurrentDictionary<struct (string * int), struct (string[] * string)> }
+      RowTexts: ConcurrentDictionary<struct (string * int), struct (string[] * string)>
+      /// The aggregates this store saw with a row: their emits lock the row without the create lock (`KnownRows`).
+      Known: KnownRows }
 
 /// Statements over the events table.
 module internal Events =
@@ -27,7 +29,8 @@ module internal Events =
           Options = options
           Schema = Sql.quote options.Schema
           Texts = ConcurrentDictionary()
-          RowTexts = ConcurrentDictionary() }
+          RowTexts = ConcurrentDictionary()
+          Known = KnownRows() }
 
     /// The text of `statement` for `table` (any string naming the variant), built by `build` the first time.
     let inline text (ctx: Context) (statement: string) (table: string) ([<InlineIfLambda>] build: unit -> string) =

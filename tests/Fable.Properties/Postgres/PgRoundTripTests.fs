@@ -254,7 +254,7 @@ let tests =
             })
         }
 
-        testTask "a single-event emit runs 5 statements: BEGIN, create-lock check, row lock, events and row write in one, COMMIT" {
+        testTask "a single-event emit runs 5 statements on a new aggregate and 4 on one the store saw: no create lock once the row is known" {
             let adjust (b: NpgsqlConnectionStringBuilder) =
                 b.MaxPoolSize <- 1
                 b.NoResetOnClose <- true // the pool's DISCARD ALL on the next checkout is not the emit's
@@ -271,9 +271,9 @@ let tests =
                 let! existing = statements key [ 2L ]
                 let! three = statements key [ 3L; 4L; 5L ]
                 printfn "statements per emit: new row %d, existing row %d, 3 events %d" creating existing three
-                Expect.equal existing 5 "existing aggregate: BEGIN, create-lock check, SELECT … FOR UPDATE, INSERT events + guarded UPDATE, COMMIT"
-                Expect.equal creating 5 "new aggregate: the same, with the row's INSERT in the events' statement"
-                Expect.equal three 5 "three events: the same (one INSERT for all, in the row write's statement)"
+                Expect.equal creating 5 "new aggregate: BEGIN, create-lock check, SELECT … FOR UPDATE, INSERT events + the row's INSERT, COMMIT"
+                Expect.equal existing 4 "an aggregate the store saw with a row: BEGIN, SELECT … FOR UPDATE, INSERT events + guarded UPDATE, COMMIT"
+                Expect.equal three 4 "three events: the same (one INSERT for all, in the row write's statement)"
                 let! (log: StoredEvent list) = checkChain env.Interpreter accounts key
                 Expect.equal log.Length 5 "every event recorded, in one chain"
                 let! row = Store.load env.Interpreter accounts key CancellationToken.None
@@ -282,6 +282,39 @@ let tests =
                     Expect.equal st.State.Balance 15L "the row holds the state after the last event"
                     Expect.equal st.LastEventId (Some (List.last log).Id) "the row's last_event_id is the last event's id"
                 | other -> failtestf "expected the row, got %A" other
+            })
+        }
+
+        testTask "an emit on an aggregate the store saw whose row is gone locks again with the create lock: the fork is refused, a replayed row emits" {
+            let adjust (b: NpgsqlConnectionStringBuilder) =
+                b.MaxPoolSize <- 1
+                b.NoResetOnClose <- true
+            do! throughProxy adjust (fun proxy env -> task {
+                let uuid = Guid.NewGuid()
+                let key = AggregateKey.Uuid uuid
+                let i = env.Interpreter
+                let! first = emit i accounts key Expected.Any (deposit [ 1L ])
+                ok "first emit" first |> ignore
+                let! second = emit i accounts key Expected.Any (deposit [ 2L ])
+                ok "second emit" second |> ignore
+                // Deleted behind the store's back: the store still takes the aggregate for one with a row.
+                do! env.Exec(sprintf "DELETE FROM accounts WHERE id = '%O'" uuid)
+                proxy.Reset()
+                let! gone = emit i accounts key Expected.Any (deposit [ 4L ])
+                let goneStatements = proxy.Executes
+                match gone with
+                | Error(Conflict(Some _, None, None, false, m)) -> Expect.stringContains m "its row is gone" "the fork is refused as for any aggregate whose row is missing"
+                | other -> failtestf "expected the refused fork, got %A" other
+                // BEGIN, row lock (no row), then create-lock check and row lock again; no write, no COMMIT.
+                Expect.isGreaterThanOrEqual goneStatements 4 "the emit locked again with the create lock after finding no row"
+                let! log = Store.log i (AggregateDef.idOf accounts key) CancellationToken.None
+                Expect.equal (ok "log" log).Length 2 "nothing was recorded by the refused emit"
+                let! replayed = Store.replay i accounts key CancellationToken.None
+                Expect.equal (ok "replay" replayed).State.Balance 3L "replay restores the row from the log"
+                let! again = emit i accounts key Expected.Any (deposit [ 4L ])
+                Expect.equal (ok "emit after replay" again).Aggregate.State.Balance 7L "emits continue the chain"
+                let! (log: StoredEvent list) = checkChain i accounts key
+                Expect.equal log.Length 3 "one chain, three events"
             })
         }
 
@@ -349,4 +382,21 @@ let tests =
                 Expect.equal log.Length 6 "every emit committed"
             })
         }
+    
+        testProperty "the store's memory of aggregates with a row holds what was added since it last emptied, never more than its capacity" <| fun (ops: (bool * byte) list) ->
+            let capacity = 8
+            let known = Fable.FSharp.Postgres.KnownRows(capacity)
+            let idOf (k: byte) = { Table = "accounts"; Key = AggregateKey.Int(int64 k % 12L) }
+            let model = Collections.Generic.HashSet<AggregateId>()
+            for (add, k) in ops do
+                let id = idOf k
+                if add then
+                    known.Add id
+                    if model.Add id && model.Count > capacity then model.Clear()
+                else
+                    known.Remove id
+                    model.Remove id |> ignore
+                Expect.isLessThanOrEqual known.Count capacity "bounded"
+            for k in 0uy .. 11uy do
+                Expect.equal (known.Contains(idOf k)) (model.Contains(idOf k)) (sprintf "aggregate %d" k)
     ]
