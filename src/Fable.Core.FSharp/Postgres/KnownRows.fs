@@ -7,24 +7,34 @@ open System.Threading
 open Fable.FSharp
 
 /// A bounded set of aggregates whose row existed when this store last locked or wrote it, emptied when it would
-/// hold more than `capacity`. Thread-safe. What it says only picks the statements of an emit's first round trip:
-/// an emit on a known aggregate whose row is gone (deleted by SQL, or a creating transaction rolled back) finds no
-/// row, forgets the aggregate and locks again as for an unknown one (one round trip more, same outcome).
+/// hold more than `capacity`; text keys longer than `KnownRows.LongestKey` characters are not remembered (their
+/// emits take the create lock as before), so that its memory stays small. Thread-safe. What it says only picks the
+/// statements of an emit's first round trip: an emit on a known aggregate whose row is gone (deleted by SQL, or a
+/// creating transaction rolled back) finds no row, forgets the aggregate and locks again as for an unknown one (one
+/// round trip more, same outcome).
 [<Sealed>]
 type internal KnownRows(capacity: int) =
     let set = ConcurrentDictionary<AggregateId, bool>()
     // Entries added since the last clear (approximate under concurrency; only bounds the size).
     let mutable count = 0
 
-    /// 16,384 aggregates (about 2 MB): the working set of most applications' recently emitted aggregates.
+    /// 16,384 aggregates (about 2 MB with short keys, at most ~6 MB): the working set of most applications' recently
+    /// emitted aggregates.
     new() = KnownRows(16_384)
 
     /// Whether the store saw aggregate `id` with a row.
     member _.Contains(id: AggregateId) = set.ContainsKey id
 
+    /// The longest text key remembered, in characters.
+    static member LongestKey = 128
+
     /// Notes that aggregate `id` has a row (it was locked or written by this store).
     member _.Add(id: AggregateId) =
-        if not (set.ContainsKey id) && set.TryAdd(id, true) && Interlocked.Increment(&count) > capacity then
+        let small =
+            match id.Key with
+            | AggregateKey.Text t -> t.Length <= KnownRows.LongestKey
+            | _ -> true
+        if small && not (set.ContainsKey id) && set.TryAdd(id, true) && Interlocked.Increment(&count) > capacity then
             Volatile.Write(&count, 0)
             set.Clear()
 
