@@ -89,7 +89,8 @@ module internal Emit =
         /// (`AggregateRows.recordAndWrite`), reading with `ct`. The walk (`Steps.EmitWalk`) leaves events pending
         /// exactly when the row is behind them: a row write follows recorded events (the one that has handlers, or
         /// the last one), the first of them follows the event the row holds, and the guard alone (`row` None) comes
-        /// after handlers that saw the final row, which flushed everything; any other shape is refused. Afterwards the row exists and holds the last event's id when `row` was given.
+        /// after handlers that saw the final row, which flushed everything; any other shape is refused. Afterwards
+        /// the row exists and holds the last event's id when `row` was given.
         member this.Flush(release: bool, ct: CancellationToken, row: Row option, extra: NpgsqlBatchCommand list) : Task<unit> =
             let sent = pending.ToArray()
             pending.Clear()
@@ -168,21 +169,18 @@ module internal Emit =
                     try
                         // An aggregate this store saw with a row: its row lock alone (the create lock only matters
                         // while the row is missing). Not there any more: forget it and lock as for any other.
-                        let mutable loaded = struct (None, false)
-                        let mutable locked = false
+                        let mutable row = None
+                        let mutable forked = false
                         if ctx.Known.Contains id then
                             let! found = s.Run(sp, [ AggregateRows.lockRow ctx id ], false, ct, readLocked ct)
-                            match found with
-                            | Some _ ->
-                                loaded <- struct (found, false)
-                                locked <- true
-                            | None -> ctx.Known.Remove id
-                        if not locked then
-                            let! l = s.Run(sp, AggregateRows.lockAndLoad ctx id, false, ct, readLoaded ct)
-                            loaded <- l
-                        let struct (row, forked) = loaded
+                            row <- found
+                            if found.IsNone then ctx.Known.Remove id
+                        if row.IsNone then
+                            let! struct (found, f) = s.Run(sp, AggregateRows.lockAndLoad ctx id, false, ct, readLoaded ct)
+                            row <- found
+                            forked <- f
+                            if found.IsSome then ctx.Known.Add id
                         let rowFound = row.IsSome
-                        if rowFound && not locked then ctx.Known.Add id
                         let last = row |> Option.bind Sql.lastEventId
                         let read =
                             if forked then Error(AggregateRow.forked id)
