@@ -299,19 +299,19 @@ let tests =
                 ok "second emit" second |> ignore
                 // Deleted behind the store's back: the store still takes the aggregate for one with a row.
                 do! env.Exec(sprintf "DELETE FROM accounts WHERE id = '%O'" uuid)
-                proxy.Reset()
-                let! gone = emit i accounts key Expected.Any (deposit [ 4L ])
-                let goneStatements = proxy.Executes
-                match gone with
-                | Error(Conflict(Some _, None, None, false, m)) -> Expect.stringContains m "its row is gone" "the fork is refused as for any aggregate whose row is missing"
-                | other -> failtestf "expected the refused fork, got %A" other
+                // An emit on the missing row, refused as a fork as for any aggregate whose row is missing; its statements.
+                let refused (what: string) =
+                    task {
+                        proxy.Reset()
+                        let! r = emit i accounts key Expected.Any (deposit [ 4L ])
+                        match r with
+                        | Error(Conflict(Some _, None, None, false, m)) -> Expect.stringContains m "its row is gone" (what + ": the fork is refused")
+                        | other -> failtestf "%s: expected the refused fork, got %A" what other
+                        return proxy.Executes
+                    }
+                let! goneStatements = refused "while known"
                 // The store forgot the aggregate: the next emit takes the create lock at once, and is refused alike.
-                proxy.Reset()
-                let! goneAgain = emit i accounts key Expected.Any (deposit [ 4L ])
-                let forgottenStatements = proxy.Executes
-                match goneAgain with
-                | Error(Conflict(Some _, None, None, false, m)) -> Expect.stringContains m "its row is gone" "refused again"
-                | other -> failtestf "expected the refused fork again, got %A" other
+                let! forgottenStatements = refused "once forgotten"
                 printfn "statements of a refused emit on a missing row: %d while known, %d once forgotten" goneStatements forgottenStatements
                 Expect.equal goneStatements (forgottenStatements + 1) "while known: one row lock that found nothing, then the same statements as for an unknown aggregate"
                 let! log = Store.log i (AggregateDef.idOf accounts key) CancellationToken.None
