@@ -8,6 +8,10 @@ open System.IO
 open System.Threading
 open System.Threading.Tasks
 
+/// The q-quantile (q in 0..1) of `sorted` (ascending); NaN when it is empty.
+let quantile (q: float) (sorted: float[]) =
+    if sorted.Length = 0 then nan else sorted[min (sorted.Length - 1) (int (q * float sorted.Length))]
+
 /// The result of one load run.
 type LoadResult =
     { Operations: int64
@@ -19,9 +23,7 @@ type LoadResult =
     member this.EventsPerSecond = float this.Events / this.Seconds
 
     /// The q-quantile latency in ms (q in 0..1).
-    member this.Percentile(q: float) =
-        if this.Latencies.Length = 0 then nan
-        else this.Latencies[min (this.Latencies.Length - 1) (int (q * float this.Latencies.Length))]
+    member this.Percentile(q: float) = quantile q this.Latencies
 
 /// Runs `op` in a closed loop on `workers` concurrent tasks for `duration` after `warmup`;
 /// each call returns how many events it recorded (0 for a failed operation, which is counted as an error).

@@ -132,7 +132,7 @@ let private benchmark (argv: string[]) =
             do! Baseline.setupR2 ds 10_000
             // The machine's regime: CPU count and the durable server's commit latency, so that runs compare.
             let! commits = Baseline.commitLatencies ds (if quick then 300 else 2_000)
-            let pct q = commits[min (commits.Length - 1) (int (q * float commits.Length))]
+            let pct q = quantile q commits
             let regime =
                 sprintf "Regime: %d CPUs; commit latency (single-row INSERT + COMMIT on the durable server, %d in a loop): median %.2f ms, p99 %.2f ms."
                     Environment.ProcessorCount commits.Length (pct 0.5) (pct 0.99)

@@ -190,17 +190,16 @@ let wakeRow (t: Timing) (ds: NpgsqlDataSource) (rate: float) =
             |> Array.sortBy (fun struct (position, _, _) -> position)
         let ms (a: int64) (b: int64) = max 0.0 (Stopwatch.GetElapsedTime(a, b).TotalMilliseconds)
         let readyAt = inOrder |> Array.scan (fun r struct (_, c, _) -> max r c) 0L |> Array.tail
-        let split = Array.map2 (fun struct (_, c, h) ready -> struct (ms c h, ms c ready, ms ready h)) inOrder readyAt
-        let p q (xs: float[]) =
-            let xs = Array.sort xs
-            if xs.Length = 0 then nan else xs[min (xs.Length - 1) (int (q * float xs.Length))]
-        let total = split |> Array.map (fun struct (t, _, _) -> t)
+        let sortedBy f = Array.map2 f inOrder readyAt |> Array.sort
+        let total = sortedBy (fun struct (_, c, h) _ -> ms c h)
+        let waiting = sortedBy (fun struct (_, c, _) ready -> ms c ready)
+        let following = sortedBy (fun struct (_, _, h) ready -> ms ready h)
         let name = sprintf "5. wake-up at %.0f ev/s" rate
         return
-            [ line name "p50 ms" (p 0.5 total) nan ""
-              line name "p99 ms" (p 0.99 total) 10.0 "< 10 ms"
-              line name "p99 ms waiting for older writers' commits" (p 0.99 (split |> Array.map (fun struct (_, w, _) -> w))) nan ""
-              line name "p99 ms from then to handled (the follower's part)" (p 0.99 (split |> Array.map (fun struct (_, _, f) -> f))) nan "" ]
+            [ line name "p50 ms" (quantile 0.5 total) nan ""
+              line name "p99 ms" (quantile 0.99 total) 10.0 "< 10 ms"
+              line name "p99 ms waiting for older writers' commits" (quantile 0.99 waiting) nan ""
+              line name "p99 ms from then to handled (the follower's part)" (quantile 0.99 following) nan "" ]
     }
 
 /// Row 6: bytes allocated per single-event emit: Fable on Postgres and in memory vs baseline R2.
