@@ -1,4 +1,4 @@
-// `--cpu`: where a single-event emit's CPU goes, client (this process) and server (every postgres process on the
+// `--cpu`: where an emit's CPU goes, client (this process) and server (every postgres process on the
 // machine), per contender, with 1 and with 8 writers. A diagnostic printed beside the table, not a target.
 module Fable.Bench.CpuSplit
 
@@ -54,8 +54,8 @@ let measure (writers: int) (n: int) (op: int -> Task<int>) =
         return struct (client * 1e6 / float n, user * 1e6 / float n, server * 1e6 / float n, wall * 1e6 / float n)
     }
 
-/// Measures each named contender `rounds` times (interleaved) and prints the medians.
-let report (writers: int) (n: int) (rounds: int) (contenders: (string * (int -> Task<int>)) list) =
+/// Measures each named contender `rounds` times (interleaved) and prints the medians per emit of `events` events.
+let report (writers: int) (events: int) (n: int) (rounds: int) (contenders: (string * (int -> Task<int>)) list) =
     task {
         let results = Collections.Generic.Dictionary<string, Collections.Generic.List<struct (float * float * float * float)>>()
         for _ in 1 .. rounds do
@@ -64,7 +64,7 @@ let report (writers: int) (n: int) (rounds: int) (contenders: (string * (int -> 
                 if not (results.ContainsKey name) then results[name] <- Collections.Generic.List()
                 results[name].Add r
         let median (xs: float seq) = let a = Seq.toArray xs in Array.sortInPlace a; a[a.Length / 2]
-        eprintfn "  CPU per single-event emit, %d writer(s), %d emits x %d rounds (median): client µs (of which user mode), server µs (all postgres processes), wall µs" writers n rounds
+        eprintfn "  CPU per emit of %d event(s), %d writer(s), %d emits x %d rounds (median): client µs (of which user mode), server µs (all postgres processes), wall µs" events writers n rounds
         for (name, _) in contenders do
             let rs = results[name]
             eprintfn "  %-28s client %7.1f (user %6.1f)  server %7.1f  wall %7.1f" name

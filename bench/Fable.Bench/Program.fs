@@ -5,7 +5,7 @@
 // `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go; `--cpu` where a
 // single-event emit's CPU goes (client and server, per contender: Fable at the defaults, Fable-quiet with Notify
 // off, R2, G, and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation); `--cpu-only NAME` one of them;
-// FABLE_CPU_WRITERS=N one writer count instead of 1 and 8).
+// FABLE_CPU_WRITERS=N one writer count instead of 1 and 8; FABLE_CPU_EVENTS=N events per emit instead of 1).
 module Fable.Bench.Program
 
 open System
@@ -204,24 +204,26 @@ let private benchmark (argv: string[]) =
             if runs "9" then
                 let! r = Fable.Bench.PartitionRow.partitionRows quick server.ConnectionString ds
                 add r
-            // Where a single-event emit's CPU goes, client and server, per contender; not part of the table.
+            // Where an emit's CPU goes, client and server, per contender; not part of the table.
             // `--cpu-only NAME` measures one of them alone (to profile it from outside, e.g. with perf).
             let cpuOnly = Array.tryFindIndex ((=) "--cpu-only") argv |> Option.bind (fun i -> Array.tryItem (i + 1) argv)
             if argv |> Array.contains "--cpu" || cpuOnly.IsSome then
                 let pick (_: int) = int64 (rnd.Value.Next(1, 10_001))
+                // Events per emit (FABLE_CPU_EVENTS, default 1): 10 shows where row 3's time goes.
+                let k = match Environment.GetEnvironmentVariable "FABLE_CPU_EVENTS" with null -> 1 | n -> int n
                 // Npgsql's defaults: no automatic preparation (the bench's own data source prepares after 2 uses).
                 use plain = (new NpgsqlDataSourceBuilder(server.ConnectionString)).Build()
                 use! pgPlain = store plain "fable_bench" true []
                 let contenders =
-                    [ "R2", (fun i -> Baseline.emitR2 ds (pick i) 1)
-                      "R2-unprepared", (fun i -> Baseline.emitR2 plain (pick i) 1)
-                      "Fable-unprepared", (fun i -> emitOn notifyAccounts pgPlain (pick i) (deposits 1))
-                      "G", (fun i -> Baseline.emit ds (pick i) 1)
-                      "Fable", (fun i -> emitOn notifyAccounts pg (pick i) (deposits 1))
-                      "Fable-quiet", (fun i -> emit pgQuiet (pick i) (deposits 1)) ]
+                    [ "R2", (fun i -> Baseline.emitR2 ds (pick i) k)
+                      "R2-unprepared", (fun i -> Baseline.emitR2 plain (pick i) k)
+                      "Fable-unprepared", (fun i -> emitOn notifyAccounts pgPlain (pick i) (deposits k))
+                      "G", (fun i -> Baseline.emit ds (pick i) k)
+                      "Fable", (fun i -> emitOn notifyAccounts pg (pick i) (deposits k))
+                      "Fable-quiet", (fun i -> emit pgQuiet (pick i) (deposits k)) ]
                     |> List.filter (fun (name, _) -> cpuOnly.IsNone || cpuOnly = Some name)
                 for writers in (match Environment.GetEnvironmentVariable "FABLE_CPU_WRITERS" with null -> [ 1; 8 ] | w -> [ int w ]) do
-                    do! Fable.Bench.CpuSplit.report writers (if quick then 3_000 else 20_000) 3 contenders
+                    do! Fable.Bench.CpuSplit.report writers k (if quick then 3_000 else 20_000) 3 contenders
             // Where a Postgres emit's allocations go (sampled by type); not part of the table.
             if argv |> Array.contains "--alloc-types" then
                 let decide = deposits 1
