@@ -116,6 +116,12 @@ test_all() {
     else
       failed=$((failed + 1))
     fi
+    echo "== statement-level smoke run (bench/statements/guarantees.sh --quick)"
+    if bench/statements/guarantees.sh --quick 2>&1 | tee "$logs/statements.log"; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1))
+    fi
   fi
 
   echo "$passed passed, $failed failed"

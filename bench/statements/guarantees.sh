@@ -6,8 +6,14 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-secs=${GUARANTEES_SECS:-10}; rounds=${GUARANTEES_ROUNDS:-3}
-if [ "${1:-}" = "--quick" ]; then secs=3; fi
+# A full run: three rounds of 10 s cells (about 15 minutes). --quick: one round of 1 s cells, the smoke run of
+# ./build.sh test (every variant's statements run and commit; its ratios mean little).
+secs=10; rounds=3
+case "${1:-}" in
+  --quick) secs=1; rounds=1 ;;
+  "") ;;
+  *) echo "usage: bench/statements/guarantees.sh [--quick]" >&2; exit 2 ;;
+esac
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$bindir" ] && [ -x "$bindir/pgbench" ] || { echo "guarantees.sh: pgbench not found (it comes with the postgresql package)" >&2; exit 1; }
 
@@ -124,7 +130,7 @@ commit_ms=$(psql -c "CREATE TABLE regime (id bigserial PRIMARY KEY, v int)" -c "
   "$bindir/pgbench" -h 127.0.0.1 -p "$port" -U fable_test -n -c 1 -T 2 -f <(echo 'INSERT INTO regime (v) VALUES (1);') fable_test 2>/dev/null |
   awk '/latency average/{print $4}')
 echo "Statement-level cost of the guarantees: pgbench (PostgreSQL $(basename "$(dirname "$bindir")")) on a throwaway durable server, $(nproc) CPUs,"
-echo "single-row INSERT + COMMIT ${commit_ms} ms on average; ${secs} s per cell, ${rounds} rounds interleaved (forward, reverse, forward)."
+echo "single-row INSERT + COMMIT ${commit_ms} ms on average; ${secs} s per cell, ${rounds} round(s) interleaved (forward, reverse, forward)."
 
 results="$work/results.tsv"
 for round in $(seq 1 "$rounds"); do
