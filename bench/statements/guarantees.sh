@@ -116,7 +116,7 @@ script() {
       echo "${insert% RETURNING id, tx, inserted_at};"
       echo "UPDATE $s.accounts SET balance = balance + $n, last_event_id = currval('$s.events_id_seq') WHERE id = :aid AND last_event_id = :prev;"
     else
-    echo "WITH e AS ($insert), w AS (UPDATE $s.accounts SET balance = balance + $n, last_event_id = (SELECT max(e.id) FROM e) WHERE id = :aid AND last_event_id IS NOT DISTINCT FROM :prev RETURNING 1), g AS MATERIALIZED (SELECT $s.guard_row(EXISTS (SELECT 1 FROM w), 'account ' || :aid || ' moved')) SELECT e.id, e.tx, e.inserted_at FROM e, g;"
+      echo "WITH e AS ($insert), w AS (UPDATE $s.accounts SET balance = balance + $n, last_event_id = (SELECT max(e.id) FROM e) WHERE id = :aid AND last_event_id IS NOT DISTINCT FROM :prev RETURNING 1), g AS MATERIALIZED (SELECT $s.guard_row(EXISTS (SELECT 1 FROM w), 'account ' || :aid || ' moved')) SELECT e.id, e.tx, e.inserted_at FROM e, g;"
     fi
   fi
   echo 'COMMIT;'
@@ -126,8 +126,9 @@ script() {
 setup_sql | psql -f -
 for v in $variants; do for n in 1 10; do script "$v" "$n" >"$work/$v-$n.sql"; done; done
 
-commit_ms=$(psql -c "CREATE TABLE regime (id bigserial PRIMARY KEY, v int)" -c "SELECT 1" >/dev/null;
-  "$bindir/pgbench" -h 127.0.0.1 -p "$port" -U fable_test -n -c 1 -T 2 -f <(echo 'INSERT INTO regime (v) VALUES (1);') fable_test 2>/dev/null |
+# The machine's regime: the average latency of a single-row INSERT + COMMIT on this server (one client, 2 s).
+psql -c "CREATE TABLE regime (id bigserial PRIMARY KEY, v int)"
+commit_ms=$("$bindir/pgbench" -h 127.0.0.1 -p "$port" -U fable_test -n -c 1 -T 2 -f <(echo 'INSERT INTO regime (v) VALUES (1);') fable_test 2>/dev/null |
   awk '/latency average/{print $4}')
 echo "Statement-level cost of the guarantees: pgbench (PostgreSQL $(basename "$(dirname "$bindir")")) on a throwaway durable server, $(nproc) CPUs,"
 echo "single-row INSERT + COMMIT ${commit_ms} ms on average; ${secs} s per cell, ${rounds} round(s) interleaved (forward, reverse, forward)."
