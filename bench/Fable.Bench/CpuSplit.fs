@@ -63,7 +63,7 @@ let report (writers: int) (events: int) (n: int) (rounds: int) (contenders: (str
                 let! r = measure writers n op
                 if not (results.ContainsKey name) then results[name] <- Collections.Generic.List()
                 results[name].Add r
-        let median (xs: float seq) = let a = Seq.toArray xs in Array.sortInPlace a; a[a.Length / 2]
+        let median (xs: float seq) = xs |> Seq.toArray |> Array.sort |> Harness.quantile 0.5
         eprintfn "  CPU per emit of %d event(s), %d writer(s), %d emits x %d rounds (median): client µs (of which user mode), server µs (all postgres processes), wall µs" events writers n rounds
         for (name, _) in contenders do
             let rs = results[name]

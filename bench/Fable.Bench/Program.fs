@@ -2,8 +2,8 @@
 // run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
 // `--only 1,6,7` runs only the listed rows (1–9, and `mem` for the in-memory rate; 8 is the telemetry overhead) to iterate on one measure;
 // `--no-marten` leaves out the Marten peer of rows 1–3 (bench/Fable.Bench.Marten, built on first use);
-// `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go; `--cpu` where a
-// single-event emit's CPU goes (client and server, per contender: Fable at the defaults, Fable-quiet with Notify
+// `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go; `--cpu` where an
+// emit's CPU goes (client and server, per contender: Fable at the defaults, Fable-quiet with Notify
 // off, R2, G, and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation); `--cpu-only NAME` one of them;
 // FABLE_CPU_WRITERS=N one writer count instead of 1 and 8; FABLE_CPU_EVENTS=N events per emit instead of 1).
 module Fable.Bench.Program
@@ -209,8 +209,16 @@ let private benchmark (argv: string[]) =
             let cpuOnly = Array.tryFindIndex ((=) "--cpu-only") argv |> Option.bind (fun i -> Array.tryItem (i + 1) argv)
             if argv |> Array.contains "--cpu" || cpuOnly.IsSome then
                 let pick (_: int) = int64 (rnd.Value.Next(1, 10_001))
+                // A positive whole number from environment variable `name`, or `fallback` when it is not set.
+                let envCount (name: string) (fallback: int) =
+                    match Environment.GetEnvironmentVariable name with
+                    | null -> fallback
+                    | v ->
+                        match Int32.TryParse v with
+                        | true, n when n > 0 -> n
+                        | _ -> failwithf "%s=%s: expected a positive whole number (or leave it unset for %d)" name v fallback
                 // Events per emit (FABLE_CPU_EVENTS, default 1): 10 shows where row 3's time goes.
-                let k = match Environment.GetEnvironmentVariable "FABLE_CPU_EVENTS" with null -> 1 | n -> int n
+                let k = envCount "FABLE_CPU_EVENTS" 1
                 // Npgsql's defaults: no automatic preparation (the bench's own data source prepares after 2 uses).
                 use plain = (new NpgsqlDataSourceBuilder(server.ConnectionString)).Build()
                 use! pgPlain = store plain "fable_bench" true []
@@ -222,7 +230,8 @@ let private benchmark (argv: string[]) =
                       "Fable", (fun i -> emitOn notifyAccounts pg (pick i) (deposits k))
                       "Fable-quiet", (fun i -> emit pgQuiet (pick i) (deposits k)) ]
                     |> List.filter (fun (name, _) -> cpuOnly.IsNone || cpuOnly = Some name)
-                for writers in (match Environment.GetEnvironmentVariable "FABLE_CPU_WRITERS" with null -> [ 1; 8 ] | w -> [ int w ]) do
+                let writerCounts = if isNull (Environment.GetEnvironmentVariable "FABLE_CPU_WRITERS") then [ 1; 8 ] else [ envCount "FABLE_CPU_WRITERS" 1 ]
+                for writers in writerCounts do
                     do! Fable.Bench.CpuSplit.report writers k (if quick then 3_000 else 20_000) 3 contenders
             // Where a Postgres emit's allocations go (sampled by type); not part of the table.
             if argv |> Array.contains "--alloc-types" then
