@@ -96,12 +96,16 @@ let private gInsertMany =
 /// Baseline G: one emit of `events` deposits to account `id` with Fable's guarantees, 2 round trips: batch 1
 /// `BEGIN`, the create lock, `SELECT … FOR UPDATE`; batch 2 one statement that records the chained events with their
 /// ordering key `tx` and updates the row behind a guard that raises (a plain `VALUES` for one event), then `COMMIT`. Payload and metadata are the
-/// same texts R2 sends.
-let emit (ds: NpgsqlDataSource) (id: int64) (events: int) =
+/// same texts R2 sends. `npgsqlBegin`: begin with `BeginTransaction` as Fable must (it hands the `NpgsqlTransaction` to
+/// handlers and callers), which Npgsql prepends as a simple query, instead of `BEGIN` inside the batch.
+let emitWith (npgsqlBegin: bool) (ds: NpgsqlDataSource) (id: int64) (events: int) =
     task {
         use! conn = ds.OpenConnectionAsync()
         use b1 = new NpgsqlBatch(conn)
-        b1.BatchCommands.Add(NpgsqlBatchCommand "BEGIN")
+        if npgsqlBegin then
+            conn.BeginTransaction() |> ignore
+        else
+            b1.BatchCommands.Add(NpgsqlBatchCommand "BEGIN")
         let lock = NpgsqlBatchCommand gCreateLock
         lock.Parameters.Add(NpgsqlParameter(Value = id)) |> ignore
         b1.BatchCommands.Add lock
@@ -128,6 +132,9 @@ let emit (ds: NpgsqlDataSource) (id: int64) (events: int) =
         let! _ = b2.ExecuteNonQueryAsync()
         return events
     }
+
+/// Baseline G as described above (`BEGIN` inside the first batch).
+let emit ds id events = emitWith false ds id events
 
 /// Creates baseline R2's tables: the aggregate row with a version, and a minimal events table (id, aggregate,
 /// version, type, data, meta, time) with the stream index a reader needs.

@@ -37,13 +37,15 @@ let private calls (writers: int) (n: int) (op: int -> Task<int>) =
                    } :> Task) |])
 
 /// Client CPU (all, and user mode only) and server CPU microseconds per call of `op` over `n` calls on `writers`
-/// concurrent tasks (after `n / 10` to warm up), and the wall time per call.
+/// concurrent tasks (after `n / 10` to warm up), the wall time per call, and the thread-pool work items completed per
+/// call (each a hop to a pool thread: a socket completion, a timer, a continuation queued asynchronously).
 let measure (writers: int) (n: int) (op: int -> Task<int>) =
     task {
         do! calls writers (n / 10) op
         let proc = Process.GetCurrentProcess()
         proc.Refresh()
         let c0, u0, s0 = proc.TotalProcessorTime, proc.UserProcessorTime, serverSeconds ()
+        let w0 = Threading.ThreadPool.CompletedWorkItemCount
         let sw = Stopwatch.StartNew()
         do! calls writers n op
         let wall = sw.Elapsed.TotalSeconds
@@ -51,23 +53,26 @@ let measure (writers: int) (n: int) (op: int -> Task<int>) =
         let client = (proc.TotalProcessorTime - c0).TotalSeconds
         let user = (proc.UserProcessorTime - u0).TotalSeconds
         let server = serverSeconds () - s0
-        return struct (client * 1e6 / float n, user * 1e6 / float n, server * 1e6 / float n, wall * 1e6 / float n)
+        let items = Threading.ThreadPool.CompletedWorkItemCount - w0
+        return struct (client * 1e6 / float n, user * 1e6 / float n, server * 1e6 / float n, wall * 1e6 / float n, float items / float n)
     }
 
-/// Measures each named contender `rounds` times (interleaved) and prints the medians per emit of `events` events.
+/// Measures each named contender `rounds` times (interleaved: forward, then reverse, as the table's rows, so that no
+/// contender always runs first or last) and prints the medians per emit of `events` events.
 let report (writers: int) (events: int) (n: int) (rounds: int) (contenders: (string * (int -> Task<int>)) list) =
     task {
-        let results = Collections.Generic.Dictionary<string, Collections.Generic.List<struct (float * float * float * float)>>()
-        for _ in 1 .. rounds do
-            for (name, op) in contenders do
+        let results = Collections.Generic.Dictionary<string, Collections.Generic.List<struct (float * float * float * float * float)>>()
+        for round in 1 .. rounds do
+            for (name, op) in (if round % 2 = 1 then contenders else List.rev contenders) do
                 let! r = measure writers n op
                 if not (results.ContainsKey name) then results[name] <- Collections.Generic.List()
                 results[name].Add r
         let median (xs: float seq) = xs |> Seq.toArray |> Array.sort |> Harness.quantile 0.5
-        eprintfn "  CPU per emit of %d event(s), %d writer(s), %d emits x %d rounds (median): client µs (of which user mode), server µs (all postgres processes), wall µs" events writers n rounds
+        eprintfn "  CPU per emit of %d event(s), %d writer(s), %d emits x %d rounds (median): client µs (of which user mode), server µs (all postgres processes), wall µs, thread-pool work items" events writers n rounds
         for (name, _) in contenders do
             let rs = results[name]
-            eprintfn "  %-28s client %7.1f (user %6.1f)  server %7.1f  wall %7.1f" name
-                (median [ for struct (c, _, _, _) in rs -> c ]) (median [ for struct (_, u, _, _) in rs -> u ])
-                (median [ for struct (_, _, s, _) in rs -> s ]) (median [ for struct (_, _, _, w) in rs -> w ])
+            eprintfn "  %-28s client %7.1f (user %6.1f)  server %7.1f  wall %7.1f  work items %5.2f" name
+                (median [ for struct (c, _, _, _, _) in rs -> c ]) (median [ for struct (_, u, _, _, _) in rs -> u ])
+                (median [ for struct (_, _, s, _, _) in rs -> s ]) (median [ for struct (_, _, _, w, _) in rs -> w ])
+                (median [ for struct (_, _, _, _, i) in rs -> i ])
     }

@@ -2,10 +2,14 @@
 // run and prints one table with ratios. `--quick` runs a few seconds per row (the CI smoke test);
 // `--only 1,6,7` runs only the listed rows (1–9, and `mem` for the in-memory rate; 8 is the telemetry overhead) to iterate on one measure;
 // `--no-marten` leaves out the Marten peer of rows 1–3 (bench/Fable.Bench.Marten, built on first use);
-// `--alloc-types` also prints where a Postgres and an in-memory emit's allocations go; `--cpu` where an
+// `--alloc-types` also prints where a Postgres emit's allocations go (G's beside it) and an in-memory one's; `--cpu` where an
 // emit's CPU goes (client and server, per contender: Fable at the defaults, Fable-quiet with Notify
-// off, R2, G, and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation); `--cpu-only NAME` one of them;
-// FABLE_CPU_WRITERS=N one writer count instead of 1 and 8; FABLE_CPU_EVENTS=N events per emit instead of 1).
+// off, R2, G, G-npgsql-begin (G begun by Npgsql's BeginTransaction, as Fable must), G-no-reset and
+// G-npgsql-begin-no-reset (the same on a data source with `No Reset On Close`: what Npgsql's reset of a connection
+// returned to its pool costs), and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation);
+// `--cpu-only A,B` those of them, in that order;
+// FABLE_CPU_WRITERS=N one writer count instead of 1 and 8; FABLE_CPU_EVENTS=N events per emit instead of 1;
+// FABLE_CPU_ROUNDS=N rounds instead of 3).
 module Fable.Bench.Program
 
 open System
@@ -221,24 +225,42 @@ let private benchmark (argv: string[]) =
                 let k = envCount "FABLE_CPU_EVENTS" 1
                 // Npgsql's defaults: no automatic preparation (the bench's own data source prepares after 2 uses).
                 use plain = (new NpgsqlDataSourceBuilder(server.ConnectionString)).Build()
+                // As `ds`, without the reset Npgsql prepends when a connection returned to the pool is taken again.
+                use noReset = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2;No Reset On Close=true")).Build()
                 use! pgPlain = store plain "fable_bench" true []
                 let contenders =
                     [ "R2", (fun i -> Baseline.emitR2 ds (pick i) k)
                       "R2-unprepared", (fun i -> Baseline.emitR2 plain (pick i) k)
                       "Fable-unprepared", (fun i -> emitOn notifyAccounts pgPlain (pick i) (deposits k))
                       "G", (fun i -> Baseline.emit ds (pick i) k)
+                      "G-npgsql-begin", (fun i -> Baseline.emitWith true ds (pick i) k)
+                      "G-no-reset", (fun i -> Baseline.emit noReset (pick i) k)
+                      "G-npgsql-begin-no-reset", (fun i -> Baseline.emitWith true noReset (pick i) k)
                       "Fable", (fun i -> emitOn notifyAccounts pg (pick i) (deposits k))
                       "Fable-quiet", (fun i -> emit pgQuiet (pick i) (deposits k)) ]
-                    |> List.filter (fun (name, _) -> cpuOnly.IsNone || cpuOnly = Some name)
+                    |> fun all ->
+                        // `--cpu-only A,B`: those contenders, in that order (order within a process matters).
+                        match cpuOnly with
+                        | None -> all
+                        | Some names ->
+                            [ for n in names.Split ',' ->
+                                  match List.tryFind (fun (name, _) -> name = n) all with
+                                  | Some c -> c
+                                  | None -> failwithf "--cpu-only %s: no contender named %s (there are %s)" names n (String.Join(", ", List.map fst all)) ]
                 let writerCounts = if isNull (Environment.GetEnvironmentVariable "FABLE_CPU_WRITERS") then [ 1; 8 ] else [ envCount "FABLE_CPU_WRITERS" 1 ]
                 for writers in writerCounts do
-                    do! Fable.Bench.CpuSplit.report writers k (if quick then 3_000 else 20_000) 3 contenders
+                    do! Fable.Bench.CpuSplit.report writers k (if quick then 3_000 else 20_000) (envCount "FABLE_CPU_ROUNDS" 3) contenders
             // Where a Postgres emit's allocations go (sampled by type); not part of the table.
             if argv |> Array.contains "--alloc-types" then
                 let decide = deposits 1
-                for (name, store, n) in [ "Postgres", (pgQuiet :> IInterpreter), 5_000; "in-memory", mem, 200_000 ] do
-                    let! _ = allocationsPer 200 (fun i -> emit store (int64 (i % 10_000 + 1)) decide :> Threading.Tasks.Task)
-                    let! types = allocationTypes n (fun i -> emit store (int64 (i % 10_000 + 1)) decide :> Threading.Tasks.Task)
+                let onStore (store: IInterpreter) = fun (i: int) -> emit store (int64 (i % 10_000 + 1)) decide :> Threading.Tasks.Task
+                let emits =
+                    [ "Postgres", onStore pgQuiet, 5_000
+                      "G (for comparison)", (fun i -> Baseline.emit ds (int64 (i % 10_000 + 1)) 1 :> Threading.Tasks.Task), 5_000
+                      "in-memory", onStore mem, 200_000 ]
+                for (name, op, n) in emits do
+                    let! _ = allocationsPer 200 op
+                    let! types = allocationTypes n op
                     eprintfn "  where a %s emit's allocations go:" name
                     for (t, b) in List.truncate 25 types do
                         eprintfn "  %8.0f B/emit  %s" b t
