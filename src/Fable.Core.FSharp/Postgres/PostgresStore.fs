@@ -9,9 +9,12 @@ open Npgsql
 open Fable.FSharp
 
 /// Fable on PostgreSQL: events in `"<schema>".events`, aggregates in the application's own tables.
-/// Thread-safe; each unit of work uses one pooled connection from the data source.
+/// Thread-safe; each unit of work uses one connection from the data source, kept for the store's next unit of work
+/// when only Fable's statements ran on it (no pool reset in between: docs/postgres.md, Connections).
 type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
     let notifier = Notifier(ds, ctx.Options.NotifyChannel, ctx.Options.Notify, Notifier.DefaultWindow)
+    // Connections of transactions this store owned, kept for the next ones (no pool reset in between).
+    let kept = KeptConnections.For ds
 
     /// An exception that escaped the caller's work: a database failure (or any failure once the connection
     /// is broken) maps as usual; anything else is the work's own failure.
@@ -136,70 +139,83 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                 return Error Cancelled
             else
                 let mutable opened = Unchecked.defaultof<Result<NpgsqlConnection * NpgsqlTransaction, FableError>>
+                let mutable taken: NpgsqlConnection = null
                 try
-                    let! conn = ds.OpenConnectionAsync ct
+                    let! conn = kept.Take ct
+                    taken <- conn
                     let! tx = conn.BeginTransactionAsync ct
                     opened <- Ok(conn, tx)
                 with e ->
+                    if not (isNull taken) then kept.Give(taken, false)
                     opened <- Error(PgErrors.ofExn None ct e)
                 match opened with
                 | Error e -> return Error e
                 | Ok(conn, tx) ->
-                    use _conn = conn
-                    // The session may replace the transaction (a failed first emit rolls it back).
-                    let session = Session(conn, tx, true, CommitWithLastBatch = oneEmit)
-                    use _tx =
-                        { new IDisposable with
-                            member _.Dispose() =
-                                session.Close()
-                                session.Transaction.Dispose() }
-                    // `runWork` in this task (one async state machine less per emit).
-                    let mutable worked = Unchecked.defaultof<Result<'T, FableError>>
+                    // Whether the transaction ended without an error on a connection only Fable used: then the store
+                    // keeps the connection for its next transaction; otherwise it goes back to the pool (reset there).
+                    let mutable clean = false
                     try
-                        let! w = work (PgUnitOfWork(ctx, session))
-                        worked <- w
-                    with e ->
-                        worked <- Error(workFailure session ct e)
-                    let outcome = settled session worked
-                    // Cancelled while the work ran (even if it ignored that): roll back, as documented.
-                    let outcome = if ct.IsCancellationRequested && not session.Committed then Error Cancelled else outcome
-                    match outcome with
-                    | Ok v when session.Committed ->
-                        if session.Recorded > 0 then
-                            notifier.Committed()
-                        return Ok v
-                    | Ok v ->
-                        // COMMIT of an aborted transaction silently rolls back: the SELECT before it fails
-                        // instead (and COMMIT is skipped) when the work swallowed a database error. Only the
-                        // caller's own SQL can leave it aborted unnoticed: without it, COMMIT alone.
-                        let! committed =
-                            task {
+                        // The session may replace the transaction (a failed first emit rolls it back).
+                        let session = Session(conn, tx, true, CommitWithLastBatch = oneEmit)
+                        use _tx =
+                            { new IDisposable with
+                                member _.Dispose() =
+                                    session.Close()
+                                    session.Transaction.Dispose() }
+                        // `runWork` in this task (one async state machine less per emit).
+                        let mutable worked = Unchecked.defaultof<Result<'T, FableError>>
+                        try
+                            let! w = work (PgUnitOfWork(ctx, session))
+                            worked <- w
+                        with e ->
+                            worked <- Error(workFailure session ct e)
+                        let outcome = settled session worked
+                        // Cancelled while the work ran (even if it ignored that): roll back, as documented.
+                        let outcome = if ct.IsCancellationRequested && not session.Committed then Error Cancelled else outcome
+                        // Nothing but Fable's statements ran, none was cancelled midway, and the session is not broken.
+                        let ownOnly = not session.Exposed && session.Broken.IsNone && not ct.IsCancellationRequested
+                        match outcome with
+                        | Ok v when session.Committed ->
+                            clean <- ownOnly
+                            if session.Recorded > 0 then
+                                notifier.Committed()
+                            return Ok v
+                        | Ok v ->
+                            // COMMIT of an aborted transaction silently rolls back: the SELECT before it fails
+                            // instead (and COMMIT is skipped) when the work swallowed a database error. Only the
+                            // caller's own SQL can leave it aborted unnoticed: without it, COMMIT alone.
+                            let! committed =
+                                task {
+                                    try
+                                        use batch = new NpgsqlBatch(conn, session.Transaction)
+                                        if session.Exposed then
+                                            batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
+                                        batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
+                                        let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
+                                        clean <- ownOnly
+                                        if session.Recorded > 0 then
+                                            notifier.Committed()
+                                        return Ok v
+                                    with
+                                    | :? PostgresException as p when p.SqlState = "25P02" ->
+                                        return Error(Infrastructure("the transaction was aborted by a database error the work did not report; nothing was committed", Some(p :> exn)))
+                                    | e -> return Error(PgErrors.ofCommit None e)
+                                }
+                            if Result.isError committed then
                                 try
-                                    use batch = new NpgsqlBatch(conn, session.Transaction)
-                                    if session.Exposed then
-                                        batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
-                                    batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
-                                    let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
-                                    if session.Recorded > 0 then
-                                        notifier.Committed()
-                                    return Ok v
-                                with
-                                | :? PostgresException as p when p.SqlState = "25P02" ->
-                                    return Error(Infrastructure("the transaction was aborted by a database error the work did not report; nothing was committed", Some(p :> exn)))
-                                | e -> return Error(PgErrors.ofCommit None e)
-                            }
-                        if Result.isError committed then
+                                    do! session.Transaction.RollbackAsync CancellationToken.None
+                                with _ ->
+                                    ()
+                            return committed
+                        | Error e ->
                             try
                                 do! session.Transaction.RollbackAsync CancellationToken.None
+                                clean <- ownOnly
                             with _ ->
-                                ()
-                        return committed
-                    | Error e ->
-                        try
-                            do! session.Transaction.RollbackAsync CancellationToken.None
-                        with _ ->
-                            () // the connection is gone: the server rolls the transaction back itself
-                        return Error e
+                                () // the connection is gone: the server rolls the transaction back itself
+                            return Error e
+                    finally
+                        kept.Give(conn, clean)
         }
 
     interface IInterpreter with
@@ -244,12 +260,17 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
 
         member _.Codec = ctx.Runtime.Codec
 
-    /// Ends the store's background work: the notifier's loop sends a NOTIFY still owed to the last commit, then
-    /// closes its connection. The data source stays the caller's. Emits after this still commit and signal
-    /// `Committed`, but no longer NOTIFY other processes (which still find their events by polling).
+    /// Ends the store's background work: returns the connections it kept to the pool, and the notifier's loop sends
+    /// a NOTIFY still owed to the last commit, then closes its connection. The data source stays the caller's. Emits
+    /// after this still commit and signal `Committed`, but no longer NOTIFY other processes (which still find their
+    /// events by polling), and their connections go back to the pool.
     interface IAsyncDisposable with
-        member _.DisposeAsync() = ValueTask(notifier.DisposeAsync())
+        member _.DisposeAsync() =
+            kept.Dispose()
+            ValueTask(notifier.DisposeAsync())
 
     /// As DisposeAsync, blocking until the notifier's loop has ended.
     interface IDisposable with
-        member _.Dispose() = notifier.DisposeAsync().GetAwaiter().GetResult()
+        member _.Dispose() =
+            kept.Dispose()
+            notifier.DisposeAsync().GetAwaiter().GetResult()

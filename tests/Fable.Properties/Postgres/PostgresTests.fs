@@ -40,6 +40,7 @@ let all =
         PgRoundTripTests.tests
         PgFirstEmitTests.tests
         PgWakeTests.tests
+        PgKeptConnectionTests.tests
         PgIdTests.tests
         PgJsonbTests.tests
         fixtureSmoke

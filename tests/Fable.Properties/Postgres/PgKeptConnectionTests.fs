@@ -1,0 +1,163 @@
+// A store keeps the connection of a transaction it owned for its next one, skipping the pool's reset, only when no
+// code but Fable's used it; a kept connection goes back to the pool after a second without use, or at disposal.
+module Fable.Tests.PgKeptConnectionTests
+
+open System
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Npgsql
+open Fable.FSharp
+open Fable.FSharp.Postgres
+open Fable.Tests.PgDomain
+
+let private ct = CancellationToken.None
+
+/// Runs `sql` on the unit of work's connection (which hands it to this code: the session is exposed) and returns
+/// the first column of its first row, or None when PostgreSQL refused it (undone by a savepoint).
+let private probe (uow: IUnitOfWork) (sql: string) =
+    task {
+        let conn = uow.Connection.Value :?> NpgsqlConnection
+        use mark = new NpgsqlCommand("SAVEPOINT probe", conn)
+        let! _ = mark.ExecuteNonQueryAsync()
+        try
+            use cmd = new NpgsqlCommand(sql, conn)
+            let! v = cmd.ExecuteScalarAsync()
+            return Some v
+        with :? PostgresException ->
+            use back = new NpgsqlCommand("ROLLBACK TO SAVEPOINT probe", conn)
+            let! _ = back.ExecuteNonQueryAsync()
+            return None
+    }
+
+/// An emit on `key` whose decision runs `sql` through `probe` first and deposits 1; the probe's answer.
+let private emitProbing (env: PgEnv.Env) (key: AggregateKey) (sql: string) =
+    task {
+        let seen = ref None
+        let decide =
+            InTransaction(fun uow _ _ -> task {
+                let! v = probe uow sql
+                seen.Value <- v
+                return Ok [ box { Amount = 1L } ] })
+        let! r = emit env.Interpreter accounts key Expected.Any decide
+        ok "probing emit" r |> ignore
+        return seen.Value
+    }
+
+/// `currval` of the store's event id sequence: set in a session once it recorded an event, cleared by the pool's reset.
+let private currval (env: PgEnv.Env) = sprintf "SELECT currval('%s.event_ids')" env.FableSchema
+
+let tests =
+    testList "kept connections" [
+        testTask "an emit takes the connection the store's previous emit kept, without the pool's reset" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let key = newKey ()
+                let! first = emit env.Interpreter accounts key Expected.Any (deposit [ 5L ])
+                let recorded = (ok "first emit" first).Events |> List.map (fun e -> e.Id)
+                // The pool's reset (DISCARD SEQUENCES among its statements) would have forgotten the session's last id.
+                let! seen = emitProbing env key (currval env)
+                Expect.equal (seen |> Option.map Convert.ToInt64) (Some(List.last recorded)) "the session still knows the id the previous emit drew"
+            })
+        }
+
+        testTask "a connection handed to other code goes back to the pool, so what that code set does not reach the next emit" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let key = newKey ()
+                let! _ = emitProbing env key "SELECT set_config('application_name', 'set by a decision', false)"
+                let! after = emitProbing env key "SELECT current_setting('application_name')"
+                Expect.notEqual (after |> Option.map string) (Some "set by a decision") "the next emit's session was reset"
+                // Nor does a unit of work that only emitted (kept) inherit it.
+                let! _ = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                let! later = emitProbing env key "SELECT current_setting('application_name')"
+                Expect.notEqual (later |> Option.map string) (Some "set by a decision") "still reset"
+            })
+        }
+
+        testTask "a failed emit whose rollback succeeded leaves its connection kept, and the next emit works on it" {
+            do! PgEnv.using (runtimeWith boomRouter) tables (fun env -> task {
+                let key = newKey ()
+                let! seeded = emit env.Interpreter accounts key Expected.Any (deposit [ 3L ])
+                let seededIds = (ok "seed" seeded).Events |> List.map (fun e -> e.Id)
+                let! failed = emit env.Interpreter accounts key Expected.Any (always [ box { Reason = "boom" } ])
+                err "the throwing handler's emit" failed |> ignore
+                let! seen = emitProbing env key (currval env)
+                // The failed emit drew an id before rolling back (sequences are not transactional).
+                Expect.isSome seen "the rolled-back emit's connection was kept (its session drew an id)"
+                Expect.isGreaterThan (Convert.ToInt64 seen.Value) (List.last seededIds) "and it is the id the failed emit drew"
+                let! _ = checkChain env.Interpreter accounts key
+                ()
+            })
+        }
+
+        testTask "a kept connection goes back to the pool after a second without emits" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let key = newKey ()
+                let! _ = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                do! Task.Delay 1600
+                let! seen = emitProbing env key (currval env)
+                Expect.isNone seen "the connection was reset by the pool (it was returned after a second)"
+            })
+        }
+
+        testTask "at most `cap` connections are kept, each for at most `linger`, none after disposal" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let kept = new KeptConnections(env.DataSource, 2, TimeSpan.FromMilliseconds 200.0, TimeSpan.FromMinutes 1.0)
+                let! a = kept.Take ct
+                let! b = kept.Take ct
+                let! c = kept.Take ct
+                kept.Give(a, true)
+                kept.Give(b, true)
+                kept.Give(c, true)
+                Expect.equal kept.Count 2 "the third went back to the pool"
+                Expect.equal c.FullState Data.ConnectionState.Closed "closed (returned to the pool)"
+                let! again = kept.Take ct
+                Expect.isTrue (obj.ReferenceEquals(again, b)) "the most recently kept one is taken first"
+                kept.Give(again, false)
+                Expect.equal kept.Count 1 "a connection given back unclean is not kept"
+                let deadline = DateTime.UtcNow.AddSeconds 5.0
+                while kept.Count > 0 && DateTime.UtcNow < deadline do
+                    do! Task.Delay 50
+                Expect.equal kept.Count 0 "released after its linger"
+                Expect.equal a.FullState Data.ConnectionState.Closed "and closed"
+                let! d = kept.Take ct
+                kept.Dispose()
+                kept.Give(d, true)
+                Expect.equal kept.Count 0 "nothing is kept once disposed"
+                Expect.equal d.FullState Data.ConnectionState.Closed "a connection given back after disposal goes to the pool"
+            })
+        }
+
+        testTask "a connection goes back to the pool once it has been out of it for its cycle, however busy" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let kept = new KeptConnections(env.DataSource, 2, TimeSpan.FromSeconds 10.0, TimeSpan.FromMilliseconds 300.0)
+                let! a = kept.Take ct
+                kept.Give(a, true)
+                let deadline = DateTime.UtcNow.AddSeconds 5.0
+                let mutable cycles = 0
+                let mutable last = a
+                // Taken and given back again and again: kept while the cycle lasts, then returned to the pool.
+                while last.FullState = Data.ConnectionState.Open && DateTime.UtcNow < deadline do
+                    let! c = kept.Take ct
+                    Expect.isTrue (obj.ReferenceEquals(c, a)) "the same connection while its cycle lasts"
+                    do! Task.Delay 20
+                    kept.Give(c, true)
+                    cycles <- cycles + 1
+                    last <- c
+                Expect.equal a.FullState Data.ConnectionState.Closed "returned to the pool after its cycle"
+                Expect.isGreaterThan cycles 3 "after being reused several times"
+                Expect.equal kept.Count 0 "and not kept"
+                kept.Dispose()
+            })
+        }
+
+        testTask "a store keeps no connection of a multiplexing data source" {
+            let b = NpgsqlConnectionStringBuilder(PgServer.connectionString ())
+            b.Multiplexing <- true
+            use ds = NpgsqlDataSource.Create b.ConnectionString
+            let kept = KeptConnections.For ds
+            let! c = kept.Take ct
+            kept.Give(c, true)
+            Expect.equal kept.Count 0 "given back to the pool"
+            kept.Dispose()
+        }
+    ]
