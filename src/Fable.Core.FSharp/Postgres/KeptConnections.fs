@@ -80,7 +80,7 @@ type internal KeptConnections(ds: NpgsqlDataSource, cap: int, linger: TimeSpan, 
     /// error and nobody but Fable used the connection; then it is kept (when there is room and the store is not
     /// disposed), otherwise it goes back to the pool, which resets it.
     member _.Give(conn: NpgsqlConnection, clean: bool) =
-        let open' = clean && conn.FullState = Data.ConnectionState.Open
+        let usable = clean && conn.FullState = Data.ConnectionState.Open
         let keep =
             lock gate (fun () ->
                 let now = Stopwatch.GetTimestamp()
@@ -88,7 +88,7 @@ type internal KeptConnections(ds: NpgsqlDataSource, cap: int, linger: TimeSpan, 
                     match since.TryGetValue conn with
                     | true, t -> t
                     | _ -> now
-                if not open' || disposed || idle.Count >= cap || Stopwatch.GetElapsedTime(first, now) >= cycle then
+                if not usable || disposed || idle.Count >= cap || Stopwatch.GetElapsedTime(first, now) >= cycle then
                     since.Remove conn |> ignore
                     false
                 else
