@@ -22,8 +22,8 @@ type internal KeptConnections(ds: NpgsqlDataSource, cap: int, linger: TimeSpan, 
     // When each connection now out of the pool was first kept (in use or idle), by reference.
     let since = Dictionary<NpgsqlConnection, int64>(HashIdentity.Reference)
     let mutable disposed = false
+    // Due whenever a connection is kept (set when the first one is, re-set by each sweep that leaves some).
     let mutable timer: Timer = null
-    let mutable armed = false
 
     /// How long the connection at `index` has been kept, at `now`.
     let keptFor (index: int) (now: int64) =
@@ -34,7 +34,6 @@ type internal KeptConnections(ds: NpgsqlDataSource, cap: int, linger: TimeSpan, 
     let sweep () =
         let expired = List<NpgsqlConnection>()
         lock gate (fun () ->
-            armed <- false
             let now = Stopwatch.GetTimestamp()
             let mutable stale = 0
             while stale < idle.Count && keptFor stale now >= linger do
@@ -44,13 +43,14 @@ type internal KeptConnections(ds: NpgsqlDataSource, cap: int, linger: TimeSpan, 
                 stale <- stale + 1
             idle.RemoveRange(0, stale)
             if idle.Count > 0 && not disposed then
-                timer.Change(max (linger - keptFor 0 now) (TimeSpan.FromMilliseconds 1.0), Timeout.InfiniteTimeSpan) |> ignore
-                armed <- true)
+                timer.Change(max (linger - keptFor 0 now) (TimeSpan.FromMilliseconds 1.0), Timeout.InfiniteTimeSpan) |> ignore)
         for c in expired do
             try
                 c.Dispose()
             with _ ->
                 ()
+
+    do timer <- new Timer((fun _ -> sweep ()), null, Timeout.Infinite, Timeout.Infinite)
 
     /// The limits the store uses for `ds`: up to half its pool (code sharing the data source keeps the other half),
     /// each idle for at most 1 s and back to the pool after 60 s out of it (a tenth of the pool's connection lifetime
@@ -94,10 +94,9 @@ type internal KeptConnections(ds: NpgsqlDataSource, cap: int, linger: TimeSpan, 
                 else
                     since[conn] <- first
                     idle.Add(struct (conn, now))
-                    if isNull timer then timer <- new Timer((fun _ -> sweep ()), null, Timeout.Infinite, Timeout.Infinite)
-                    if not armed then
+                    // The first one kept: nothing is due yet (a sweep re-arms while any remain).
+                    if idle.Count = 1 then
                         timer.Change(linger, Timeout.InfiniteTimeSpan) |> ignore
-                        armed <- true
                     true)
         if not keep then conn.Dispose()
 
@@ -106,7 +105,7 @@ type internal KeptConnections(ds: NpgsqlDataSource, cap: int, linger: TimeSpan, 
         let all =
             lock gate (fun () ->
                 disposed <- true
-                if not (isNull timer) then timer.Dispose()
+                timer.Dispose()
                 let all = [ for struct (c, _) in idle -> c ]
                 idle.Clear()
                 since.Clear()

@@ -32,6 +32,39 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
         | Ok _, Some broken -> Error broken
         | r, _ -> r
 
+    /// Commits the session's transaction. A COMMIT of an aborted transaction silently rolls back: the SELECT before
+    /// it fails instead (and COMMIT is skipped) when code handed the connection swallowed a database error; without
+    /// such code, COMMIT alone. The error says nothing was committed.
+    static let commit (session: Session) : Task<Result<unit, FableError>> =
+        task {
+            try
+                use batch = new NpgsqlBatch(session.Connection, session.Transaction)
+                if session.Exposed then
+                    batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
+                batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
+                let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
+                return Ok()
+            with
+            | :? PostgresException as p when p.SqlState = "25P02" ->
+                return Error(Infrastructure("the transaction was aborted by a database error the work did not report; nothing was committed", Some(p :> exn)))
+            | e -> return Error(PgErrors.ofCommit None e)
+        }
+
+    /// The outcome of a commit that already happened (an emit that was the whole transaction sent COMMIT with its last
+    /// batch): one completed task for every such emit.
+    static let committedAlready: Task<Result<unit, FableError>> = Task.FromResult(Ok())
+
+    /// Rolls the session's transaction back; false when that failed (the connection is gone: the server rolls the
+    /// transaction back itself).
+    static let rollBack (session: Session) : Task<bool> =
+        task {
+            try
+                do! session.Transaction.RollbackAsync CancellationToken.None
+                return true
+            with _ ->
+                return false
+        }
+
     static let runWork (session: Session) (work: IUnitOfWork -> Task<Result<'T, FableError>>) (uow: IUnitOfWork) (ct: CancellationToken) =
         task {
             let mutable r = Unchecked.defaultof<Result<'T, FableError>>
@@ -175,44 +208,19 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                         // Nothing but Fable's statements ran, none was cancelled midway, and the session is not broken.
                         let ownOnly = not session.Exposed && session.Broken.IsNone && not ct.IsCancellationRequested
                         match outcome with
-                        | Ok v when session.Committed ->
-                            clean <- ownOnly
-                            if session.Recorded > 0 then
-                                notifier.Committed()
-                            return Ok v
                         | Ok v ->
-                            // COMMIT of an aborted transaction silently rolls back: the SELECT before it fails
-                            // instead (and COMMIT is skipped) when the work swallowed a database error. Only the
-                            // caller's own SQL can leave it aborted unnoticed: without it, COMMIT alone.
-                            let! committed =
-                                task {
-                                    try
-                                        use batch = new NpgsqlBatch(conn, session.Transaction)
-                                        if session.Exposed then
-                                            batch.BatchCommands.Add(NpgsqlBatchCommand("SELECT 1"))
-                                        batch.BatchCommands.Add(NpgsqlBatchCommand("COMMIT"))
-                                        let! _ = batch.ExecuteNonQueryAsync CancellationToken.None
-                                        clean <- ownOnly
-                                        if session.Recorded > 0 then
-                                            notifier.Committed()
-                                        return Ok v
-                                    with
-                                    | :? PostgresException as p when p.SqlState = "25P02" ->
-                                        return Error(Infrastructure("the transaction was aborted by a database error the work did not report; nothing was committed", Some(p :> exn)))
-                                    | e -> return Error(PgErrors.ofCommit None e)
-                                }
-                            if Result.isError committed then
-                                try
-                                    do! session.Transaction.RollbackAsync CancellationToken.None
-                                with _ ->
-                                    ()
-                            return committed
-                        | Error e ->
-                            try
-                                do! session.Transaction.RollbackAsync CancellationToken.None
+                            match! (if session.Committed then committedAlready else commit session) with
+                            | Ok() ->
                                 clean <- ownOnly
-                            with _ ->
-                                () // the connection is gone: the server rolls the transaction back itself
+                                if session.Recorded > 0 then
+                                    notifier.Committed()
+                                return Ok v
+                            | Error e ->
+                                let! _ = rollBack session
+                                return Error e
+                        | Error e ->
+                            let! undone = rollBack session
+                            clean <- ownOnly && undone
                             return Error e
                     finally
                         kept.Give(conn, clean)
