@@ -89,6 +89,21 @@ let tests =
             })
         }
 
+        testTask "the connection of a cancelled emit goes back to the pool, even when nothing else touched it" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                let key = newKey ()
+                let! _ = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                // The decision takes the kept connection (its session drew an id) and cancels the emit without
+                // touching the connection itself.
+                use cts = new CancellationTokenSource()
+                let cancelling = InTransaction(fun _ _ _ -> task { cts.Cancel(); return Ok [ box { Amount = 1L } ] })
+                let! cancelled = Store.emit env.Interpreter accounts key Expected.Any cancelling cts.Token
+                Expect.equal (err "the cancelled emit" cancelled) Cancelled "cancelled"
+                let! seen = emitProbing env key (currval env)
+                Expect.isNone seen "the next emit got a connection the pool reset"
+            })
+        }
+
         testTask "a kept connection goes back to the pool after a second without emits" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let key = newKey ()
@@ -134,15 +149,13 @@ let tests =
                 kept.Give(a, true)
                 let deadline = DateTime.UtcNow.AddSeconds 5.0
                 let mutable cycles = 0
-                let mutable last = a
                 // Taken and given back again and again: kept while the cycle lasts, then returned to the pool.
-                while last.FullState = Data.ConnectionState.Open && DateTime.UtcNow < deadline do
+                while a.FullState = Data.ConnectionState.Open && DateTime.UtcNow < deadline do
                     let! c = kept.Take ct
                     Expect.isTrue (obj.ReferenceEquals(c, a)) "the same connection while its cycle lasts"
                     do! Task.Delay 20
                     kept.Give(c, true)
                     cycles <- cycles + 1
-                    last <- c
                 Expect.equal a.FullState Data.ConnectionState.Closed "returned to the pool after its cycle"
                 Expect.isGreaterThan cycles 3 "after being reused several times"
                 Expect.equal kept.Count 0 "and not kept"
