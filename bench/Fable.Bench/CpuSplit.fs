@@ -36,9 +36,12 @@ let private calls (writers: int) (n: int) (op: int -> Task<int>) =
                            ()
                    } :> Task) |])
 
-/// Client CPU (all, and user mode only) and server CPU microseconds per call of `op` over `n` calls on `writers`
-/// concurrent tasks (after `n / 10` to warm up), the wall time per call, and the thread-pool work items completed per
-/// call (each a hop to a pool thread: a socket completion, a timer, a continuation queued asynchronously).
+/// One measurement, per call: client CPU µs (all, and user mode only), server CPU µs (every postgres process), wall
+/// µs, and thread-pool work items completed (each a hop to a pool thread: a socket completion, a timer, a
+/// continuation queued asynchronously).
+type Sample = { Client: float; User: float; Server: float; Wall: float; WorkItems: float }
+
+/// A `Sample` of `n` calls of `op` on `writers` concurrent tasks (after `n / 10` to warm up).
 let measure (writers: int) (n: int) (op: int -> Task<int>) =
     task {
         do! calls writers (n / 10) op
@@ -54,25 +57,24 @@ let measure (writers: int) (n: int) (op: int -> Task<int>) =
         let user = (proc.UserProcessorTime - u0).TotalSeconds
         let server = serverSeconds () - s0
         let items = Threading.ThreadPool.CompletedWorkItemCount - w0
-        return struct (client * 1e6 / float n, user * 1e6 / float n, server * 1e6 / float n, wall * 1e6 / float n, float items / float n)
+        let per (x: float) = x / float n
+        return { Client = per (client * 1e6); User = per (user * 1e6); Server = per (server * 1e6); Wall = per (wall * 1e6); WorkItems = per (float items) }
     }
 
 /// Measures each named contender `rounds` times (interleaved: forward, then reverse, as the table's rows, so that no
 /// contender always runs first or last) and prints the medians per emit of `events` events.
 let report (writers: int) (events: int) (n: int) (rounds: int) (contenders: (string * (int -> Task<int>)) list) =
     task {
-        let results = Collections.Generic.Dictionary<string, Collections.Generic.List<struct (float * float * float * float * float)>>()
+        let results = Collections.Generic.Dictionary<string, Collections.Generic.List<Sample>>()
         for round in 1 .. rounds do
             for (name, op) in (if round % 2 = 1 then contenders else List.rev contenders) do
                 let! r = measure writers n op
                 if not (results.ContainsKey name) then results[name] <- Collections.Generic.List()
                 results[name].Add r
-        let median (xs: float seq) = xs |> Seq.toArray |> Array.sort |> Harness.quantile 0.5
+        let median (rs: Sample seq) (f: Sample -> float) = rs |> Seq.map f |> Seq.toArray |> Array.sort |> Harness.quantile 0.5
         eprintfn "  CPU per emit of %d event(s), %d writer(s), %d emits x %d rounds (median): client µs (of which user mode), server µs (all postgres processes), wall µs, thread-pool work items" events writers n rounds
         for (name, _) in contenders do
             let rs = results[name]
             eprintfn "  %-28s client %7.1f (user %6.1f)  server %7.1f  wall %7.1f  work items %5.2f" name
-                (median [ for struct (c, _, _, _, _) in rs -> c ]) (median [ for struct (_, u, _, _, _) in rs -> u ])
-                (median [ for struct (_, _, s, _, _) in rs -> s ]) (median [ for struct (_, _, _, w, _) in rs -> w ])
-                (median [ for struct (_, _, _, _, i) in rs -> i ])
+                (median rs _.Client) (median rs _.User) (median rs _.Server) (median rs _.Wall) (median rs _.WorkItems)
     }

@@ -5,8 +5,8 @@
 // `--alloc-types` also prints where a Postgres emit's allocations go (G's beside it) and an in-memory one's; `--cpu` where an
 // emit's CPU goes (client and server, per contender: Fable at the defaults, Fable-quiet with Notify
 // off, R2, G, G-npgsql-begin (G begun by Npgsql's BeginTransaction, as Fable must), G-no-reset and
-// G-npgsql-begin-no-reset and Fable-no-reset (the same on a data source with `No Reset On Close`: what Npgsql's reset
-// of a connection returned to its pool costs), and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation);
+// G-npgsql-begin-no-reset (the same on a data source with `No Reset On Close`: what Npgsql's reset of a connection
+// returned to its pool costs; Fable's stores keep their connections and skip it), and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation);
 // `--cpu-only A,B` those of them, in that order;
 // FABLE_CPU_WRITERS=N one writer count instead of 1 and 8; FABLE_CPU_EVENTS=N events per emit instead of 1;
 // FABLE_CPU_ROUNDS=N rounds instead of 3).
@@ -228,7 +228,6 @@ let private benchmark (argv: string[]) =
                 // As `ds`, without the reset Npgsql prepends when a connection returned to the pool is taken again.
                 use noReset = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2;No Reset On Close=true")).Build()
                 use! pgPlain = store plain "fable_bench" true []
-                use! pgNoReset = store noReset "fable_bench" true []
                 let contenders =
                     [ "R2", (fun i -> Baseline.emitR2 ds (pick i) k)
                       "R2-unprepared", (fun i -> Baseline.emitR2 plain (pick i) k)
@@ -238,7 +237,6 @@ let private benchmark (argv: string[]) =
                       "G-no-reset", (fun i -> Baseline.emit noReset (pick i) k)
                       "G-npgsql-begin-no-reset", (fun i -> Baseline.emitWith true noReset (pick i) k)
                       "Fable", (fun i -> emitOn notifyAccounts pg (pick i) (deposits k))
-                      "Fable-no-reset", (fun i -> emitOn notifyAccounts pgNoReset (pick i) (deposits k))
                       "Fable-quiet", (fun i -> emit pgQuiet (pick i) (deposits k)) ]
                     |> fun all ->
                         // `--cpu-only A,B`: those contenders, in that order (order within a process matters).
