@@ -163,6 +163,40 @@ let tests =
             })
         }
 
+        testTask "a kept connection the server closed fails one emit with a connection error, records nothing, and is not kept again" {
+            let app = "fable-kept-" + Guid.NewGuid().ToString "N"
+            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false (fun b -> b.ApplicationName <- app)
+            let! failure =
+                task {
+                    try
+                        let key = newKey ()
+                        let! _ = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                        // The pool's idle connections are closed: the one backend left under this name is the kept one.
+                        env.DataSource.Clear()
+                        use admin = new NpgsqlConnection(PgServer.connectionString ())
+                        do! admin.OpenAsync()
+                        use kill = new NpgsqlCommand("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) t", admin)
+                        kill.Parameters.Add(NpgsqlParameter(Value = app)) |> ignore
+                        let! killed = kill.ExecuteScalarAsync()
+                        Expect.equal (Convert.ToInt64 killed) 1L "one backend (the kept connection) terminated"
+                        let! broken = emit env.Interpreter accounts key Expected.Any (deposit [ 2L ])
+                        match err "the emit on the closed connection" broken with
+                        | Infrastructure(message, _) -> Expect.stringContains message "connection" "the error says the connection failed"
+                        | other -> failtestf "expected a connection error, got %O" other
+                        let! next = emit env.Interpreter accounts key Expected.Any (deposit [ 4L ])
+                        ok "the emit after it, on a fresh connection" next |> ignore
+                        let! chain = checkChain env.Interpreter accounts key
+                        Expect.equal (chain |> List.length) 2 "the failed emit recorded nothing; the others one event each"
+                        return None
+                    with e ->
+                        return Some e
+                }
+            do! (env :> IAsyncDisposable).DisposeAsync()
+            match failure with
+            | Some e -> System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw()
+            | None -> ()
+        }
+
         testTask "a store keeps no connection of a multiplexing data source" {
             let b = NpgsqlConnectionStringBuilder(PgServer.connectionString ())
             b.Multiplexing <- true
