@@ -126,6 +126,24 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
     /// The notifier (its sender's backend process id tells a listener which NOTIFYs this store sent).
     member internal _.Notifier = notifier
 
+    /// How many connections the store keeps now (for tests and diagnostics).
+    member internal _.KeptCount = kept.Count
+
+    /// Runs `read` (queries outside any transaction: they leave nothing in the session) on a connection the store
+    /// kept, or one from the data source, and keeps that connection again when `read` ended without an exception and
+    /// `ct` did not fire (no pool reset between a follower's reads, or between them and emits).
+    member internal _.Read(read: NpgsqlConnection -> Task<'T>, ct: CancellationToken) : Task<'T> =
+        task {
+            let! conn = kept.Take ct
+            let mutable clean = false
+            try
+                let! r = read conn
+                clean <- not ct.IsCancellationRequested
+                return r
+            finally
+                kept.Give(conn, clean)
+        }
+
     /// Runs `work` on the caller's open connection and transaction. The caller commits or rolls back: emits
     /// inside `work` run in savepoints, so a failed emit leaves nothing behind and the transaction usable.
     /// An exception from `work` becomes a typed error; the transaction is left for the caller to roll back.
@@ -144,21 +162,21 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
     /// transaction that held an xid at the call has ended. It polls the snapshot horizon every few milliseconds
     /// and waits as long as such a transaction stays open (bound it with `ct`). For "run until caught up".
     /// Call it outside any transaction that holds an xid: it would wait for that transaction too.
-    member _.WaitUntilReadable(?ct: CancellationToken) : Task<Result<unit, FableError>> =
+    member this.WaitUntilReadable(?ct: CancellationToken) : Task<Result<unit, FableError>> =
         let ct = defaultArg ct CancellationToken.None
         task {
             try
-                use! conn = ds.OpenConnectionAsync ct
-                use target = new NpgsqlCommand("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", conn)
-                let! xmax = target.ExecuteScalarAsync ct
-                use check = new NpgsqlCommand("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1", conn)
-                check.Parameters.Add(NpgsqlParameter(Value = xmax)) |> ignore
-                let mutable ready = false
-                while not ready do
-                    let! r = check.ExecuteScalarAsync ct
-                    ready <- unbox<bool> r
-                    if not ready then
-                        do! Task.Delay(5, ct)
+                do! this.Read((fun conn -> task {
+                    use target = new NpgsqlCommand("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", conn)
+                    let! xmax = target.ExecuteScalarAsync ct
+                    use check = new NpgsqlCommand("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1", conn)
+                    check.Parameters.Add(NpgsqlParameter(Value = xmax)) |> ignore
+                    let mutable ready = false
+                    while not ready do
+                        let! r = check.ExecuteScalarAsync ct
+                        ready <- unbox<bool> r
+                        if not ready then
+                            do! Task.Delay(5, ct) }), ct)
                 return Ok()
             with e ->
                 return Error(PgErrors.ofExn None ct e)
@@ -233,35 +251,35 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
             let run () = this.Run((fun uow -> (uow :?> PgUnitOfWork).EmitUntraced(def, key, expected, decide, ct)), true, ct)
             if Telemetry.emitObserved () then Telemetry.traceEmit TelemetryNames.Postgresql def.Table def.KeyKind run else run ()
 
-        member _.ReadAll(after, max, ct) =
+        member this.ReadAll(after, max, ct) =
             task {
                 match Following.checkPage max with
                 | Error e -> return Error e
                 | Ok() ->
                     try
-                        use! conn = ds.OpenConnectionAsync ct
-                        let sql, ps = Events.readAll ctx after max
-                        use cmd = new NpgsqlCommand(sql, conn)
-                        for p in ps do
-                            cmd.Parameters.Add p |> ignore
-                        use! reader = cmd.ExecuteReaderAsync ct
-                        let! events = Events.readEvents reader (min max 1000) ct
+                        let! events =
+                            this.Read((fun conn -> task {
+                                let sql, ps = Events.readAll ctx after max
+                                use cmd = new NpgsqlCommand(sql, conn)
+                                for p in ps do
+                                    cmd.Parameters.Add p |> ignore
+                                use! reader = cmd.ExecuteReaderAsync ct
+                                return! Events.readEvents reader (min max 1000) ct }), ct)
                         return Result.map List.ofArray events
                     with e ->
                         return Error(PgErrors.ofExn None ct e)
             }
 
-        member _.Head ct =
+        member this.Head ct =
             task {
                 try
-                    use! conn = ds.OpenConnectionAsync ct
-                    use cmd = new NpgsqlCommand(Events.head ctx, conn)
-                    use! reader = cmd.ExecuteReaderAsync ct
-                    let! has = reader.ReadAsync ct
-                    if has then
-                        return Ok { Tx = reader.GetInt64 0; Id = reader.GetInt64 1 }
-                    else
-                        return Ok LogPosition.Origin
+                    let! head =
+                        this.Read((fun conn -> task {
+                            use cmd = new NpgsqlCommand(Events.head ctx, conn)
+                            use! reader = cmd.ExecuteReaderAsync ct
+                            let! has = reader.ReadAsync ct
+                            return if has then { Tx = reader.GetInt64 0; Id = reader.GetInt64 1 } else LogPosition.Origin }), ct)
+                    return Ok head
                 with e ->
                     return Error(PgErrors.ofExn None ct e)
             }

@@ -163,6 +163,46 @@ let tests =
             })
         }
 
+        testTask "followers' reads (ReadAll, Head, WaitUntilReadable) run on the connection an emit kept, and keep it" {
+            let app = "fable-reads-" + Guid.NewGuid().ToString "N"
+            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false (fun b -> b.ApplicationName <- app)
+            let! failure =
+                task {
+                    try
+                        // The pool's idle connections (the set-up's) are closed: from here on every backend under this
+                        // name is one the store opened.
+                        env.DataSource.Clear()
+                        use admin = new NpgsqlConnection(PgServer.connectionString ())
+                        do! admin.OpenAsync()
+                        let backends () =
+                            task {
+                                use count = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", admin)
+                                count.Parameters.Add(NpgsqlParameter(Value = app)) |> ignore
+                                let! n = count.ExecuteScalarAsync()
+                                return Convert.ToInt64 n
+                            }
+                        let! _ = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L ])
+                        let! afterEmit = backends ()
+                        Expect.equal afterEmit 1L "the emit's connection, kept"
+                        let! read = env.Interpreter.ReadAll(LogPosition.Origin, 10, ct)
+                        Expect.equal (ok "ReadAll" read |> List.length) 1 "the event is read"
+                        let! head = env.Interpreter.Head ct
+                        ok "Head" head |> ignore
+                        let! readable = env.Store.WaitUntilReadable ct
+                        ok "WaitUntilReadable" readable
+                        let! afterReads = backends ()
+                        Expect.equal afterReads 1L "the reads ran on the kept connection (none was taken from the pool)"
+                        Expect.equal env.Store.KeptCount 1 "and it is kept after them"
+                        return None
+                    with e ->
+                        return Some e
+                }
+            do! (env :> IAsyncDisposable).DisposeAsync()
+            match failure with
+            | Some e -> System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw()
+            | None -> ()
+        }
+
         testTask "a kept connection the server closed fails one emit with a connection error, records nothing, and is not kept again" {
             let app = "fable-kept-" + Guid.NewGuid().ToString "N"
             let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false (fun b -> b.ApplicationName <- app)

@@ -1,7 +1,7 @@
-// Reading ahead: while a batch is decoded, handled and committed, the batch after its last event is read on a
-// pooled connection, so a catch-up overlaps reading with the rest. A read ahead is only a read below the horizon
-// after a position; a step uses it only when the locked row's checkpoint is that position. It also keeps the runner's
-// batch sizing (Core's BatchSizing rule): a read ahead is started only after a full batch, with the grown size.
+// Reading ahead: while a batch is decoded, handled and committed, the batch after its last event is read on another
+// of the store's connections, so a catch-up overlaps reading with the rest. A read ahead is only a read below the
+// horizon after a position; a step uses it only when the locked row's checkpoint is that position. It also keeps the
+// runner's batch sizing (Core's BatchSizing rule): a read ahead is started only after a full batch, with the grown size.
 namespace Fable.FSharp.Postgres
 
 open System
@@ -20,13 +20,14 @@ type internal PmAhead(store: PostgresStore) =
     let read (after: LogPosition) (max: int) (ct: CancellationToken) : Task<Result<StoredEvent[], FableError>> =
         task {
             try
-                use! conn = store.DataSource.OpenConnectionAsync ct
-                let sql, ps = Events.readAll events after max
-                use cmd = new NpgsqlCommand(sql, conn)
-                for p in ps do
-                    cmd.Parameters.Add p |> ignore
-                use! reader = cmd.ExecuteReaderAsync ct
-                return! Events.readEvents reader max ct
+                return!
+                    store.Read((fun conn -> task {
+                        let sql, ps = Events.readAll events after max
+                        use cmd = new NpgsqlCommand(sql, conn)
+                        for p in ps do
+                            cmd.Parameters.Add p |> ignore
+                        use! reader = cmd.ExecuteReaderAsync ct
+                        return! Events.readEvents reader max ct }), ct)
             with e ->
                 return Error(PgErrors.ofExn None ct e)
         }

@@ -14,10 +14,7 @@ module internal PmCatchUp =
     let private reached (target: LogPosition) (row: PmRow) = not row.Active || compare row.Checkpoint target >= 0
 
     let private load (ctx: PmContext) (name: string) (ct: CancellationToken) =
-        task {
-            use! conn = ctx.Store.DataSource.OpenConnectionAsync ct
-            return! PmTable.load conn ctx.Schema name ct
-        }
+        ctx.Store.Read((fun conn -> PmTable.load conn ctx.Schema name ct), ct)
 
     let private missing (pm: ProcessManagerDef) = Error(InvalidDefinition [ sprintf "process manager %s has no row" pm.Name ])
 
