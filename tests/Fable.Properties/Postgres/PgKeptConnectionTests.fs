@@ -47,6 +47,18 @@ let private emitProbing (env: PgEnv.Env) (key: AggregateKey) (sql: string) =
 /// `currval` of the store's event id sequence: set in a session once it recorded an event, cleared by the pool's reset.
 let private currval (env: PgEnv.Env) = sprintf "SELECT currval('%s.event_ids')" env.FableSchema
 
+/// `aggregate` (an aggregate expression over pg_stat_activity) over the server's backends named `app`, from a
+/// connection of its own.
+let private backends (aggregate: string) (app: string) =
+    task {
+        use admin = new NpgsqlConnection(PgServer.connectionString ())
+        do! admin.OpenAsync()
+        use cmd = new NpgsqlCommand(sprintf "SELECT %s FROM pg_stat_activity WHERE application_name = $1" aggregate, admin)
+        cmd.Parameters.Add(NpgsqlParameter(Value = app)) |> ignore
+        let! n = cmd.ExecuteScalarAsync()
+        return Convert.ToInt64 n
+    }
+
 let tests =
     testList "kept connections" [
         testTask "an emit takes the connection the store's previous emit kept, without the pool's reset" {
@@ -165,76 +177,43 @@ let tests =
 
         testTask "followers' reads (ReadAll, Head, WaitUntilReadable) run on the connection an emit kept, and keep it" {
             let app = "fable-reads-" + Guid.NewGuid().ToString "N"
-            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false (fun b -> b.ApplicationName <- app)
-            let! failure =
-                task {
-                    try
-                        // The pool's idle connections (the set-up's) are closed: from here on every backend under this
-                        // name is one the store opened.
-                        env.DataSource.Clear()
-                        use admin = new NpgsqlConnection(PgServer.connectionString ())
-                        do! admin.OpenAsync()
-                        let backends () =
-                            task {
-                                use count = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", admin)
-                                count.Parameters.Add(NpgsqlParameter(Value = app)) |> ignore
-                                let! n = count.ExecuteScalarAsync()
-                                return Convert.ToInt64 n
-                            }
-                        let! _ = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L ])
-                        let! afterEmit = backends ()
-                        Expect.equal afterEmit 1L "the emit's connection, kept"
-                        let! read = env.Interpreter.ReadAll(LogPosition.Origin, 10, ct)
-                        Expect.equal (ok "ReadAll" read |> List.length) 1 "the event is read"
-                        let! head = env.Interpreter.Head ct
-                        ok "Head" head |> ignore
-                        let! readable = env.Store.WaitUntilReadable ct
-                        ok "WaitUntilReadable" readable
-                        let! afterReads = backends ()
-                        Expect.equal afterReads 1L "the reads ran on the kept connection (none was taken from the pool)"
-                        Expect.equal env.Store.KeptCount 1 "and it is kept after them"
-                        return None
-                    with e ->
-                        return Some e
-                }
-            do! (env :> IAsyncDisposable).DisposeAsync()
-            match failure with
-            | Some e -> System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw()
-            | None -> ()
+            do! PgEnv.usingNotifyWith runtime tables false (fun b -> b.ApplicationName <- app) (fun env -> task {
+                // The pool's idle connections (the set-up's) are closed: from here on every backend under this name is
+                // one the store opened.
+                env.DataSource.Clear()
+                let! _ = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L ])
+                let! afterEmit = backends "count(*)" app
+                Expect.equal afterEmit 1L "the emit's connection, kept"
+                let! read = env.Interpreter.ReadAll(LogPosition.Origin, 10, ct)
+                Expect.equal (ok "ReadAll" read |> List.length) 1 "the event is read"
+                let! head = env.Interpreter.Head ct
+                ok "Head" head |> ignore
+                let! readable = env.Store.WaitUntilReadable ct
+                ok "WaitUntilReadable" readable
+                let! afterReads = backends "count(*)" app
+                Expect.equal afterReads 1L "the reads ran on the kept connection (none was taken from the pool)"
+                Expect.equal env.Store.KeptCount 1 "and it is kept after them"
+            })
         }
 
         testTask "a kept connection the server closed fails one emit with a connection error, records nothing, and is not kept again" {
             let app = "fable-kept-" + Guid.NewGuid().ToString "N"
-            let! (env: PgEnv.Env) = PgEnv.createWith runtime tables false (fun b -> b.ApplicationName <- app)
-            let! failure =
-                task {
-                    try
-                        let key = newKey ()
-                        let! _ = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
-                        // The pool's idle connections are closed: the one backend left under this name is the kept one.
-                        env.DataSource.Clear()
-                        use admin = new NpgsqlConnection(PgServer.connectionString ())
-                        do! admin.OpenAsync()
-                        use kill = new NpgsqlCommand("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) t", admin)
-                        kill.Parameters.Add(NpgsqlParameter(Value = app)) |> ignore
-                        let! killed = kill.ExecuteScalarAsync()
-                        Expect.equal (Convert.ToInt64 killed) 1L "one backend (the kept connection) terminated"
-                        let! broken = emit env.Interpreter accounts key Expected.Any (deposit [ 2L ])
-                        match err "the emit on the closed connection" broken with
-                        | Infrastructure(message, _) -> Expect.stringContains message "connection" "the error says the connection failed"
-                        | other -> failtestf "expected a connection error, got %O" other
-                        let! next = emit env.Interpreter accounts key Expected.Any (deposit [ 4L ])
-                        ok "the emit after it, on a fresh connection" next |> ignore
-                        let! chain = checkChain env.Interpreter accounts key
-                        Expect.equal (chain |> List.length) 2 "the failed emit recorded nothing; the others one event each"
-                        return None
-                    with e ->
-                        return Some e
-                }
-            do! (env :> IAsyncDisposable).DisposeAsync()
-            match failure with
-            | Some e -> System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw()
-            | None -> ()
+            do! PgEnv.usingNotifyWith runtime tables false (fun b -> b.ApplicationName <- app) (fun env -> task {
+                let key = newKey ()
+                let! _ = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
+                // The pool's idle connections are closed: the one backend left under this name is the kept one.
+                env.DataSource.Clear()
+                let! killed = backends "count(pg_terminate_backend(pid))" app
+                Expect.equal killed 1L "one backend (the kept connection) terminated"
+                let! broken = emit env.Interpreter accounts key Expected.Any (deposit [ 2L ])
+                match err "the emit on the closed connection" broken with
+                | Infrastructure(message, _) -> Expect.stringContains message "connection" "the error says the connection failed"
+                | other -> failtestf "expected a connection error, got %O" other
+                let! next = emit env.Interpreter accounts key Expected.Any (deposit [ 4L ])
+                ok "the emit after it, on a fresh connection" next |> ignore
+                let! chain = checkChain env.Interpreter accounts key
+                Expect.equal (chain |> List.length) 2 "the failed emit recorded nothing; the others one event each"
+            })
         }
 
         testTask "a store keeps no connection of a multiplexing data source" {
