@@ -189,6 +189,18 @@ module internal Events =
             | None -> return Ok(acc.ToArray())
         }
 
+    /// Up to `max` events after `after` in (tx, id) order, below the horizon (`readAll`), queried on `conn` outside
+    /// any transaction: what `ReadAll` and a process manager's read-ahead both run.
+    let readAllOn (ctx: Context) (conn: NpgsqlConnection) (after: LogPosition) (max: int) (ct: Threading.CancellationToken) =
+        task {
+            let sql, ps = readAll ctx after max
+            use cmd = new NpgsqlCommand(sql, conn)
+            for p in ps do
+                cmd.Parameters.Add p |> ignore
+            use! reader = cmd.ExecuteReaderAsync ct
+            return! readEvents reader (min max 1000) ct
+        }
+
     /// Every row as an event, or the first error.
     let ofRows (rows: Row list) =
         let rec go acc rows =

@@ -257,14 +257,7 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                 | Error e -> return Error e
                 | Ok() ->
                     try
-                        let! events =
-                            this.Read((fun conn -> task {
-                                let sql, ps = Events.readAll ctx after max
-                                use cmd = new NpgsqlCommand(sql, conn)
-                                for p in ps do
-                                    cmd.Parameters.Add p |> ignore
-                                use! reader = cmd.ExecuteReaderAsync ct
-                                return! Events.readEvents reader (min max 1000) ct }), ct)
+                        let! events = this.Read((fun conn -> Events.readAllOn ctx conn after max ct), ct)
                         return Result.map List.ofArray events
                     with e ->
                         return Error(PgErrors.ofExn None ct e)

@@ -7,7 +7,6 @@ namespace Fable.FSharp.Postgres
 open System
 open System.Threading
 open System.Threading.Tasks
-open Npgsql
 open Fable.FSharp
 
 /// The next batch of one process manager, read ahead. Used by one runner (or catch-up) at a time.
@@ -20,14 +19,7 @@ type internal PmAhead(store: PostgresStore) =
     let read (after: LogPosition) (max: int) (ct: CancellationToken) : Task<Result<StoredEvent[], FableError>> =
         task {
             try
-                return!
-                    store.Read((fun conn -> task {
-                        let sql, ps = Events.readAll events after max
-                        use cmd = new NpgsqlCommand(sql, conn)
-                        for p in ps do
-                            cmd.Parameters.Add p |> ignore
-                        use! reader = cmd.ExecuteReaderAsync ct
-                        return! Events.readEvents reader max ct }), ct)
+                return! store.Read((fun conn -> Events.readAllOn events conn after max ct), ct)
             with e ->
                 return Error(PgErrors.ofExn None ct e)
         }
