@@ -226,7 +226,7 @@ let private benchmark (argv: string[]) =
                 // Npgsql's defaults: no automatic preparation (the bench's own data source prepares after 2 uses).
                 use plain = (new NpgsqlDataSourceBuilder(server.ConnectionString)).Build()
                 // As `ds`, without the reset Npgsql prepends when a connection returned to the pool is taken again.
-                use noReset = (new NpgsqlDataSourceBuilder(server.ConnectionString + ";Max Auto Prepare=50;Auto Prepare Min Usages=2;No Reset On Close=true")).Build()
+                use noReset = (new NpgsqlDataSourceBuilder(ds.ConnectionString + ";No Reset On Close=true")).Build()
                 use! pgPlain = store plain "fable_bench" true []
                 let contenders =
                     [ "R2", (fun i -> Baseline.emitR2 ds (pick i) k)
