@@ -216,6 +216,31 @@ let tests =
             })
         }
 
+        testTask "a store keeps at most half the pool, and returns a busy connection within a tenth of the pool's lifetime" {
+            let b = NpgsqlConnectionStringBuilder(PgServer.connectionString ())
+            b.MaxPoolSize <- 4
+            b.ConnectionLifetime <- 3
+            use ds = NpgsqlDataSource.Create b.ConnectionString
+            let kept = KeptConnections.For ds
+            let! x = kept.Take ct
+            let! y = kept.Take ct
+            let! z = kept.Take ct
+            kept.Give(x, true)
+            kept.Give(y, true)
+            kept.Give(z, true)
+            Expect.equal kept.Count 2 "half of Maximum Pool Size 4"
+            // Used every 20 ms (so never idle for the 1 s linger): back to the pool after 0.3 s, not the default 60 s.
+            let sw = Diagnostics.Stopwatch.StartNew()
+            while y.FullState = Data.ConnectionState.Open && sw.Elapsed < TimeSpan.FromSeconds 5.0 do
+                let! c = kept.Take ct
+                Expect.isTrue (obj.ReferenceEquals(c, y)) "the most recently kept one, again and again"
+                do! Task.Delay 20
+                kept.Give(c, true)
+            Expect.equal y.FullState Data.ConnectionState.Closed "returned to the pool"
+            Expect.isLessThan sw.Elapsed (TimeSpan.FromSeconds 2.0) "within a tenth of Connection Lifetime 3 s (plus scheduling)"
+            kept.Dispose()
+        }
+
         testTask "a store keeps no connection of a multiplexing data source" {
             let b = NpgsqlConnectionStringBuilder(PgServer.connectionString ())
             b.Multiplexing <- true
