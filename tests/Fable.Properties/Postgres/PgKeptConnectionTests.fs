@@ -59,6 +59,17 @@ let private backends (aggregate: string) (app: string) =
         return Convert.ToInt64 n
     }
 
+/// Takes three connections from `kept` at once and gives them back clean, in that order; the three.
+let private takeThreeGiveBack (kept: KeptConnections) : Task<NpgsqlConnection * NpgsqlConnection * NpgsqlConnection> =
+    task {
+        let! a = kept.Take ct
+        let! b = kept.Take ct
+        let! c = kept.Take ct
+        for x in [ a; b; c ] do
+            kept.Give(x, true)
+        return a, b, c
+    }
+
 let tests =
     testList "kept connections" [
         testTask "an emit takes the connection the store's previous emit kept, without the pool's reset" {
@@ -129,12 +140,8 @@ let tests =
         testTask "at most `cap` connections are kept, each for at most `linger`, none after disposal" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let kept = new KeptConnections(env.DataSource, 2, TimeSpan.FromMilliseconds 200.0, TimeSpan.FromMinutes 1.0)
-                let! a = kept.Take ct
-                let! b = kept.Take ct
-                let! c = kept.Take ct
-                kept.Give(a, true)
-                kept.Give(b, true)
-                kept.Give(c, true)
+                let! three = takeThreeGiveBack kept
+                let (a: NpgsqlConnection, b: NpgsqlConnection, c: NpgsqlConnection) = three
                 Expect.equal kept.Count 2 "the third went back to the pool"
                 Expect.equal c.FullState Data.ConnectionState.Closed "closed (returned to the pool)"
                 let! again = kept.Take ct
@@ -222,12 +229,8 @@ let tests =
             b.ConnectionLifetime <- 3
             use ds = NpgsqlDataSource.Create b.ConnectionString
             let kept = KeptConnections.For ds
-            let! x = kept.Take ct
-            let! y = kept.Take ct
-            let! z = kept.Take ct
-            kept.Give(x, true)
-            kept.Give(y, true)
-            kept.Give(z, true)
+            let! three = takeThreeGiveBack kept
+            let (_, y: NpgsqlConnection, _) = three
             Expect.equal kept.Count 2 "half of Maximum Pool Size 4"
             // Used every 20 ms (so never idle for the 1 s linger): back to the pool after 0.3 s, not the default 60 s.
             let sw = Diagnostics.Stopwatch.StartNew()
