@@ -65,6 +65,9 @@ type internal KeptConnections(ds: NpgsqlDataSource, cap: int, linger: TimeSpan, 
     /// How many connections are kept now.
     member _.Count = lock gate (fun () -> idle.Count)
 
+    /// The server process ids of the connections kept now, least recently kept first.
+    member _.ProcessIds = lock gate (fun () -> [ for struct (c, _) in idle -> c.ProcessID ])
+
     /// An open connection: the most recently kept one, or one from the data source.
     member _.Take(ct: CancellationToken) : ValueTask<NpgsqlConnection> =
         let kept =

@@ -126,8 +126,8 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
     /// The notifier (its sender's backend process id tells a listener which NOTIFYs this store sent).
     member internal _.Notifier = notifier
 
-    /// How many connections the store keeps now (for tests and diagnostics).
-    member internal _.KeptCount = kept.Count
+    /// The server process ids of the connections the store keeps now (for tests and diagnostics).
+    member internal _.KeptBackends = kept.ProcessIds
 
     /// Runs `read` (queries outside any transaction: they leave nothing in the session) on a connection the store
     /// kept, or one from the data source, and keeps that connection again when `read` ended without an exception and

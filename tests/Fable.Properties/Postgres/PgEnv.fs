@@ -132,11 +132,11 @@ let createWith (rt: Runtime) (tables: TableSpec list) (notify: bool) (configure:
 /// A fresh environment with notifications on and default connection settings.
 let create rt tables = createWith rt tables true ignore
 
-/// Runs `f` in a fresh environment (cross-process NOTIFY on when `notify`) whose connection settings `configure`
-/// adjusts, and drops it afterwards, also when `f` fails.
-let usingNotifyWith (rt: Runtime) (tables: TableSpec list) (notify: bool) (configure: NpgsqlConnectionStringBuilder -> unit) (f: Env -> Task<unit>) : Task<unit> =
+/// Runs `f` in a fresh environment whose connection settings `configure` adjusts, and drops it afterwards, also
+/// when `f` fails.
+let usingWith (rt: Runtime) (tables: TableSpec list) (configure: NpgsqlConnectionStringBuilder -> unit) (f: Env -> Task<unit>) : Task<unit> =
     task {
-        let! env = createWith rt tables notify configure
+        let! env = createWith rt tables true configure
         let! failure =
             task {
                 try
@@ -150,11 +150,6 @@ let usingNotifyWith (rt: Runtime) (tables: TableSpec list) (notify: bool) (confi
         | Some e -> System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw()
         | None -> ()
     }
-
-/// Runs `f` in a fresh environment whose connection settings `configure` adjusts, and drops it afterwards, also
-/// when `f` fails.
-let usingWith (rt: Runtime) (tables: TableSpec list) (configure: NpgsqlConnectionStringBuilder -> unit) (f: Env -> Task<unit>) : Task<unit> =
-    usingNotifyWith rt tables true configure f
 
 /// Runs `f` in a fresh environment and drops it afterwards, also when `f` fails.
 let using (rt: Runtime) (tables: TableSpec list) (f: Env -> Task<unit>) : Task<unit> = usingWith rt tables ignore f

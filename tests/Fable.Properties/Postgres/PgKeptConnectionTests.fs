@@ -47,17 +47,28 @@ let private emitProbing (env: PgEnv.Env) (key: AggregateKey) (sql: string) =
 /// `currval` of the store's event id sequence: set in a session once it recorded an event, cleared by the pool's reset.
 let private currval (env: PgEnv.Env) = sprintf "SELECT currval('%s.event_ids')" env.FableSchema
 
-/// `aggregate` (an aggregate expression over pg_stat_activity) over the server's backends named `app`, from a
-/// connection of its own.
-let private backends (aggregate: string) (app: string) =
+/// `sql` (one parameter: `pid`) run on a connection of its own (not the store's), and its scalar result.
+let private onServer (sql: string) (pid: int) =
     task {
         use admin = new NpgsqlConnection(PgServer.connectionString ())
         do! admin.OpenAsync()
-        use cmd = new NpgsqlCommand(sprintf "SELECT %s FROM pg_stat_activity WHERE application_name = $1" aggregate, admin)
-        cmd.Parameters.Add(NpgsqlParameter(Value = app)) |> ignore
-        let! n = cmd.ExecuteScalarAsync()
-        return Convert.ToInt64 n
+        use cmd = new NpgsqlCommand(sql, admin)
+        cmd.Parameters.Add(NpgsqlParameter(Value = pid)) |> ignore
+        return! cmd.ExecuteScalarAsync()
     }
+
+/// The statement backend `pid` ran last (`pg_stat_activity.query`).
+let private lastStatement (pid: int) =
+    task {
+        let! q = onServer "SELECT query FROM pg_stat_activity WHERE pid = $1" pid
+        return string q
+    }
+
+/// The one connection `env`'s store keeps now (its backend's process id); fails when it keeps none or several.
+let private theKept (env: PgEnv.Env) (what: string) =
+    match env.Store.KeptBackends with
+    | [ pid ] -> pid
+    | pids -> failtestf "%s: expected one kept connection, the store keeps %d" what (List.length pids)
 
 /// Takes three connections from `kept` at once and gives them back clean, in that order; the three.
 let private takeThreeGiveBack (kept: KeptConnections) : Task<NpgsqlConnection * NpgsqlConnection * NpgsqlConnection> =
@@ -70,8 +81,10 @@ let private takeThreeGiveBack (kept: KeptConnections) : Task<NpgsqlConnection * 
         return a, b, c
     }
 
+// Sequenced: what these tests check happens within a store's one-second linger, which tests running alongside on
+// two cores could stretch.
 let tests =
-    testList "kept connections" [
+    testSequenced <| testList "kept connections" [
         testTask "an emit takes the connection the store's previous emit kept, without the pool's reset" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let key = newKey ()
@@ -183,39 +196,40 @@ let tests =
         }
 
         testTask "followers' reads (ReadAll, Head, WaitUntilReadable) run on the connection an emit kept, and keep it" {
-            let app = "fable-reads-" + Guid.NewGuid().ToString "N"
-            do! PgEnv.usingNotifyWith runtime tables false (fun b -> b.ApplicationName <- app) (fun env -> task {
-                // The pool's idle connections (the set-up's) are closed: from here on every backend under this name is
-                // one the store opened.
-                env.DataSource.Clear()
+            do! PgEnv.using runtime tables (fun env -> task {
                 let! _ = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L ])
-                let! afterEmit = backends "count(*)" app
-                Expect.equal afterEmit 1L "the emit's connection, kept"
+                let pid = theKept env "after the emit"
+                // Each read's statement is the last one the kept connection's backend ran, and it is kept again.
+                let ranOnIt (read: string) (statement: string) =
+                    task {
+                        let! last = lastStatement pid
+                        Expect.stringContains last statement (sprintf "%s ran on the connection the emit kept" read)
+                        Expect.equal env.Store.KeptBackends [ pid ] (sprintf "and it is kept after %s" read)
+                    }
                 let! read = env.Interpreter.ReadAll(LogPosition.Origin, 10, ct)
                 Expect.equal (ok "ReadAll" read |> List.length) 1 "the event is read"
+                do! ranOnIt "ReadAll" "ORDER BY tx, id LIMIT $3"
                 let! head = env.Interpreter.Head ct
                 ok "Head" head |> ignore
+                do! ranOnIt "Head" "ORDER BY tx DESC, id DESC LIMIT 1"
                 let! readable = env.Store.WaitUntilReadable ct
                 ok "WaitUntilReadable" readable
-                let! afterReads = backends "count(*)" app
-                Expect.equal afterReads 1L "the reads ran on the kept connection (none was taken from the pool)"
-                Expect.equal env.Store.KeptCount 1 "and it is kept after them"
+                do! ranOnIt "WaitUntilReadable" "pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1"
             })
         }
 
         testTask "a kept connection the server closed fails one emit with a connection error, records nothing, and is not kept again" {
-            let app = "fable-kept-" + Guid.NewGuid().ToString "N"
-            do! PgEnv.usingNotifyWith runtime tables false (fun b -> b.ApplicationName <- app) (fun env -> task {
+            do! PgEnv.using runtime tables (fun env -> task {
                 let key = newKey ()
                 let! _ = emit env.Interpreter accounts key Expected.Any (deposit [ 1L ])
-                // The pool's idle connections are closed: the one backend left under this name is the kept one.
-                env.DataSource.Clear()
-                let! killed = backends "count(pg_terminate_backend(pid))" app
-                Expect.equal killed 1L "one backend (the kept connection) terminated"
+                let pid = theKept env "after the first emit"
+                let! killed = onServer "SELECT pg_terminate_backend($1)" pid
+                Expect.isTrue (unbox<bool> killed) "the kept connection's backend was terminated"
                 let! broken = emit env.Interpreter accounts key Expected.Any (deposit [ 2L ])
                 match err "the emit on the closed connection" broken with
                 | Infrastructure(message, _) -> Expect.stringContains message "connection" "the error says the connection failed"
                 | other -> failtestf "expected a connection error, got %O" other
+                Expect.isFalse (List.contains pid env.Store.KeptBackends) "the closed connection is not kept"
                 let! next = emit env.Interpreter accounts key Expected.Any (deposit [ 4L ])
                 ok "the emit after it, on a fresh connection" next |> ignore
                 let! chain = checkChain env.Interpreter accounts key
