@@ -65,6 +65,8 @@ let private alternate (t: Timing) (workers: int) (rounds: int) (op: int -> int64
     }
 
 /// Row 8 on the in-memory interpreter (1 writer) and on PostgreSQL (8 writers): events/s with listeners vs without.
+/// The ≥ 0.95× target is the PostgreSQL line's: an in-memory emit takes microseconds, as long as its spans do, so
+/// that line has none (docs/observability.md, Cost).
 let telemetryRows (t: Timing) (mem: IInterpreter) (pg: IInterpreter) =
     task {
         let decide = deposits 1
@@ -72,6 +74,6 @@ let telemetryRows (t: Timing) (mem: IInterpreter) (pg: IInterpreter) =
         let! m, m0 = alternate t 1 4 (fun _ i -> emit mem (i % 10_000L + 1L) decide)
         let! p, p0 = alternate t 8 4 (fun _ _ -> emit pg (int64 (rnd.Value.Next(1, 10_001))) decide)
         return
-            [ line "8. in-memory emit with trace + metric listeners vs none, 1 writer" "events/s" m.EventsPerSecond m0.EventsPerSecond "≥ 0.95×"
+            [ line "8. in-memory emit with trace + metric listeners vs none, 1 writer" "events/s" m.EventsPerSecond m0.EventsPerSecond ""
               line "8. PostgreSQL emit with trace + metric listeners vs none, 8 writers" "events/s" p.EventsPerSecond p0.EventsPerSecond "≥ 0.95×" ]
     }
