@@ -77,6 +77,13 @@ dotnet_test_counts() {
   echo "$p $f"
 }
 
+# The names of the failed tests in a test log: Expecto's "<name> failed|errored in <time>" lines and the .NET test
+# SDK's "  Failed <name> [<time>]" lines.
+failed_names_in() {
+  { grep -E '\] .* (failed|errored) in [0-9:.]+ <Expecto>' "$1" | sed -E 's/^.*\] (.*) (failed|errored) in [0-9:.]+ <Expecto>.*$/\1/' || true
+    grep -E '^[[:space:]]+Failed [^[:space:]]' "$1" | sed -E 's/^[[:space:]]+Failed (.*) \[[^]]*\]$/\1/' || true; }
+}
+
 test_all() {
   need_postgres
   restore
@@ -88,12 +95,21 @@ test_all() {
   trap 'scripts/pg-server.sh stop "'"$pgdir"'"' EXIT
   FABLE_PG_CONNECTION=$(scripts/pg-server.sh start "$pgdir")
   export FABLE_PG_CONNECTION
-  local logs passed=0 failed=0 p f
+  local logs passed=0 failed=0 p f failures=""
   logs=$(mktemp -d /tmp/fable-logs.XXXXXX)
+  # Adds the names of LOG's failed tests (COUNT of them) to $failures, each under LABEL.
+  add_failures() {
+    local label=$1 log=$2 count=$3 names
+    [ "$count" = 0 ] && return 0
+    names=$(failed_names_in "$log")
+    if [ -z "$names" ]; then names="$count failed (no test named in its output above)"; fi
+    failures+=$(echo "$names" | sed "s/^/  $label: /")$'\n'
+  }
 
   echo "== F# properties (in-memory and PostgreSQL)"
   dotnet run --project tests/Fable.Properties -c Release --no-build 2>&1 | tee "$logs/props.log" || true
   read -r p f < <(counts_of "$logs/props.log"); passed=$((passed + p)); failed=$((failed + f))
+  add_failures Fable.Properties "$logs/props.log" "$f"
 
   # Every test project that uses the .NET test SDK (xunit), in name order: tests/*/ and samples/*/ alike.
   local proj name
@@ -103,16 +119,19 @@ test_all() {
     echo "== $name"
     dotnet test "$proj" -c Release --no-build 2>&1 | tee "$logs/$name.log" || true
     read -r p f < <(dotnet_test_counts "$logs/$name.log"); passed=$((passed + p)); failed=$((failed + f))
+    add_failures "$name" "$logs/$name.log" "$f"
   done
 
   echo "== consumer of the packed packages (tests/consumer)"
   consumer 2>&1 | tee "$logs/consumer.log" || true
   read -r p f < <(counts_of "$logs/consumer.log"); passed=$((passed + p)); failed=$((failed + f))
+  add_failures consumer "$logs/consumer.log" "$f"
 
   # A smoke run counts as one test: passed when the command succeeds (its output goes to $logs/NAME.log).
   smoke() {
     local name=$1; shift
-    if "$@" 2>&1 | tee "$logs/$name.log"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    if "$@" 2>&1 | tee "$logs/$name.log"; then passed=$((passed + 1)); else
+      failed=$((failed + 1)); failures+="  smoke run $name: $* exited with an error"$'\n'; fi
   }
   if [ -d bench ]; then
     echo "== benchmark smoke run (quick mode)"
@@ -121,6 +140,8 @@ test_all() {
     smoke statements bench/statements/guarantees.sh --quick
   fi
 
+  # The failed tests by name, next to the count (a CI log may show only its end).
+  if [ -n "$failures" ]; then echo "== failed"; printf '%s' "$failures"; fi
   echo "$passed passed, $failed failed"
   [ "$failed" = 0 ]
 }
