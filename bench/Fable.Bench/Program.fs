@@ -9,7 +9,7 @@
 // returned to its pool costs; Fable's stores keep their connections and skip it), and Fable and R2 on a data source at Npgsql's defaults (no automatic preparation);
 // `--cpu-only A,B` those of them, in that order;
 // FABLE_CPU_WRITERS=N one writer count instead of 1 and 8; FABLE_CPU_EVENTS=N events per emit instead of 1;
-// FABLE_CPU_ROUNDS=N rounds instead of 3).
+// FABLE_CPU_ROUNDS=N rounds instead of 3); FABLE_WAKE_RATE=N runs row 5 at N events/s instead of half row 1's rate.
 module Fable.Bench.Program
 
 open System
@@ -22,6 +22,15 @@ open Fable.Bench.Harness
 open Fable.Bench.Server
 open Fable.Bench.Domain
 open Fable.Bench.Rows
+
+/// A positive whole number from environment variable `name`, or `fallback` when it is not set.
+let private envCount (name: string) (fallback: int) =
+    match Environment.GetEnvironmentVariable name with
+    | null -> fallback
+    | v ->
+        match Int32.TryParse v with
+        | true, n when n > 0 -> n
+        | _ -> failwithf "%s=%s: expected a positive whole number (or leave it unset for %d)" name v fallback
 
 let private fmt (v: float) =
     if Double.IsNaN v then "-"
@@ -190,8 +199,10 @@ let private benchmark (argv: string[]) =
                 let! r = catchUpRow timing ds
                 add r
             if runs "5" then
-                // Half the maximum load row 1 measured (1,000 events/s when row 1 did not run).
-                let! r = wakeRow timing ds (if Double.IsNaN maxRate then 1_000.0 else maxRate / 2.0)
+                // Half the maximum load row 1 measured (1,000 events/s when row 1 did not run), or FABLE_WAKE_RATE events/s
+                // (to measure at the load of an earlier full run).
+                let half = if Double.IsNaN maxRate then 1_000.0 else maxRate / 2.0
+                let! r = wakeRow timing ds (float (envCount "FABLE_WAKE_RATE" (int half)))
                 add r
             if runs "6" then
                 let! r = allocationRows ds pg mem (if quick then 500 else 5_000)
@@ -213,14 +224,6 @@ let private benchmark (argv: string[]) =
             let cpuOnly = Array.tryFindIndex ((=) "--cpu-only") argv |> Option.bind (fun i -> Array.tryItem (i + 1) argv)
             if argv |> Array.contains "--cpu" || cpuOnly.IsSome then
                 let pick (_: int) = int64 (rnd.Value.Next(1, 10_001))
-                // A positive whole number from environment variable `name`, or `fallback` when it is not set.
-                let envCount (name: string) (fallback: int) =
-                    match Environment.GetEnvironmentVariable name with
-                    | null -> fallback
-                    | v ->
-                        match Int32.TryParse v with
-                        | true, n when n > 0 -> n
-                        | _ -> failwithf "%s=%s: expected a positive whole number (or leave it unset for %d)" name v fallback
                 // Events per emit (FABLE_CPU_EVENTS, default 1): 10 shows where row 3's time goes.
                 let k = envCount "FABLE_CPU_EVENTS" 1
                 // Npgsql's defaults: no automatic preparation (the bench's own data source prepares after 2 uses).
