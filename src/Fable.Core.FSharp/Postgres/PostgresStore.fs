@@ -131,17 +131,21 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
 
     /// Runs `read` (queries outside any transaction: they leave nothing in the session) on a connection the store
     /// kept, or one from the data source, and keeps that connection again when `read` ended without an exception and
-    /// `ct` did not fire (no pool reset between a follower's reads, or between them and emits).
-    member internal _.Read(read: NpgsqlConnection -> Task<'T>, ct: CancellationToken) : Task<'T> =
+    /// `ct` did not fire (no pool reset between a follower's reads, or between them and emits). An exception (taking
+    /// the connection included) becomes the typed error `PgErrors.ofExn` gives it.
+    member internal _.Read(read: NpgsqlConnection -> Task<Result<'T, FableError>>, ct: CancellationToken) : Task<Result<'T, FableError>> =
         task {
-            let! conn = kept.Take ct
-            let mutable clean = false
             try
-                let! r = read conn
-                clean <- not ct.IsCancellationRequested
-                return r
-            finally
-                kept.Give(conn, clean)
+                let! conn = kept.Take ct
+                let mutable clean = false
+                try
+                    let! r = read conn
+                    clean <- not ct.IsCancellationRequested
+                    return r
+                finally
+                    kept.Give(conn, clean)
+            with e ->
+                return Error(PgErrors.ofExn None ct e)
         }
 
     /// Runs `work` on the caller's open connection and transaction. The caller commits or rolls back: emits
@@ -164,23 +168,18 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
     /// Call it outside any transaction that holds an xid: it would wait for that transaction too.
     member this.WaitUntilReadable(?ct: CancellationToken) : Task<Result<unit, FableError>> =
         let ct = defaultArg ct CancellationToken.None
-        task {
-            try
-                do! this.Read((fun conn -> task {
-                    use target = new NpgsqlCommand("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", conn)
-                    let! xmax = target.ExecuteScalarAsync ct
-                    use check = new NpgsqlCommand("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1", conn)
-                    check.Parameters.Add(NpgsqlParameter(Value = xmax)) |> ignore
-                    let mutable ready = false
-                    while not ready do
-                        let! r = check.ExecuteScalarAsync ct
-                        ready <- unbox<bool> r
-                        if not ready then
-                            do! Task.Delay(5, ct) }), ct)
-                return Ok()
-            with e ->
-                return Error(PgErrors.ofExn None ct e)
-        }
+        this.Read((fun conn -> task {
+            use target = new NpgsqlCommand("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint", conn)
+            let! xmax = target.ExecuteScalarAsync ct
+            use check = new NpgsqlCommand("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1", conn)
+            check.Parameters.Add(NpgsqlParameter(Value = xmax)) |> ignore
+            let mutable ready = false
+            while not ready do
+                let! r = check.ExecuteScalarAsync ct
+                ready <- unbox<bool> r
+                if not ready then
+                    do! Task.Delay(5, ct)
+            return Ok() }), ct)
 
     /// Runs `work` in a transaction this store owns. `oneEmit`: the work is exactly one emit, which sends
     /// COMMIT with its last batch (then the commit below is skipped).
@@ -256,26 +255,16 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
                 match Following.checkPage max with
                 | Error e -> return Error e
                 | Ok() ->
-                    try
-                        let! events = this.Read((fun conn -> Events.readAllOn ctx conn after max ct), ct)
-                        return Result.map List.ofArray events
-                    with e ->
-                        return Error(PgErrors.ofExn None ct e)
+                    let! events = this.Read((fun conn -> Events.readAllOn ctx conn after max ct), ct)
+                    return Result.map List.ofArray events
             }
 
         member this.Head ct =
-            task {
-                try
-                    let! head =
-                        this.Read((fun conn -> task {
-                            use cmd = new NpgsqlCommand(Events.head ctx, conn)
-                            use! reader = cmd.ExecuteReaderAsync ct
-                            let! has = reader.ReadAsync ct
-                            return if has then { Tx = reader.GetInt64 0; Id = reader.GetInt64 1 } else LogPosition.Origin }), ct)
-                    return Ok head
-                with e ->
-                    return Error(PgErrors.ofExn None ct e)
-            }
+            this.Read((fun conn -> task {
+                use cmd = new NpgsqlCommand(Events.head ctx, conn)
+                use! reader = cmd.ExecuteReaderAsync ct
+                let! has = reader.ReadAsync ct
+                return Ok(if has then { Tx = reader.GetInt64 0; Id = reader.GetInt64 1 } else LogPosition.Origin) }), ct)
 
         member _.Codec = ctx.Runtime.Codec
 

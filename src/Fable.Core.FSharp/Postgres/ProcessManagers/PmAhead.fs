@@ -17,12 +17,7 @@ type internal PmAhead(store: PostgresStore) =
 
     /// Up to `max` events after `after` below the horizon, in (tx, id) order; never throws.
     let read (after: LogPosition) (max: int) (ct: CancellationToken) : Task<Result<StoredEvent[], FableError>> =
-        task {
-            try
-                return! store.Read((fun conn -> Events.readAllOn events conn after max ct), ct)
-            with e ->
-                return Error(PgErrors.ofExn None ct e)
-        }
+        store.Read((fun conn -> Events.readAllOn events conn after max ct), ct)
 
     /// Starts reading the batch after `after` (replacing a read not taken).
     member _.Start(after: LogPosition, max: int, ct: CancellationToken) = pending <- Some(after, read after max ct)

@@ -13,8 +13,11 @@ module internal PmCatchUp =
     /// Whether `row` needs nothing more to reach `target`.
     let private reached (target: LogPosition) (row: PmRow) = not row.Active || compare row.Checkpoint target >= 0
 
+    /// The process manager's row (None: it has none), on one of the store's connections.
     let private load (ctx: PmContext) (name: string) (ct: CancellationToken) =
-        ctx.Store.Read((fun conn -> PmTable.load conn ctx.Schema name ct), ct)
+        ctx.Store.Read((fun conn -> task {
+            let! row = PmTable.load conn ctx.Schema name ct
+            return Ok row }), ct)
 
     let private missing (pm: ProcessManagerDef) = Error(InvalidDefinition [ sprintf "process manager %s has no row" pm.Name ])
 
@@ -27,9 +30,10 @@ module internal PmCatchUp =
                 while result.IsNone do
                     let next = progress.Next
                     match! load ctx pm.Name ct with
-                    | None -> result <- Some(missing pm)
-                    | Some row when reached target row -> result <- Some(Ok())
-                    | Some _ ->
+                    | Error e -> result <- Some(Error e)
+                    | Ok None -> result <- Some(missing pm)
+                    | Ok(Some row) when reached target row -> result <- Some(Ok())
+                    | Ok(Some _) ->
                         do! PmRunner.wait next poll ct
                         if ct.IsCancellationRequested then result <- Some(Error Cancelled)
                 return result.Value
@@ -48,8 +52,9 @@ module internal PmCatchUp =
                 else
                     task {
                         match! load ctx pm.Name ct with
-                        | None -> return missing pm
-                        | Some row -> return Ok(reached target row)
+                        | Error e -> return Error e
+                        | Ok None -> return missing pm
+                        | Ok(Some row) -> return Ok(reached target row)
                     }
             stepNow.Value <- false
             match look with
