@@ -218,6 +218,23 @@ let tests =
             })
         }
 
+        testTask "a read that ends in an error (cancelled while it waits) does not keep its connection" {
+            do! PgEnv.using runtime tables (fun env -> task {
+                // A transaction holding an xid below a committed one keeps WaitUntilReadable waiting until the token
+                // fires (the emit after it commits that younger xid).
+                use! other = env.DataSource.OpenConnectionAsync()
+                use! tx = other.BeginTransactionAsync()
+                use xid = new NpgsqlCommand("SELECT pg_current_xact_id()", other, tx)
+                let! _ = xid.ExecuteScalarAsync()
+                let! _ = emit env.Interpreter accounts (newKey ()) Expected.Any (deposit [ 1L ])
+                let pid = theKept env "after the emit"
+                use cts = new CancellationTokenSource(TimeSpan.FromMilliseconds 200.0)
+                let! waited = env.Store.WaitUntilReadable cts.Token
+                Expect.equal (err "the cancelled wait" waited) Cancelled "cancelled"
+                Expect.isFalse (List.contains pid env.Store.KeptBackends) "the connection it read on went back to the pool"
+            })
+        }
+
         testTask "a kept connection the server closed fails one emit with a connection error, records nothing, and is not kept again" {
             do! PgEnv.using runtime tables (fun env -> task {
                 let key = newKey ()
