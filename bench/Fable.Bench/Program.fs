@@ -23,14 +23,14 @@ open Fable.Bench.Server
 open Fable.Bench.Domain
 open Fable.Bench.Rows
 
-/// A positive whole number from environment variable `name`, or `fallback` when it is not set.
-let private envCount (name: string) (fallback: int) =
+/// The positive whole number environment variable `name` holds, None when it is not set (another value is refused).
+let private envCount (name: string) =
     match Environment.GetEnvironmentVariable name with
-    | null -> fallback
+    | null -> None
     | v ->
         match Int32.TryParse v with
-        | true, n when n > 0 -> n
-        | _ -> failwithf "%s=%s: expected a positive whole number (or leave it unset for %d)" name v fallback
+        | true, n when n > 0 -> Some n
+        | _ -> failwithf "%s=%s: expected a positive whole number (or leave it unset for the default)" name v
 
 let private fmt (v: float) =
     if Double.IsNaN v then "-"
@@ -202,7 +202,7 @@ let private benchmark (argv: string[]) =
                 // Half the maximum load row 1 measured (1,000 events/s when row 1 did not run), or FABLE_WAKE_RATE events/s
                 // (to measure at the load of an earlier full run).
                 let half = if Double.IsNaN maxRate then 1_000.0 else maxRate / 2.0
-                let! r = wakeRow timing ds (float (envCount "FABLE_WAKE_RATE" (int half)))
+                let! r = wakeRow timing ds (envCount "FABLE_WAKE_RATE" |> Option.map float |> Option.defaultValue half)
                 add r
             if runs "6" then
                 let! r = allocationRows ds pg mem (if quick then 500 else 5_000)
@@ -225,7 +225,7 @@ let private benchmark (argv: string[]) =
             if argv |> Array.contains "--cpu" || cpuOnly.IsSome then
                 let pick (_: int) = int64 (rnd.Value.Next(1, 10_001))
                 // Events per emit (FABLE_CPU_EVENTS, default 1): 10 shows where row 3's time goes.
-                let k = envCount "FABLE_CPU_EVENTS" 1
+                let k = envCount "FABLE_CPU_EVENTS" |> Option.defaultValue 1
                 // Npgsql's defaults: no automatic preparation (the bench's own data source prepares after 2 uses).
                 use plain = (new NpgsqlDataSourceBuilder(server.ConnectionString)).Build()
                 // As `ds`, without the reset Npgsql prepends when a connection returned to the pool is taken again.
@@ -250,9 +250,9 @@ let private benchmark (argv: string[]) =
                                   match List.tryFind (fun (name, _) -> name = n) all with
                                   | Some c -> c
                                   | None -> failwithf "--cpu-only %s: no contender named %s (there are %s)" names n (String.Join(", ", List.map fst all)) ]
-                let writerCounts = if isNull (Environment.GetEnvironmentVariable "FABLE_CPU_WRITERS") then [ 1; 8 ] else [ envCount "FABLE_CPU_WRITERS" 1 ]
+                let writerCounts = envCount "FABLE_CPU_WRITERS" |> Option.map List.singleton |> Option.defaultValue [ 1; 8 ]
                 for writers in writerCounts do
-                    do! Fable.Bench.CpuSplit.report writers k (if quick then 3_000 else 20_000) (envCount "FABLE_CPU_ROUNDS" 3) contenders
+                    do! Fable.Bench.CpuSplit.report writers k (if quick then 3_000 else 20_000) (envCount "FABLE_CPU_ROUNDS" |> Option.defaultValue 3) contenders
             // Where a Postgres emit's allocations go (sampled by type); not part of the table.
             if argv |> Array.contains "--alloc-types" then
                 let decide = deposits 1
