@@ -95,21 +95,22 @@ test_all() {
   trap 'scripts/pg-server.sh stop "'"$pgdir"'"' EXIT
   FABLE_PG_CONNECTION=$(scripts/pg-server.sh start "$pgdir")
   export FABLE_PG_CONNECTION
-  local logs passed=0 failed=0 p f failures=""
+  local logs passed=0 failed=0 failures=""
   logs=$(mktemp -d /tmp/fable-logs.XXXXXX)
-  # Adds the names of LOG's failed tests (COUNT of them) to $failures, each under LABEL.
-  add_failures() {
-    local label=$1 log=$2 count=$3 names
-    [ "$count" = 0 ] && return 0
+  # Adds LOG's counts (read by COUNTER: counts_of or dotnet_test_counts) to the totals, and the names of its failed
+  # tests to $failures, each under LABEL.
+  tally() {
+    local counter=$1 label=$2 log=$3 p f names
+    read -r p f < <("$counter" "$log"); passed=$((passed + p)); failed=$((failed + f))
+    [ "$f" = 0 ] && return 0
     names=$(failed_names_in "$log")
-    if [ -z "$names" ]; then names="$count failed (no test named in its output above)"; fi
+    if [ -z "$names" ]; then names="$f failed (no test named in its output above)"; fi
     failures+=$(echo "$names" | sed "s/^/  $label: /")$'\n'
   }
 
   echo "== F# properties (in-memory and PostgreSQL)"
   dotnet run --project tests/Fable.Properties -c Release --no-build 2>&1 | tee "$logs/props.log" || true
-  read -r p f < <(counts_of "$logs/props.log"); passed=$((passed + p)); failed=$((failed + f))
-  add_failures Fable.Properties "$logs/props.log" "$f"
+  tally counts_of Fable.Properties "$logs/props.log"
 
   # Every test project that uses the .NET test SDK (xunit), in name order: tests/*/ and samples/*/ alike.
   local proj name
@@ -118,14 +119,12 @@ test_all() {
     name=$(basename "$proj" | sed 's/\.[cf]sproj$//')
     echo "== $name"
     dotnet test "$proj" -c Release --no-build 2>&1 | tee "$logs/$name.log" || true
-    read -r p f < <(dotnet_test_counts "$logs/$name.log"); passed=$((passed + p)); failed=$((failed + f))
-    add_failures "$name" "$logs/$name.log" "$f"
+    tally dotnet_test_counts "$name" "$logs/$name.log"
   done
 
   echo "== consumer of the packed packages (tests/consumer)"
   consumer 2>&1 | tee "$logs/consumer.log" || true
-  read -r p f < <(counts_of "$logs/consumer.log"); passed=$((passed + p)); failed=$((failed + f))
-  add_failures consumer "$logs/consumer.log" "$f"
+  tally counts_of consumer "$logs/consumer.log"
 
   # A smoke run counts as one test: passed when the command succeeds (its output goes to $logs/NAME.log).
   smoke() {
