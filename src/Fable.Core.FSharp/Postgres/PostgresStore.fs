@@ -164,8 +164,9 @@ type PostgresStore private (ds: NpgsqlDataSource, ctx: Context) =
 
     /// Returns once every event committed before the call is visible to `ReadAll` and `Head`, i.e. once every
     /// transaction whose xid is below the snapshot's xmax at the call (one past the newest completed xid) has ended;
-    /// a transaction that took a newer xid is not waited for (nothing it commits was committed before the call). It polls the snapshot horizon every few milliseconds
-    /// and waits as long as such a transaction stays open (bound it with `ct`). For "run until caught up".
+    /// a transaction that took a newer xid is not waited for (nothing it commits was committed before the call). It
+    /// polls the snapshot horizon every few milliseconds and waits as long as such a transaction stays open (bound it
+    /// with `ct`). For "run until caught up".
     /// Call it outside any transaction that holds an xid: it would wait for that transaction too.
     member this.WaitUntilReadable(?ct: CancellationToken) : Task<Result<unit, FableError>> =
         let ct = defaultArg ct CancellationToken.None
